@@ -1,0 +1,250 @@
+package data
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+)
+
+// DefaultMaxPixels is the pixel cap (width×height) applied when DecodeOptions.MaxPixels
+// is zero: 40 megapixels, enough for any phone or DSLR photo, small enough that a
+// decompression bomb cannot take the process down (40 MP as NRGBA is 160 MB).
+const DefaultMaxPixels = 40_000_000
+
+// DefaultMaxBytes is the largest encoded input Decode reads when DecodeOptions.MaxBytes
+// is zero.
+const DefaultMaxBytes = 256 << 20
+
+// MaxSide is the largest width or height Decode accepts, whatever the pixel cap: no
+// format we read can encode more than 65535 in JPEG or WebP, and a longer side in PNG
+// or TIFF is a malformed or hostile file.
+const MaxSide = 1 << 16
+
+// ErrTooManyPixels is returned (wrapped) when an image's header announces more pixels
+// than the cap, or a side longer than MaxSide. It is detected from the header alone,
+// before any pixel memory is allocated.
+var ErrTooManyPixels = errors.New("image too large")
+
+// ErrUnsupportedFormat is returned (wrapped) when the input is not one of the formats
+// Decode reads: JPEG, PNG, GIF, WebP, BMP, TIFF.
+var ErrUnsupportedFormat = errors.New("unsupported image format")
+
+// ErrInputTooLarge is returned (wrapped) when the encoded input is longer than
+// DecodeOptions.MaxBytes.
+var ErrInputTooLarge = errors.New("encoded input too large")
+
+// ErrEmpty is returned (wrapped) for an empty input.
+var ErrEmpty = errors.New("empty input")
+
+// DecodeOptions bounds what Decode accepts. The zero value is the defaults.
+type DecodeOptions struct {
+	MaxPixels int   // width×height cap checked before decoding; 0 → DefaultMaxPixels, <0 → no cap
+	MaxBytes  int64 // encoded size cap; 0 → DefaultMaxBytes, <0 → no cap
+}
+
+func (o DecodeOptions) maxPixels() int {
+	if o.MaxPixels == 0 {
+		return DefaultMaxPixels
+	}
+	return o.MaxPixels
+}
+
+func (o DecodeOptions) maxBytes() int64 {
+	if o.MaxBytes == 0 {
+		return DefaultMaxBytes
+	}
+	return o.MaxBytes
+}
+
+// format is one image codec: how to recognise it and how to decode it.
+type format struct {
+	name         string
+	decodeConfig func(io.Reader) (image.Config, error)
+	decode       func(io.Reader) (image.Image, error)
+}
+
+var (
+	formatJPEG = format{"jpeg", jpeg.DecodeConfig, jpeg.Decode}
+	formatPNG  = format{"png", png.DecodeConfig, png.Decode}
+	formatGIF  = format{"gif", gif.DecodeConfig, gif.Decode} // gif.Decode returns the first frame
+	formatWebP = format{"webp", webp.DecodeConfig, webp.Decode}
+	formatBMP  = format{"bmp", bmp.DecodeConfig, bmp.Decode}
+	formatTIFF = format{"tiff", tiff.DecodeConfig, tiff.Decode}
+)
+
+// sniff recognises the format from the leading magic bytes, without trusting a file
+// name or a Content-Type.
+func sniff(b []byte) (format, error) {
+	switch {
+	case len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF:
+		return formatJPEG, nil
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return formatPNG, nil
+	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
+		return formatGIF, nil
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return formatWebP, nil
+	case bytes.HasPrefix(b, []byte("BM")) && len(b) >= 26:
+		return formatBMP, nil
+	case bytes.HasPrefix(b, []byte("II*\x00")), bytes.HasPrefix(b, []byte("MM\x00*")):
+		return formatTIFF, nil
+	}
+	return format{}, fmt.Errorf("%w: %s", ErrUnsupportedFormat, describeUnknown(b))
+}
+
+// describeUnknown names what an unrecognised input looks like, for the error message.
+func describeUnknown(b []byte) string {
+	switch {
+	case len(b) >= 12 && string(b[4:8]) == "ftyp":
+		brand := string(b[8:12])
+		switch brand {
+		case "heic", "heix", "hevc", "heim", "heis", "mif1", "msf1":
+			return "HEIC/HEIF (convert to JPEG first)"
+		case "avif", "avis":
+			return "AVIF (convert to JPEG first)"
+		}
+		return fmt.Sprintf("ISO media file (brand %q)", brand)
+	case len(b) >= 2 && b[0] == 0xFF && b[1] == 0xD8:
+		return "truncated JPEG"
+	case bytes.HasPrefix(b, []byte("%PDF")):
+		return "PDF document"
+	case bytes.HasPrefix(b, []byte("<svg")), bytes.HasPrefix(b, []byte("<?xml")):
+		return "XML/SVG document"
+	}
+	n := min(len(b), 8)
+	text := true
+	for _, c := range b[:min(len(b), 512)] {
+		if c < 0x09 || (c > 0x0D && c < 0x20) {
+			text = false
+			break
+		}
+	}
+	if text {
+		return fmt.Sprintf("looks like text (starts %q)", b[:n])
+	}
+	return fmt.Sprintf("unknown signature % x", b[:n])
+}
+
+// Decode reads an image of any supported format (JPEG, PNG, GIF — first frame only —,
+// WebP, BMP, TIFF) from r. It reads the whole input once, through a size bound, sniffs
+// the format from its magic bytes, checks the header's dimensions against the pixel cap
+// with DecodeConfig BEFORE decoding (so a 30000×30000 header costs no pixel memory),
+// decodes, and applies the EXIF orientation (JPEG APP1, TIFF IFD0, PNG eXIf, WebP EXIF)
+// so that the result is upright as a viewer shows it.
+//
+// Every failure is a wrapped error (ErrEmpty, ErrUnsupportedFormat, ErrTooManyPixels or
+// the codec's own); panics inside third-party decoders are recovered into errors.
+func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
+	b, err := readBounded(r, opt.maxBytes())
+	if err != nil {
+		return nil, err
+	}
+	return decodeBytes(b, opt)
+}
+
+// DecodeFile opens path and decodes it as Decode does; errors name the file.
+func DecodeFile(path string, opt DecodeOptions) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // *PathError already names the file
+	}
+	defer f.Close()
+	img, err := Decode(f, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+// readBounded reads all of r, failing once more than max bytes arrive (max < 0: no bound).
+func readBounded(r io.Reader, max int64) ([]byte, error) {
+	if max < 0 {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("reading image: %w", err)
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading image: %w", err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrInputTooLarge, max)
+	}
+	return b, nil
+}
+
+// DecodeConfigBytes reports an encoded image's format and header dimensions (before
+// EXIF orientation) without decoding pixels.
+func DecodeConfigBytes(b []byte) (image.Config, string, error) {
+	if len(b) == 0 {
+		return image.Config{}, "", ErrEmpty
+	}
+	f, err := sniff(b)
+	if err != nil {
+		return image.Config{}, "", err
+	}
+	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(bytes.NewReader(b)) })
+	if err != nil {
+		return image.Config{}, f.name, fmt.Errorf("%s header: %w", f.name, err)
+	}
+	return cfg, f.name, nil
+}
+
+// decodeBytes is Decode on an in-memory input.
+func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
+	cfg, name, err := DecodeConfigBytes(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSize(cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f, _ := sniff(b)
+	img, err := guard(name, func() (image.Image, error) { return f.decode(bytes.NewReader(b)) })
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", name, err)
+	}
+	if img == nil || img.Bounds().Empty() {
+		return nil, fmt.Errorf("decoding %s: image has no pixels", name)
+	}
+	return applyOrientation(img, orientationOf(name, b)), nil
+}
+
+// checkSize applies the per-side and total pixel caps to header dimensions.
+func checkSize(w, h, maxPixels int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("invalid dimensions %dx%d", w, h)
+	}
+	if w > MaxSide || h > MaxSide {
+		return fmt.Errorf("%w: %dx%d has a side longer than %d", ErrTooManyPixels, w, h, MaxSide)
+	}
+	if maxPixels > 0 && int64(w)*int64(h) > int64(maxPixels) {
+		return fmt.Errorf("%w: %dx%d is %.1f MP, over the %.1f MP cap", ErrTooManyPixels, w, h,
+			float64(w)*float64(h)/1e6, float64(maxPixels)/1e6)
+	}
+	return nil
+}
+
+// guard runs a third-party decoder, turning a panic into an error (gonum's "panic deep,
+// error at the boundary"): codecs have panicked on crafted inputs before.
+func guard[T any](name string, fn func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			v, err = zero, fmt.Errorf("%s decoder panicked: %v", name, p)
+		}
+	}()
+	return fn()
+}
