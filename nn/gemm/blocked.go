@@ -1,0 +1,106 @@
+package gemm
+
+import "sync"
+
+// problem is one Sgemm call on its way through the blocked driver. Values are pooled so
+// that a call allocates nothing in steady state.
+type problem struct {
+	kern           *kernel
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	transA, transB bool
+	pa             *PackedA // non-nil: A is pre-packed and a/lda/transA are unused
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	parts []part         // the thread partition of C
+	wg    sync.WaitGroup // counts parts running on workers
+}
+
+// part is the block of C one goroutine computes: rows [r0, r1) × columns [c0, c1).
+// r0 and c0 are multiples of the kernel's mr and nr.
+type part struct{ r0, r1, c0, c1 int }
+
+var problemPool = sync.Pool{New: func() any { return new(problem) }}
+
+// scratch holds one goroutine's packing buffers.
+type scratch struct{ a, b []float32 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow returns s[:n], reallocating only when s is too short.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// blockSizes returns the cache blocking for kernel kn: kc (depth of one packed block),
+// mc (rows of A packed at once) and nc (columns of a packed B block).
+//
+// The loop nest keeps one mr×kc micro-panel of A in L1 (12 KB for the 8×32 AVX-512 kernel
+// at kc=384; L1d is 32-48 KB), one kc×nc block of B in L2 (384·320·4 = 480 KB of a 1-2 MB L2)
+// and the mc×kc block of A in L3.
+func blockSizes(kn *kernel) (kc, mc, nc int) {
+	kc = kn.kc
+	mc = (kn.mc / kn.mr) * kn.mr
+	nc = (kn.nc / kn.nr) * kn.nr
+	return kc, mc, nc
+}
+
+// runPart computes the part pt of p's C on the calling goroutine:
+//
+//	for each block of mc rows            (A block, L3)
+//	  for each depth block of kc          (pack A; beta applies on the first only)
+//	    for each block of nc columns      (pack B, L2)
+//	      for each mr-row micro-panel     (A micro-panel, L1)
+//	        for each nr-column micro-panel: micro-kernel
+func (p *problem) runPart(pt part) {
+	kn := p.kern
+	mr, nr := kn.mr, kn.nr
+	kcMax, mcMax, ncMax := blockSizes(kn)
+	if p.pa != nil {
+		kcMax = p.pa.kc
+	}
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	for ic := pt.r0; ic < pt.r1; ic += mcMax {
+		mc := min(mcMax, pt.r1-ic)
+		for pc := 0; pc < p.k; pc += kcMax {
+			kc := min(kcMax, p.k-pc)
+			beta := p.beta
+			if pc > 0 {
+				beta = 1
+			}
+			var ap []float32
+			if p.pa != nil {
+				ap = p.pa.data[pc*p.pa.mpad+ic*kc:]
+			} else {
+				s.a = grow(s.a, ceilDiv(mc, mr)*mr*kc)
+				packA(s.a, p.transA, p.a, p.lda, ic, mc, pc, kc, mr)
+				ap = s.a
+			}
+			for jc := pt.c0; jc < pt.c1; jc += ncMax {
+				nc := min(ncMax, pt.c1-jc)
+				s.b = grow(s.b, ceilDiv(nc, nr)*nr*kc)
+				packB(s.b, p.transB, p.b, p.ldb, pc, kc, jc, nc, nr)
+				for ir := 0; ir < mc; ir += mr {
+					rows := min(mr, mc-ir)
+					apanel := ap[ir*kc : ir*kc+mr*kc]
+					crow := (ic+ir)*p.ldc + jc
+					for jr := 0; jr < nc; jr += nr {
+						kn.fn(kc, apanel, s.b[jr*kc:jr*kc+nr*kc], p.c[crow+jr:], p.ldc,
+							rows, min(nr, nc-jr), p.alpha, beta)
+					}
+				}
+			}
+		}
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,0 +1,113 @@
+package gemm
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// threads is the SetThreads value; 0 means GOMAXPROCS.
+var threads atomic.Int32
+
+// SetThreads sets how many goroutines one Sgemm call may use; n ≤ 0 restores the default,
+// GOMAXPROCS. It is safe to call at any time and applies to calls that start afterwards.
+func SetThreads(n int) {
+	if n < 0 {
+		n = 0
+	}
+	threads.Store(int32(n))
+}
+
+// Threads reports how many goroutines one Sgemm call may use.
+func Threads() int {
+	if n := int(threads.Load()); n > 0 {
+		return n
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// minWorkPerThread is the fewest multiply-adds worth handing to another goroutine.
+const minWorkPerThread = 1 << 18
+
+// job asks a worker to compute parts[i] of problem p.
+type job struct {
+	p *problem
+	i int
+}
+
+// workers is a pool of long-lived goroutines that run parts of calls, so a call spawns
+// nothing (goroutine start-up and its closure would allocate).
+var workers struct {
+	mu      sync.Mutex
+	started int
+	jobs    chan job
+}
+
+// ensureWorkers makes sure at least n worker goroutines are running.
+func ensureWorkers(n int) {
+	workers.mu.Lock()
+	defer workers.mu.Unlock()
+	if workers.jobs == nil {
+		workers.jobs = make(chan job, 256)
+	}
+	for ; workers.started < n; workers.started++ {
+		go func(jobs <-chan job) {
+			for j := range jobs {
+				j.p.runPart(j.p.parts[j.i])
+				j.p.wg.Done()
+			}
+		}(workers.jobs)
+	}
+}
+
+// run computes problem p, splitting C across up to Threads() goroutines: the caller
+// computes the first part and the worker pool the others. It takes ownership of p.
+func run(p *problem) {
+	p.partition(Threads())
+	if len(p.parts) > 1 {
+		ensureWorkers(len(p.parts) - 1)
+		p.wg.Add(len(p.parts) - 1)
+		for i := 1; i < len(p.parts); i++ {
+			workers.jobs <- job{p, i}
+		}
+	}
+	p.runPart(p.parts[0])
+	p.wg.Wait()
+	p.a, p.b, p.c, p.pa, p.kern = nil, nil, nil, nil, nil
+	problemPool.Put(p)
+}
+
+// partition splits C into a tm×tn grid of parts (tm·tn ≤ t), aligned to micro-panels.
+// The grid minimises a simple cost model: the largest part's multiply-adds plus what its
+// goroutine packs (its rows of A, unless pre-packed, and its columns of B), a packed
+// element costing about as much as 16 multiply-adds (a scalar copy against a SIMD FMA lane).
+func (p *problem) partition(t int) {
+	mr, nr := p.kern.mr, p.kern.nr
+	pm, pn := ceilDiv(p.m, mr), ceilDiv(p.n, nr)
+	t = min(t, max(1, p.m*p.n*p.k/minWorkPerThread), pm*pn)
+	bestM, bestN, best := 1, 1, -1
+	for tm := 1; tm <= t; tm++ {
+		tn := t / tm
+		if tm > pm || tn > pn {
+			continue
+		}
+		rows, cols := ceilDiv(pm, tm)*mr, ceilDiv(pn, tn)*nr
+		cost := rows*cols*p.k + 16*cols*p.k
+		if p.pa == nil {
+			cost += 16 * rows * p.k
+		}
+		if best < 0 || cost < best || (cost == best && tm*tn > bestM*bestN) {
+			bestM, bestN, best = tm, tn, cost
+		}
+	}
+	p.parts = p.parts[:0]
+	for i := 0; i < bestM; i++ {
+		r0, r1 := min(i*pm/bestM*mr, p.m), min((i+1)*pm/bestM*mr, p.m)
+		for j := 0; j < bestN; j++ {
+			c0, c1 := min(j*pn/bestN*nr, p.n), min((j+1)*pn/bestN*nr, p.n)
+			if r0 < r1 && c0 < c1 {
+				p.parts = append(p.parts, part{r0, r1, c0, c1})
+			}
+		}
+	}
+}
