@@ -1,0 +1,152 @@
+package nn
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// gapOp is global average pooling (Lin et al. 2013, "Network In Network"; ResNet50's
+// "average pool" before fc): [B,C,H,W] → [B,C], the mean of each plane. Unlike
+// Gorgonia's GlobalAveragePool2D it has a gradient (SymDiff for gorgonia.Grad and
+// DoDiff for the LispMachine), so training can back-propagate through it.
+type gapOp struct {
+	base
+	out outBuf
+}
+
+// GlobalAvgPool averages each channel plane of x [B,C,H,W] into [B,C].
+func GlobalAvgPool(x *gorgonia.Node) (*gorgonia.Node, error) {
+	n, err := gorgonia.ApplyOp(&gapOp{base: newBase()}, x)
+	if err != nil {
+		return nil, fmt.Errorf("nn: global average pool: %w", err)
+	}
+	return n, nil
+}
+
+func (op *gapOp) Arity() int   { return 1 }
+func (op *gapOp) Type() hm.Type { return fnType(4, 2) }
+
+func (op *gapOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, ok := inputs[0].(tensor.Shape)
+	if !ok || len(x) != 4 {
+		return nil, fmt.Errorf("%v: want a [B,C,H,W] input, got %v", op, inputs[0])
+	}
+	return tensor.Shape{x[0], x[1]}, nil
+}
+
+func (op *gapOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
+	defer guard(op, &err)
+	ts, err := denses(op, 1, inputs)
+	if err != nil {
+		return nil, err
+	}
+	xs := ts[0].Shape()
+	b, c, hw := xs[0], xs[1], xs[2]*xs[3]
+	out := op.out.get(b, c)
+	gapForward(ts[0].Float32s(), out.Float32s(), b*c, hw)
+	return out, nil
+}
+
+// gapForward writes the mean of each of the planes hw-long planes of x into y.
+func gapForward(x, y []float32, planes, hw int) {
+	inv := 1 / float32(hw)
+	for pl := 0; pl < planes; pl++ {
+		var s float32
+		for _, v := range x[pl*hw : (pl+1)*hw] {
+			s += v
+		}
+		y[pl] = s * inv
+	}
+}
+
+// DiffWRT: the pooled input is differentiable.
+func (op *gapOp) DiffWRT(int) []bool { return []bool{true} }
+
+// SymDiff: ∂L/∂x[b,c,h,w] = ∂L/∂y[b,c] / (H·W).
+func (op *gapOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(inputs) != 1 {
+		return nil, fmt.Errorf("%v: want 1 input, got %d", op, len(inputs))
+	}
+	dx, err := gorgonia.ApplyOp(&gapGradOp{base: newBase()}, inputs[0], grad)
+	if err != nil {
+		return nil, fmt.Errorf("nn: global average pool gradient: %w", err)
+	}
+	return gorgonia.Nodes{dx}, nil
+}
+
+// DoDiff accumulates the gradient of output into the input's gradient (LispMachine).
+func (op *gapOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) (err error) {
+	defer guard(op, &err)
+	gx, err := inputs[0].Grad()
+	if err != nil {
+		return err
+	}
+	gy, err := output.Grad()
+	if err != nil {
+		return err
+	}
+	dx, err1 := dense(gx)
+	dy, err2 := dense(gy)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("%v: gradients are not float32 dense tensors", op)
+	}
+	s := dx.Shape()
+	gapBackward(dy.Float32s(), dx.Float32s(), s[0]*s[1], s[2]*s[3], true)
+	return nil
+}
+
+// gapBackward spreads dy[pl]/hw over each plane of dx (adding when accumulate is set).
+func gapBackward(dy, dx []float32, planes, hw int, accumulate bool) {
+	inv := 1 / float32(hw)
+	for pl := 0; pl < planes; pl++ {
+		g := dy[pl] * inv
+		row := dx[pl*hw : (pl+1)*hw]
+		for i := range row {
+			if accumulate {
+				row[i] += g
+			} else {
+				row[i] = g
+			}
+		}
+	}
+}
+
+func (op *gapOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
+func (op *gapOp) Hashcode() uint32      { return hashOf(op) }
+func (op *gapOp) String() string        { return "GlobalAvgPool" }
+
+// gapGradOp computes the input gradient of gapOp from (x, dy); x gives only the shape.
+type gapGradOp struct {
+	base
+	out outBuf
+}
+
+func (op *gapGradOp) Arity() int   { return 2 }
+func (op *gapGradOp) Type() hm.Type { return fnType(4, 2, 4) }
+func (op *gapGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, ok := inputs[0].(tensor.Shape)
+	if !ok || len(x) != 4 {
+		return nil, fmt.Errorf("%v: want a [B,C,H,W] input, got %v", op, inputs[0])
+	}
+	return x.Clone(), nil
+}
+
+func (op *gapGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
+	defer guard(op, &err)
+	ts, err := denses(op, 2, inputs)
+	if err != nil {
+		return nil, err
+	}
+	s := ts[0].Shape()
+	out := op.out.get(s[0], s[1], s[2], s[3])
+	gapBackward(ts[1].Float32s(), out.Float32s(), s[0]*s[1], s[2]*s[3], false)
+	return out, nil
+}
+
+func (op *gapGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
+func (op *gapGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *gapGradOp) String() string        { return "GlobalAvgPoolGrad" }

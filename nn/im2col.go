@@ -1,0 +1,95 @@
+package nn
+
+// im2col unrolls channels [lo, hi) of one NCHW image x (c×h×w) into the rows of col, a
+// (c·k·k) × (ho·wo) row-major matrix whose row (ch·k + i)·k + j holds input pixel
+// (oy·s − p + i, ox·s − p + j) of channel ch for every output position (zero outside
+// the image). Then conv(x, W) = W[out, c·k·k] · col, as in Chellapilla et al. 2006,
+// "High Performance Convolutional Neural Networks for Document Processing".
+func im2col(x []float32, h, w, k, s, p, ho, wo int, col []float32, lo, hi int) {
+	plane := ho * wo
+	for ch := lo; ch < hi; ch++ {
+		xc := x[ch*h*w : (ch+1)*h*w]
+		for i := 0; i < k; i++ {
+			for j := 0; j < k; j++ {
+				row := col[((ch*k+i)*k+j)*plane:][:plane]
+				oxLo, oxHi := validRange(w, wo, s, p, j)
+				for oy := 0; oy < ho; oy++ {
+					dst := row[oy*wo : (oy+1)*wo]
+					iy := oy*s - p + i
+					if iy < 0 || iy >= h {
+						clear(dst)
+						continue
+					}
+					src := xc[iy*w : (iy+1)*w]
+					clear(dst[:oxLo])
+					clear(dst[oxHi:])
+					if s == 1 {
+						copy(dst[oxLo:oxHi], src[oxLo-p+j:])
+						continue
+					}
+					for ox := oxLo; ox < oxHi; ox++ {
+						dst[ox] = src[ox*s-p+j]
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it adds each entry of col back onto the input pixel
+// it was copied from (channels [lo, hi)). Used by the convolution's input gradient.
+func col2im(col []float32, h, w, k, s, p, ho, wo int, dx []float32, lo, hi int) {
+	plane := ho * wo
+	for ch := lo; ch < hi; ch++ {
+		xc := dx[ch*h*w : (ch+1)*h*w]
+		for i := 0; i < k; i++ {
+			for j := 0; j < k; j++ {
+				row := col[((ch*k+i)*k+j)*plane:][:plane]
+				oxLo, oxHi := validRange(w, wo, s, p, j)
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*s - p + i
+					if iy < 0 || iy >= h {
+						continue
+					}
+					src := row[oy*wo : (oy+1)*wo]
+					dst := xc[iy*w : (iy+1)*w]
+					for ox := oxLo; ox < oxHi; ox++ {
+						dst[ox*s-p+j] += src[ox]
+					}
+				}
+			}
+		}
+	}
+}
+
+// validRange is the range [lo, hi) of output columns ox whose input column
+// ox·s − p + j falls inside [0, w).
+func validRange(w, wo, s, p, j int) (lo, hi int) {
+	if p-j > 0 {
+		lo = (p - j + s - 1) / s
+	}
+	if last := w - 1 + p - j; last >= 0 {
+		hi = min(wo, last/s+1)
+	}
+	lo = min(lo, wo)
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+// subsample copies channels [lo, hi) of x (c×h×w) at stride s into dst (c×ho×wo):
+// the input of a strided 1x1 convolution, which is otherwise a plain GEMM.
+func subsample(x []float32, h, w, s, ho, wo int, dst []float32, lo, hi int) {
+	for ch := lo; ch < hi; ch++ {
+		xc := x[ch*h*w:]
+		dc := dst[ch*ho*wo:]
+		for oy := 0; oy < ho; oy++ {
+			src := xc[oy*s*w:]
+			d := dc[oy*wo : (oy+1)*wo]
+			for ox := range d {
+				d[ox] = src[ox*s]
+			}
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package nn
+
+import (
+	"fmt"
+	"hash"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// maxPoolOp is k×k max pooling with stride s and −∞ padding p on every side
+// (padded cells never win), as in PyTorch's MaxPool2d and ONNX MaxPool. ResNet50 uses
+// 3x3/2 pad 1 after the stem (He et al. 2015, Table 1). Gorgonia's own MaxPool is wrong
+// with unequal padding (DESIGN.md §3), hence this one. Inference only: no gradient.
+type maxPoolOp struct {
+	base
+	k, stride, pad int
+	out            outBuf
+}
+
+// MaxPool2d applies k×k max pooling with the given stride and padding to x [B,C,H,W].
+func MaxPool2d(x *gorgonia.Node, k, stride, pad int) (*gorgonia.Node, error) {
+	n, err := gorgonia.ApplyOp(&maxPoolOp{base: newBase(), k: k, stride: stride, pad: pad}, x)
+	if err != nil {
+		return nil, fmt.Errorf("nn: maxpool: %w", err)
+	}
+	return n, nil
+}
+
+func (op *maxPoolOp) Arity() int   { return 1 }
+func (op *maxPoolOp) Type() hm.Type { return fnType(4, 4) }
+
+func (op *maxPoolOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, ok := inputs[0].(tensor.Shape)
+	if !ok || len(x) != 4 {
+		return nil, fmt.Errorf("%v: want a [B,C,H,W] input, got %v", op, inputs[0])
+	}
+	ho, wo := convOutSize(x[2], op.k, op.stride, op.pad), convOutSize(x[3], op.k, op.stride, op.pad)
+	if ho < 1 || wo < 1 || op.pad >= op.k {
+		return nil, fmt.Errorf("%v: input %v too small", op, x)
+	}
+	return tensor.Shape{x[0], x[1], ho, wo}, nil
+}
+
+func (op *maxPoolOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
+	defer guard(op, &err)
+	ts, err := denses(op, 1, inputs)
+	if err != nil {
+		return nil, err
+	}
+	xs := ts[0].Shape()
+	b, c, h, w := xs[0], xs[1], xs[2], xs[3]
+	k, s, p := op.k, op.stride, op.pad
+	ho, wo := convOutSize(h, k, s, p), convOutSize(w, k, s, p)
+	out := op.out.get(b, c, ho, wo)
+	x, y := ts[0].Float32s(), out.Float32s()
+	parallelFor(b*c, b*c*ho*wo*k*k, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			maxPoolPlane(x[pl*h*w:(pl+1)*h*w], h, w, k, s, p, ho, wo, y[pl*ho*wo:(pl+1)*ho*wo])
+		}
+	})
+	return out, nil
+}
+
+// maxPoolPlane pools one h×w plane into ho×wo.
+func maxPoolPlane(x []float32, h, w, k, s, p, ho, wo int, y []float32) {
+	for oy := 0; oy < ho; oy++ {
+		y0, y1 := max(oy*s-p, 0), min(oy*s-p+k, h)
+		for ox := 0; ox < wo; ox++ {
+			x0, x1 := max(ox*s-p, 0), min(ox*s-p+k, w)
+			m := float32(math.Inf(-1))
+			for iy := y0; iy < y1; iy++ {
+				for _, v := range x[iy*w+x0 : iy*w+x1] {
+					m = max(m, v)
+				}
+			}
+			y[oy*wo+ox] = m
+		}
+	}
+}
+
+func (op *maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
+func (op *maxPoolOp) Hashcode() uint32      { return hashOf(op) }
+func (op *maxPoolOp) String() string {
+	return fmt.Sprintf("MaxPool{k=%d,s=%d,p=%d}", op.k, op.stride, op.pad)
+}

@@ -1,0 +1,149 @@
+package nn
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"gorgonia.org/tensor"
+)
+
+// stageSpec is one of ResNet50's four stages (He et al. 2015, Table 1): torchvision's
+// layer1..layer4 = Keras' res2..res5.
+var stageSpec = [4]struct{ blocks, width, stride int }{
+	{3, 64, 1}, {4, 128, 2}, {6, 256, 2}, {3, 512, 2},
+}
+
+// FeatureDim is the width of ResNet50's pooled features (the input of fc).
+const FeatureDim = 2048
+
+// ResNet50 is the 50-layer residual network of He et al. 2015 with torchvision's
+// parameter names: conv1/bn1 (the 7x7 stem), layer1..layer4 of Bottleneck blocks and
+// the fc classifier. Declare it with NewResNet50, give it weights with Bind, then run
+// it through one Runner per batch size and goroutine.
+type ResNet50 struct {
+	Config Config
+	Conv1  *Conv2D
+	BN1    *BatchNorm
+	Layers [4][]*Bottleneck
+	FC     *Linear
+
+	// after Bind: BN folded, shared read-only by all runners
+	stem   *foldedConv
+	blocks [4][]*foldedBottleneck
+}
+
+// NewResNet50 declares an unbound ResNet50 for cfg (zero fields take the layout's
+// defaults: eps 1e-3 / 1e-5, 1000 classes). An invalid config panics; call Bind next.
+func NewResNet50(cfg Config) *ResNet50 {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		panic(err)
+	}
+	m := &ResNet50{
+		Config: cfg,
+		Conv1:  newConv2D("conv1", 3, 64, 7, 2, 3, cfg.Layout.ConvBias()),
+		BN1:    newBatchNorm("bn1", 64, cfg.BNEps),
+		FC:     newLinear("fc", FeatureDim, cfg.NumClasses),
+	}
+	in := 64
+	for l, st := range stageSpec {
+		for b := 0; b < st.blocks; b++ {
+			stride := 1
+			if b == 0 {
+				stride = st.stride
+			}
+			blk := newBottleneck(fmt.Sprintf("layer%d.%d", l+1, b), in, st.width, stride, cfg)
+			m.Layers[l] = append(m.Layers[l], blk)
+			in = 4 * st.width
+		}
+	}
+	return m
+}
+
+// slots lists every tensor the model binds, in state_dict order.
+func (m *ResNet50) slots() []slot {
+	s := append(m.Conv1.slots(), m.BN1.slots()...)
+	for _, layer := range m.Layers {
+		for _, b := range layer {
+			s = append(s, b.slots()...)
+		}
+	}
+	return append(s, m.FC.slots()...)
+}
+
+// ParamNames lists the names of all tensors Bind expects, in state_dict order.
+func (m *ResNet50) ParamNames() []string {
+	var names []string
+	for _, s := range m.slots() {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// Bind gives the model its weights, strictly: every expected tensor must be present,
+// float32 and of the right shape, and no other tensor may be; otherwise the error names
+// every offender at once. It then folds each batch norm into its convolution. The
+// tensors are kept (not copied) and must not change afterwards.
+func (m *ResNet50) Bind(params map[string]*tensor.Dense) error {
+	var missing, wrong, extra []string
+	want := map[string]bool{}
+	for _, s := range m.slots() {
+		want[s.name] = true
+		t, ok := params[s.name]
+		switch {
+		case !ok || t == nil:
+			missing = append(missing, s.name)
+		case t.Dtype() != tensor.Float32:
+			wrong = append(wrong, fmt.Sprintf("%s (dtype %v, want float32)", s.name, t.Dtype()))
+		case !t.Shape().Eq(s.shape):
+			wrong = append(wrong, fmt.Sprintf("%s (shape %v, want %v)", s.name, t.Shape(), s.shape))
+		}
+	}
+	for name := range params {
+		if !want[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(missing)+len(wrong)+len(extra) > 0 {
+		sort.Strings(extra)
+		var parts []string
+		if len(missing) > 0 {
+			parts = append(parts, fmt.Sprintf("%d missing: %s", len(missing), strings.Join(missing, ", ")))
+		}
+		if len(wrong) > 0 {
+			parts = append(parts, fmt.Sprintf("%d wrong: %s", len(wrong), strings.Join(wrong, ", ")))
+		}
+		if len(extra) > 0 {
+			parts = append(parts, fmt.Sprintf("%d unexpected: %s", len(extra), strings.Join(extra, ", ")))
+		}
+		return fmt.Errorf("nn: bind %s ResNet50: %s", m.Config.Layout, strings.Join(parts, "; "))
+	}
+	for _, s := range m.slots() {
+		*s.dst = params[s.name]
+	}
+	return m.fold()
+}
+
+// fold builds the BN-folded convolutions the runners use.
+func (m *ResNet50) fold() error {
+	stem, err := foldBatchNorm(m.Conv1, m.BN1)
+	if err != nil {
+		return err
+	}
+	var blocks [4][]*foldedBottleneck
+	for l, layer := range m.Layers {
+		for _, b := range layer {
+			f, err := b.fold()
+			if err != nil {
+				return err
+			}
+			blocks[l] = append(blocks[l], f)
+		}
+	}
+	m.stem, m.blocks = stem, blocks
+	return nil
+}
+
+// Bound reports whether Bind has succeeded.
+func (m *ResNet50) Bound() bool { return m.stem != nil }

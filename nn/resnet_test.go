@@ -1,0 +1,136 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// randomParams returns plausible random weights for every tensor m expects
+// (He-initialised convolutions, BN statistics near identity).
+func randomParams(m *ResNet50, seed uint64) map[string]*tensor.Dense {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	params := map[string]*tensor.Dense{}
+	for _, s := range m.slots() {
+		n := s.shape.TotalSize()
+		data := make([]float32, n)
+		switch {
+		case strings.HasSuffix(s.name, "running_var"):
+			for i := range data {
+				data[i] = 0.5 + rng.Float32()
+			}
+		case strings.HasSuffix(s.name, "running_mean"), strings.HasSuffix(s.name, ".bias"):
+			for i := range data {
+				data[i] = 0.1 * float32(rng.NormFloat64())
+			}
+		case len(s.shape) == 1: // bn weight
+			for i := range data {
+				data[i] = 0.5 + 0.5*rng.Float32()
+			}
+		default:
+			fanIn := n / s.shape[0]
+			std := float32(math.Sqrt(2 / float64(fanIn)))
+			for i := range data {
+				data[i] = std * float32(rng.NormFloat64())
+			}
+		}
+		params[s.name] = tensor.New(tensor.WithShape(s.shape...), tensor.WithBacking(data))
+	}
+	return params
+}
+
+func TestBindStrict(t *testing.T) {
+	for _, layout := range []Layout{KerasV1, TorchvisionV15} {
+		m := NewResNet50(Config{Layout: layout, NumClasses: 10})
+		p := randomParams(m, 1)
+		delete(p, "layer3.2.bn2.running_var")
+		p["layer1.0.conv1.weight"] = tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{1, 2}))
+		p["layer9.bogus"] = tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{1}))
+		err := m.Bind(p)
+		if err == nil {
+			t.Fatalf("%s: Bind accepted bad params", layout)
+		}
+		for _, want := range []string{"layer3.2.bn2.running_var", "layer1.0.conv1.weight", "layer9.bogus"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not name %s", layout, err, want)
+			}
+		}
+	}
+}
+
+func TestParamNames(t *testing.T) {
+	k := NewResNet50(Config{Layout: KerasV1})
+	tv := NewResNet50(Config{Layout: TorchvisionV15})
+	// torchvision resnet50 state_dict without num_batches_tracked: 267 tensors; Keras adds
+	// 53 conv biases.
+	if n := len(tv.ParamNames()); n != 267 {
+		t.Errorf("torchvision layout: %d tensors, want 267", n)
+	}
+	if n := len(k.ParamNames()); n != 267+53 {
+		t.Errorf("keras layout: %d tensors, want 320", n)
+	}
+	if s := k.Layers[1][0].Conv1.Stride; s != 2 {
+		t.Errorf("keras layer2.0.conv1 stride %d, want 2", s)
+	}
+	if s := tv.Layers[1][0].Conv2.Stride; s != 2 {
+		t.Errorf("torchvision layer2.0.conv2 stride %d, want 2", s)
+	}
+}
+
+func TestForwardBatchConsistent(t *testing.T) {
+	for _, layout := range []Layout{KerasV1, TorchvisionV15} {
+		m := NewResNet50(Config{Layout: layout, NumClasses: 7})
+		if err := m.Bind(randomParams(m, 2)); err != nil {
+			t.Fatal(err)
+		}
+		const h, w = 64, 48
+		r1, err := m.NewRunner(1, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := m.NewRunner(2, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		x := make([]float32, 2*3*h*w)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		f2, l2, err := r2.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for img := 0; img < 2; img++ {
+			f1, l1, err := r1.Forward(x[img*3*h*w : (img+1)*3*h*w])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(f1, f2[img*FeatureDim:(img+1)*FeatureDim]); d > 1e-4 {
+				t.Errorf("%s image %d: features differ by %g between batch 1 and 2", layout, img, d)
+			}
+			if d := maxAbsDiff(l1, l2[img*7:(img+1)*7]); d > 1e-4 {
+				t.Errorf("%s image %d: logits differ by %g between batch 1 and 2", layout, img, d)
+			}
+		}
+		for _, v := range l2 {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("%s: non-finite logit %v", layout, v)
+			}
+		}
+		if _, _, err := r1.Forward(x); err == nil {
+			t.Errorf("%s: Forward accepted a wrong-sized input", layout)
+		}
+	}
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}

@@ -1,0 +1,154 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Runner is a ResNet50 compiled for one batch size and input size: a Gorgonia graph of
+// nn's fused operators and the tape machine that runs it. Its operators own their
+// output buffers and share one im2col workspace, so after the first Forward a Runner
+// allocates almost nothing; the weights are the model's folded tensors, shared
+// read-only by every Runner. A Runner is not safe for concurrent use: give each
+// goroutine its own (build them all before the goroutines start).
+type Runner struct {
+	model        *ResNet50
+	batch, h, w  int
+	g            *gorgonia.ExprGraph
+	vm           gorgonia.VM
+	input        *tensor.Dense
+	feats, logit *gorgonia.Node
+}
+
+// NewRunner compiles the bound model for batch images of height×width pixels. It
+// checks the activation shape after the stem and after each stage and returns an
+// error naming the stage if one is off.
+func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
+	if !m.Bound() {
+		return nil, fmt.Errorf("nn: NewRunner: the model has no weights (call Bind first)")
+	}
+	if batch < 1 || height < 32 || width < 32 {
+		return nil, fmt.Errorf("nn: NewRunner: batch %d, size %dx%d: want batch ≥ 1 and size ≥ 32x32", batch, height, width)
+	}
+	r := &Runner{model: m, batch: batch, h: height, w: width, g: gorgonia.NewGraph()}
+	r.input = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(batch, 3, height, width))
+	x := gorgonia.NewTensor(r.g, tensor.Float32, 4, gorgonia.WithName("input"), gorgonia.WithValue(r.input))
+	ws := &workspace{}
+	if err := r.build(x, ws); err != nil {
+		return nil, err
+	}
+	r.vm = gorgonia.NewTapeMachine(r.g)
+	return r, nil
+}
+
+// build lays out the network (He et al. 2015, Table 1) on the graph.
+func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
+	m := r.model
+	conv := func(in *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
+		w := gorgonia.NewTensor(r.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.w))
+		b := gorgonia.NewVector(r.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
+		return conv2d(in, w, b, res, c.stride, c.pad, relu, ws)
+	}
+	h, w := convOutSize(r.h, 7, 2, 3), convOutSize(r.w, 7, 2, 3)
+	h, w = convOutSize(h, 3, 2, 1), convOutSize(w, 3, 2, 1)
+	y, err := conv(x, m.stem, nil, true)
+	if err == nil {
+		y, err = MaxPool2d(y, 3, 2, 1)
+	}
+	if err != nil {
+		return fmt.Errorf("nn: stem: %w", err)
+	}
+	if err := checkShape("stem (conv1+maxpool)", y, r.batch, 64, h, w); err != nil {
+		return err
+	}
+	for l, blocks := range m.blocks {
+		for _, b := range blocks {
+			if y, err = r.bottleneck(y, b, conv); err != nil {
+				return fmt.Errorf("nn: %s: %w", b.name, err)
+			}
+		}
+		if l > 0 {
+			h, w = (h+1)/2, (w+1)/2
+		}
+		if err := checkShape(fmt.Sprintf("layer%d", l+1), y, r.batch, 256<<l, h, w); err != nil {
+			return err
+		}
+	}
+	if r.feats, err = GlobalAvgPool(y); err != nil {
+		return err
+	}
+	fcw := gorgonia.NewMatrix(r.g, tensor.Float32, gorgonia.WithName("fc.weight"), gorgonia.WithValue(m.FC.Weight.Value))
+	fcb := gorgonia.NewVector(r.g, tensor.Float32, gorgonia.WithName("fc.bias"), gorgonia.WithValue(m.FC.Bias.Value))
+	if r.logit, err = LinearNode(r.feats, fcw, fcb); err != nil {
+		return err
+	}
+	return checkShape("fc", r.logit, r.batch, m.Config.NumClasses)
+}
+
+// bottleneck adds one residual block: ReLU(conv3(conv2(conv1(x))) + shortcut(x)),
+// with the residual add and the last ReLU fused into conv3.
+func (r *Runner) bottleneck(x *gorgonia.Node, b *foldedBottleneck,
+	conv func(*gorgonia.Node, *foldedConv, *gorgonia.Node, bool) (*gorgonia.Node, error)) (*gorgonia.Node, error) {
+	short := x
+	var err error
+	if b.down != nil {
+		if short, err = conv(x, b.down, nil, false); err != nil {
+			return nil, err
+		}
+	}
+	y, err := conv(x, b.conv1, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	if y, err = conv(y, b.conv2, nil, true); err != nil {
+		return nil, err
+	}
+	return conv(y, b.conv3, short, true)
+}
+
+// checkShape asserts that node n has shape dims, naming stage otherwise.
+func checkShape(stage string, n *gorgonia.Node, dims ...int) error {
+	if !n.Shape().Eq(tensor.Shape(dims)) {
+		return fmt.Errorf("nn: after %s: activation shape %v, want %v", stage, n.Shape(), dims)
+	}
+	return nil
+}
+
+// Batch is the number of images one Forward takes.
+func (r *Runner) Batch() int { return r.batch }
+
+// Forward runs the network on x, batch×3×H×W float32 in NCHW order (already
+// preprocessed for the model). It returns the pooled features (batch×2048) and the raw
+// logits (batch×NumClasses, before softmax or sigmoid). Both slices belong to the
+// Runner and are overwritten by the next Forward: copy what you keep.
+func (r *Runner) Forward(x []float32) (features, logits []float32, err error) {
+	if want := r.batch * 3 * r.h * r.w; len(x) != want {
+		return nil, nil, fmt.Errorf("nn: Forward: input has %d floats, want %d (batch %d × 3 × %d × %d)", len(x), want, r.batch, r.h, r.w)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("nn: Forward: %v", p)
+		}
+	}()
+	copy(r.input.Float32s(), x)
+	r.vm.Reset()
+	if err := r.vm.RunAll(); err != nil {
+		return nil, nil, fmt.Errorf("nn: Forward: %w", err)
+	}
+	f, err1 := dense(r.feats.Value())
+	l, err2 := dense(r.logit.Value())
+	if err1 != nil || err2 != nil {
+		return nil, nil, fmt.Errorf("nn: Forward: outputs missing")
+	}
+	return f.Float32s(), l.Float32s(), nil
+}
+
+// Close releases the runner's machine.
+func (r *Runner) Close() error {
+	if r.vm != nil {
+		return r.vm.Close()
+	}
+	return nil
+}
