@@ -65,7 +65,7 @@ type reluGradOp struct {
 	out outBuf
 }
 
-func (op *reluGradOp) Arity() int   { return 2 }
+func (op *reluGradOp) Arity() int    { return 2 }
 func (op *reluGradOp) Type() hm.Type { return fnType(4, 4, 4) }
 func (op *reluGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	y, ok1 := inputs[0].(tensor.Shape)
@@ -108,7 +108,7 @@ type convGradOp struct {
 	out            outBuf
 }
 
-func (op *convGradOp) Arity() int   { return 3 }
+func (op *convGradOp) Arity() int    { return 3 }
 func (op *convGradOp) Type() hm.Type { return fnType(4, 4, 4, 4) }
 func (op *convGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	x, ok1 := inputs[0].(tensor.Shape)

@@ -56,9 +56,9 @@ func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 	}
 	name := c.Weight.Name[:len(c.Weight.Name)-len(".weight")]
 	return &foldedConv{
-		name:   name,
-		w:      tensor.New(tensor.WithShape(out, in, k, k), tensor.WithBacking(fw)),
-		b:      tensor.New(tensor.WithShape(out), tensor.WithBacking(fb)),
-		in:     in, out: out, kernel: k, stride: c.Stride, pad: c.Pad,
+		name: name,
+		w:    tensor.New(tensor.WithShape(out, in, k, k), tensor.WithBacking(fw)),
+		b:    tensor.New(tensor.WithShape(out), tensor.WithBacking(fb)),
+		in:   in, out: out, kernel: k, stride: c.Stride, pad: c.Pad,
 	}, nil
 }

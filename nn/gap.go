@@ -27,7 +27,7 @@ func GlobalAvgPool(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-func (op *gapOp) Arity() int   { return 1 }
+func (op *gapOp) Arity() int    { return 1 }
 func (op *gapOp) Type() hm.Type { return fnType(4, 2) }
 
 func (op *gapOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -125,7 +125,7 @@ type gapGradOp struct {
 	out outBuf
 }
 
-func (op *gapGradOp) Arity() int   { return 2 }
+func (op *gapGradOp) Arity() int    { return 2 }
 func (op *gapGradOp) Type() hm.Type { return fnType(4, 2, 4) }
 func (op *gapGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	x, ok := inputs[0].(tensor.Shape)

@@ -27,7 +27,7 @@ func LinearNode(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-func (op *linearOp) Arity() int   { return 3 }
+func (op *linearOp) Arity() int    { return 3 }
 func (op *linearOp) Type() hm.Type { return fnType(2, 2, 1, 2) }
 
 func (op *linearOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -100,7 +100,7 @@ type matmulOp struct {
 	out  outBuf
 }
 
-func (op *matmulOp) Arity() int   { return 2 }
+func (op *matmulOp) Arity() int    { return 2 }
 func (op *matmulOp) Type() hm.Type { return fnType(2, 2, 2) }
 func (op *matmulOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	a, ok1 := inputs[0].(tensor.Shape)
@@ -146,7 +146,7 @@ type biasGradOp struct {
 	out outBuf
 }
 
-func (op *biasGradOp) Arity() int   { return 1 }
+func (op *biasGradOp) Arity() int    { return 1 }
 func (op *biasGradOp) Type() hm.Type { return hm.NewFnType(hm.TypeVariable('b'), tensorType(1)) }
 func (op *biasGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s, ok := inputs[0].(tensor.Shape)

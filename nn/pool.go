@@ -29,7 +29,7 @@ func MaxPool2d(x *gorgonia.Node, k, stride, pad int) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-func (op *maxPoolOp) Arity() int   { return 1 }
+func (op *maxPoolOp) Arity() int    { return 1 }
 func (op *maxPoolOp) Type() hm.Type { return fnType(4, 4) }
 
 func (op *maxPoolOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
