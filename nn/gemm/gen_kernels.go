@@ -212,7 +212,7 @@ func avx2() {
 	p("\tTESTL R10, R10")
 	p("\tJZ %s_part_beta0", name)
 	for i := 0; i < mr; i++ {
-		p("\tVMASKMOVPS (DI), Y12, Y%d", 14) 
+		p("\tVMASKMOVPS (DI), Y12, Y%d", 14)
 		p("\tVFMADD231PS Y15, Y%d, Y%d", 14, 2*i)
 		p("\tVMASKMOVPS 32(DI), Y13, Y%d", 14)
 		p("\tVFMADD231PS Y15, Y%d, Y%d", 14, 2*i+1)
