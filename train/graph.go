@@ -19,6 +19,7 @@ type stepGraph struct {
 	loss           *gorgonia.Node
 	vm             gorgonia.VM
 	xT, posT, negT *tensor.Dense
+	grads          [][]float32 // copies of the last gradients
 }
 
 // newStepGraph builds the graph for batch size b.
@@ -81,7 +82,18 @@ func (sg *stepGraph) run() (float32, [][]float32, error) {
 		if err != nil {
 			return 0, nil, fmt.Errorf("train: gradient of %s: %w", p.Name(), err)
 		}
-		grads[i] = gv.Data().([]float32)
+		d := gv.Data().([]float32)
+		if sg.grads == nil {
+			sg.grads = make([][]float32, len(sg.params))
+		}
+		if sg.grads[i] == nil {
+			sg.grads[i] = make([]float32, len(d))
+		}
+		copy(sg.grads[i], d)
+		grads[i] = sg.grads[i]
+		// Gorgonia's tape machine accumulates into the parameters' gradients (its
+		// own solvers zero them after each update), so clear them for the next run.
+		clear(d)
 	}
 	return loss, grads, nil
 }

@@ -63,6 +63,8 @@ type Config struct {
 	// sampling); it must be deterministic in (its seed, epoch). Default: a seeded
 	// permutation of all images.
 	Sampler func(epoch int) []int
+	// SamplerName names Sampler in the run's fingerprint ("" for the default).
+	SamplerName string
 }
 
 // DefaultConfig is the recipe used unless flags say otherwise: linear head, weighted
