@@ -1,0 +1,276 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errQueueFull is returned by admit when the batch queue has no room: the request is
+// refused at once (503 + Retry-After) instead of waiting behind an unbounded queue.
+var errQueueFull = errors.New("batch queue is full")
+
+// errDraining is returned once the batcher is stopping.
+var errDraining = errors.New("server is shutting down")
+
+// job is one image waiting for a batch. The handler fills it, the worker answers on
+// done (buffered, so a worker never blocks on a handler that gave up).
+type job struct {
+	ctx      context.Context
+	img      image.Image
+	sel      Selection
+	enqueued time.Time
+	release  func() // returns the decode budget; called once the engine is done with img
+	done     chan jobResult
+}
+
+// jobResult is a worker's answer for one job.
+type jobResult struct {
+	tags      []Tag
+	model     string
+	wait      time.Duration // time in the queue
+	inference time.Duration // duration of the whole batch the image ran in
+	batch     int           // size of that batch
+	err       error
+}
+
+// engineSlot holds the current engine. Workers hold mu for reading while they use it;
+// a reload swaps the slot and takes mu for writing before closing the old engine, so
+// no batch runs on a closed engine.
+type engineSlot struct {
+	mu     sync.RWMutex
+	e      Engine
+	closed bool
+}
+
+// batcher gathers single-image jobs into batches of at most maxBatch, waiting at most
+// delay for a batch to fill once its first image arrived, and runs them on workers
+// goroutines. Admission is bounded: admit reserves queue slots and fails at once when
+// the queue is full. This is dynamic batching as in NVIDIA Triton's dynamic batcher
+// and TF Serving's BatchingSession: batches form from whatever is waiting, so a lone
+// request pays at most delay and a busy server runs full batches.
+type batcher struct {
+	queue    chan *job
+	depth    atomic.Int64 // reserved slots: admitted images not yet taken by a worker
+	capacity int64
+	maxBatch int
+	delay    time.Duration
+	engine   *atomic.Pointer[engineSlot]
+	m        *metrics
+	log      *slog.Logger
+
+	mu     sync.RWMutex // guards closed against concurrent submit/close
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newBatcher(capacity, maxBatch, workers int, delay time.Duration, engine *atomic.Pointer[engineSlot], m *metrics, log *slog.Logger) *batcher {
+	b := &batcher{
+		queue:    make(chan *job, capacity),
+		capacity: int64(capacity),
+		maxBatch: maxBatch,
+		delay:    delay,
+		engine:   engine,
+		m:        m,
+		log:      log,
+	}
+	for i := 0; i < workers; i++ {
+		b.wg.Add(1)
+		go b.work()
+	}
+	return b
+}
+
+// admit reserves n queue slots or fails with errQueueFull (or errDraining).
+func (b *batcher) admit(n int) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return errDraining
+	}
+	if b.depth.Add(int64(n)) > b.capacity {
+		b.depth.Add(-int64(n))
+		return errQueueFull
+	}
+	b.m.queueDepth.Add(float64(n))
+	return nil
+}
+
+// unreserve gives back n slots admitted but never submitted.
+func (b *batcher) unreserve(n int) {
+	if n > 0 {
+		b.depth.Add(-int64(n))
+		b.m.queueDepth.Sub(float64(n))
+	}
+}
+
+// submit queues a job on a slot reserved by admit. It never blocks: the channel holds
+// as many jobs as there are slots.
+func (b *batcher) submit(j *job) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return errDraining
+	}
+	j.enqueued = time.Now()
+	j.done = make(chan jobResult, 1)
+	b.queue <- j
+	return nil
+}
+
+// close stops accepting jobs, lets the workers finish every queued one, and waits.
+func (b *batcher) close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.queue)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// take records that a worker took j off the queue.
+func (b *batcher) take(j *job) {
+	b.depth.Add(-1)
+	b.m.queueDepth.Dec()
+	b.m.queueWait.Observe(time.Since(j.enqueued).Seconds())
+}
+
+func (b *batcher) work() {
+	defer b.wg.Done()
+	batch := make([]*job, 0, b.maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-b.queue
+		if !ok {
+			return
+		}
+		b.take(first)
+		batch = append(batch[:0], first)
+		// Take whatever is already waiting, then wait up to delay for more.
+		open := true
+	drain:
+		for len(batch) < b.maxBatch {
+			select {
+			case j, ok := <-b.queue:
+				if !ok {
+					open = false
+					break drain
+				}
+				b.take(j)
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		if open && len(batch) < b.maxBatch && b.delay > 0 {
+			timer.Reset(b.delay)
+		wait:
+			for len(batch) < b.maxBatch {
+				select {
+				case j, ok := <-b.queue:
+					if !ok {
+						break wait
+					}
+					b.take(j)
+					batch = append(batch, j)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		b.run(batch)
+		clear(batch)
+	}
+}
+
+// run answers every job of batch: those whose request is already gone get their
+// context error, the rest go through the engine in one call.
+func (b *batcher) run(batch []*job) {
+	live := make([]*job, 0, len(batch))
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.finish(jobResult{err: err})
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
+	imgs := make([]image.Image, len(live))
+	for i, j := range live {
+		imgs[i] = j.img
+	}
+	start := time.Now()
+	probs, model, err := b.infer(imgs, live)
+	elapsed := time.Since(start)
+	b.m.batchSize.Observe(float64(len(live)))
+	b.m.inference.Observe(elapsed.Seconds())
+	if err == nil && len(probs) != len(live) {
+		err = fmt.Errorf("engine returned %d results for %d images", len(probs), len(live))
+	}
+	for i, j := range live {
+		r := jobResult{model: model, wait: start.Sub(j.enqueued), inference: elapsed, batch: len(live), err: err}
+		if err == nil {
+			r.tags = probs[i]
+			b.m.images.Inc()
+		}
+		j.finish(r)
+	}
+}
+
+// infer runs one batch on the current engine and applies each job's selection. A
+// panic in the engine becomes an error for the whole batch.
+func (b *batcher) infer(imgs []image.Image, jobs []*job) (tags [][]Tag, model string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.log.Error("engine panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("engine panicked: %v", p)
+		}
+	}()
+	var slot *engineSlot
+	for {
+		slot = b.engine.Load()
+		slot.mu.RLock()
+		if !slot.closed {
+			break
+		}
+		slot.mu.RUnlock()
+	}
+	defer slot.mu.RUnlock()
+	ctx := context.Background()
+	probs, err := slot.e.Probabilities(ctx, imgs)
+	if err != nil {
+		return nil, "", fmt.Errorf("engine: %w", err)
+	}
+	if len(probs) != len(imgs) {
+		return nil, "", fmt.Errorf("engine returned %d results for %d images", len(probs), len(imgs))
+	}
+	tags = make([][]Tag, len(imgs))
+	for i, p := range probs {
+		tags[i] = slot.e.Select(p, jobs[i].sel)
+		if tags[i] == nil {
+			tags[i] = []Tag{}
+		}
+	}
+	return tags, slot.e.Info().Name, nil
+}
+
+// finish releases the job's image and delivers r.
+func (j *job) finish(r jobResult) {
+	j.img = nil
+	if j.release != nil {
+		j.release()
+		j.release = nil
+	}
+	j.done <- r
+}

@@ -1,0 +1,127 @@
+package serve
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"sync"
+)
+
+// DecodeFunc decodes one uploaded image, refusing images of more than maxPixels
+// pixels before decoding them. The default is data.Decode.
+type DecodeFunc func(r io.Reader, maxPixels int) (image.Image, error)
+
+// decodeBudget bounds the bytes of decoded images held at once by all requests
+// (decoding, queued or in a batch). A request that cannot get its share at once is
+// refused with 503 instead of pushing the process into swap: this, not the pixel
+// cap alone, is what keeps a flood of decompression bombs within a fixed memory.
+type decodeBudget struct {
+	mu   sync.Mutex
+	used int64
+	max  int64
+	m    *metrics
+}
+
+// tryAcquire takes n bytes of budget if they are free now.
+func (b *decodeBudget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	b.m.decodeBytes.Set(float64(b.used))
+	return true
+}
+
+// release gives back n bytes.
+func (b *decodeBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.m.decodeBytes.Set(float64(b.used))
+	b.mu.Unlock()
+}
+
+// decodedSize estimates the bytes a decoded image of cfg takes (and what
+// preprocessing may copy): 8 per pixel for 16-bit colour models, 4 otherwise.
+func decodedSize(cfg image.Config) int64 {
+	bpp := int64(4)
+	switch cfg.ColorModel {
+	case color.RGBA64Model, color.NRGBA64Model, color.Gray16Model:
+		bpp = 8
+	}
+	return int64(cfg.Width) * int64(cfg.Height) * bpp
+}
+
+// decodeUpload checks the header of one uploaded image (format, pixel count), takes
+// its share of the decode budget and decodes it with a recover, so no decoder bug
+// can take the server down. release must be called once the image is no longer used.
+func (s *Server) decodeUpload(data []byte, name string) (img image.Image, release func(), err error) {
+	cfg, format, err := decodeHeader(data)
+	switch {
+	case err == nil:
+	case isEmptyImage(err):
+		return nil, nil, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image", name)
+	case isUnsupportedFormat(err):
+		return nil, nil, wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err,
+			"%s: not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF): %v", name, err)
+	default:
+		return nil, nil, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot read the image header (%v)", name, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, nil, errorf(http.StatusUnprocessableEntity, codeInvalidImage, "%s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(s.maxPixels) || cfg.Width > maxSide || cfg.Height > maxSide {
+		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
+		return nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
+	}
+	size := decodedSize(cfg)
+	if !s.budget.tryAcquire(size) {
+		s.m.rejections.WithLabelValues("decode_budget").Inc()
+		e := errorf(http.StatusServiceUnavailable, codeOverloaded, "server is busy decoding other images; retry shortly")
+		e.retryAfter = 1
+		return nil, nil, e
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { s.budget.release(size) }) }
+	img, err = s.safeDecode(data)
+	if err != nil {
+		release()
+		return nil, nil, s.classifyDecodeError(err, name)
+	}
+	return img, release, nil
+}
+
+// safeDecode runs the decoder under a recover.
+func (s *Server) safeDecode(data []byte) (img image.Image, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("image decoder panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			img, err = nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
+		}
+	}()
+	return s.decode(bytes.NewReader(data), s.maxPixels)
+}
+
+// errCorrupt marks a decoder failure on malformed data.
+var errCorrupt = errors.New("corrupt image")
+
+// classifyDecodeError maps a decoder error to 413 (too many pixels), 415
+// (unsupported format) or 422 (corrupt or truncated data).
+func (s *Server) classifyDecodeError(err error, name string) error {
+	switch {
+	case isTooManyPixels(err):
+		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
+		return wrapErr(http.StatusRequestEntityTooLarge, codeImageTooLarge, err, "%s: image is too large", name)
+	case isUnsupportedFormat(err):
+		return wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err, "%s: unsupported image format", name)
+	default:
+		return wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot decode the image (%v)", name, err)
+	}
+}

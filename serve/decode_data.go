@@ -1,0 +1,32 @@
+package serve
+
+import (
+	"errors"
+	"image"
+	"io"
+
+	"github.com/autotag/autotag/data"
+)
+
+// defaultMaxPixels is the per-image pixel cap unless Config.MaxPixels says otherwise.
+const defaultMaxPixels = data.DefaultMaxPixels
+
+// defaultDecode is data.Decode (format sniffing, pixel cap before decoding, EXIF
+// orientation, first frame); the body is already bounded by MaxBodyBytes.
+func defaultDecode(r io.Reader, maxPixels int) (image.Image, error) {
+	return data.Decode(r, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1})
+}
+
+// decodeHeader reads an upload's format and dimensions without decoding pixels.
+func decodeHeader(b []byte) (image.Config, string, error) { return data.DecodeConfigBytes(b) }
+
+func isTooManyPixels(err error) bool { return errors.Is(err, data.ErrTooManyPixels) }
+
+func isUnsupportedFormat(err error) bool {
+	return errors.Is(err, data.ErrUnsupportedFormat) || errors.Is(err, image.ErrFormat)
+}
+
+func isEmptyImage(err error) bool { return errors.Is(err, data.ErrEmpty) }
+
+// maxSide is the longest image side accepted, whatever the pixel count.
+const maxSide = data.MaxSide

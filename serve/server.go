@@ -1,0 +1,297 @@
+// Package serve is autotag's HTTP server: POST /v1/tag with dynamic micro-batching
+// over a bounded queue, model info, health and readiness, Prometheus metrics, a
+// hand-written OpenAPI description, and the embedded web page at /. It is hardened
+// for the open internet: body, pixel, part-count and decoded-memory limits, timeouts,
+// per-client rate limits, optional bearer API keys, CORS off unless allow-listed, and
+// a graceful drain on shutdown. The contract is DESIGN.md §5.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config holds every server setting; zero values mean the documented defaults.
+type Config struct {
+	Addr string // listen address (default 127.0.0.1:8080)
+
+	MaxBatch   int           // images per engine call (default 8)
+	BatchDelay time.Duration // longest wait for a batch to fill (default 5ms; negative: none)
+	Workers    int           // goroutines calling the engine (default 1)
+	QueueSize  int           // images admitted and waiting; beyond it 503 (default 4×MaxBatch×Workers)
+
+	MaxBodyBytes      int64 // request body limit (default 32 MiB)
+	MaxPixels         int   // per-image pixel cap checked before decoding (default 40 000 000)
+	MaxParts          int   // multipart parts per request (default 16)
+	DecodeBudgetBytes int64 // decoded-image bytes held at once by all requests (default 512 MiB)
+
+	RequestTimeout    time.Duration // per-request deadline (default 30s)
+	ReadHeaderTimeout time.Duration // default 5s
+	ReadTimeout       time.Duration // whole request incl. body (default 60s)
+	WriteTimeout      time.Duration // default RequestTimeout + ReadTimeout
+	IdleTimeout       time.Duration // keep-alive idle (default 120s)
+	ShutdownTimeout   time.Duration // longest drain on shutdown (default WriteTimeout)
+
+	APIKeys     []string // bearer keys for /v1/*; empty: no auth (loopback only unless Insecure)
+	Insecure    bool     // allow a non-loopback address without API keys
+	CORSOrigins []string // exact origins allowed cross-origin access to /v1/*; empty: CORS off
+	RateLimit   float64  // requests per second per client IP on /v1/*; 0: unlimited
+	RateBurst   int      // bucket size (default max(1, 2×RateLimit))
+
+	Logger *slog.Logger                              // default slog.Default()
+	Decode DecodeFunc                                // default data.Decode
+	Reload func(ctx context.Context) (Engine, error) // loads a fresh engine on SIGHUP / Reload
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 8
+	}
+	if c.BatchDelay == 0 {
+		c.BatchDelay = 5 * time.Millisecond
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 4 * c.MaxBatch * c.Workers
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 32 << 20
+	}
+	if c.MaxPixels <= 0 {
+		c.MaxPixels = defaultMaxPixels
+	}
+	if c.MaxParts <= 0 {
+		c.MaxParts = 16
+	}
+	if c.DecodeBudgetBytes <= 0 {
+		c.DecodeBudgetBytes = 512 << 20
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 60 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = c.RequestTimeout + c.ReadTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = c.WriteTimeout
+	}
+	if c.RateLimit > 0 && c.RateBurst <= 0 {
+		c.RateBurst = max(1, int(2*c.RateLimit))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Decode == nil {
+		c.Decode = defaultDecode
+	}
+}
+
+// Server is the tag server. Create it with New, run it with Serve or ListenAndServe.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics
+	engine    atomic.Pointer[engineSlot]
+	batch     *batcher
+	budget    *decodeBudget
+	limiter   *rateLimiter
+	keys      [][32]byte
+	cors      map[string]bool
+	decode    DecodeFunc
+	maxPixels int
+	handler   http.Handler
+
+	ready    atomic.Bool
+	reloadMu sync.Mutex
+}
+
+// New builds a server around eng. It does not listen yet.
+func New(cfg Config, eng Engine) (*Server, error) {
+	if eng == nil {
+		return nil, errors.New("serve: nil engine")
+	}
+	cfg.setDefaults()
+	if cfg.QueueSize < cfg.MaxBatch {
+		return nil, fmt.Errorf("serve: queue size %d is smaller than the max batch %d", cfg.QueueSize, cfg.MaxBatch)
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		m:         newMetrics(),
+		decode:    cfg.Decode,
+		maxPixels: cfg.MaxPixels,
+		cors:      map[string]bool{},
+	}
+	for _, k := range cfg.APIKeys {
+		if k == "" {
+			return nil, errors.New("serve: empty API key")
+		}
+		s.keys = append(s.keys, hashKey(k))
+	}
+	for _, o := range cfg.CORSOrigins {
+		if o == "*" {
+			return nil, errors.New("serve: CORS origin \"*\" is not allowed; list exact origins like https://photos.example.com")
+		}
+		s.cors[o] = true
+	}
+	s.engine.Store(&engineSlot{e: eng})
+	s.budget = &decodeBudget{max: cfg.DecodeBudgetBytes, m: s.m}
+	if cfg.RateLimit > 0 {
+		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
+	}
+	s.batch = newBatcher(cfg.QueueSize, cfg.MaxBatch, cfg.Workers, cfg.BatchDelay, &s.engine, s.m, s.log)
+	s.handler = s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler (all routes and middleware).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Ready reports whether the server takes new work (model loaded, not draining).
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// CheckBind refuses to listen on a non-loopback address without API keys unless
+// Insecure is set: an open tagger on the network is a free GPU/CPU for anyone.
+func CheckBind(addr string, haveKeys, insecure bool) error {
+	if haveKeys || insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("serve: bad address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("serve: refusing to listen on %s without an API key: set --api-key (or AUTOTAG_API_KEY), bind 127.0.0.1, or pass --insecure", addr)
+}
+
+// ListenAndServe checks the bind rule, listens on cfg.Addr and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := CheckBind(s.cfg.Addr, len(s.keys) > 0, s.cfg.Insecure); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve answers requests on ln until ctx is cancelled, then drains: it marks the
+// server unready, stops accepting connections, finishes every accepted request and
+// every queued image, and returns nil. Errors are returned only for a failure to
+// serve or a drain that ran past ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	info := s.engine.Load().e.Info()
+	s.log.Info("serving", "addr", ln.Addr().String(), "model", info.Name, "classes", len(info.Classes),
+		"max_batch", s.cfg.MaxBatch, "batch_delay", s.cfg.BatchDelay.String(), "workers", s.cfg.Workers,
+		"queue", s.cfg.QueueSize, "auth", len(s.keys) > 0, "cors_origins", len(s.cors))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.ready.Store(false)
+		s.batch.close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining accepted requests", "timeout", s.cfg.ShutdownTimeout.String())
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx) // closes listeners, waits for active requests
+	<-errc                    // http.ErrServerClosed
+	s.batch.close()           // answers anything still queued
+	if err != nil {
+		return fmt.Errorf("serve: drain: %w", err)
+	}
+	s.log.Info("shut down cleanly")
+	return nil
+}
+
+// Reload loads a fresh engine with cfg.Reload and swaps it in; the old engine keeps
+// serving until the swap and is closed once its last batch is done. When loading
+// fails the old engine stays and the error is returned.
+func (s *Server) Reload(ctx context.Context) error {
+	if s.cfg.Reload == nil {
+		return errors.New("serve: no reload function configured")
+	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	eng, err := s.cfg.Reload(ctx)
+	if err == nil && eng == nil {
+		err = errors.New("reload returned no engine")
+	}
+	if err != nil {
+		s.m.reloads.WithLabelValues("error").Inc()
+		s.log.Error("model reload failed; keeping the current model", "err", err.Error(), "model", s.engine.Load().e.Info().Name)
+		return fmt.Errorf("serve: reload: %w", err)
+	}
+	old := s.engine.Swap(&engineSlot{e: eng})
+	s.m.reloads.WithLabelValues("ok").Inc()
+	s.log.Info("model reloaded", "model", eng.Info().Name, "took", time.Since(start).String())
+	go func() {
+		old.mu.Lock()
+		old.closed = true
+		old.mu.Unlock()
+		if c, ok := old.e.(Closer); ok {
+			if err := c.Close(); err != nil {
+				s.log.Warn("closing the replaced model", "err", err.Error())
+			}
+		}
+	}()
+	return nil
+}
+
+// Close closes the current engine if it implements Closer. Call it after Serve
+// returned.
+func (s *Server) Close() error {
+	slot := s.engine.Load()
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.closed {
+		return nil
+	}
+	slot.closed = true
+	if c, ok := slot.e.(Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
