@@ -48,7 +48,7 @@ func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (g
 	if err != nil {
 		return nil, err
 	}
-	db, err := gorgonia.ApplyOp(&biasGradOp{base: newBase()}, dz)
+	db, err := gorgonia.ApplyOp(&biasGradOp{base: newBase(), dims: 4}, dz)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) 
 	if err != nil {
 		return nil, err
 	}
-	db, err := gorgonia.ApplyOp(&biasGradOp{base: newBase()}, grad)
+	db, err := gorgonia.ApplyOp(&biasGradOp{base: newBase(), dims: 2}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +143,15 @@ func (op *matmulOp) String() string        { return fmt.Sprintf("LinearGrad{%d}"
 // the linear layer, [B,C,H,W] → [C] for convolutions.
 type biasGradOp struct {
 	base
-	out outBuf
+	dims int // rank of the gradient: 2 or 4
+	out  outBuf
 }
 
 func (op *biasGradOp) Arity() int    { return 1 }
-func (op *biasGradOp) Type() hm.Type { return hm.NewFnType(hm.TypeVariable('b'), tensorType(1)) }
+func (op *biasGradOp) Type() hm.Type { return fnType(op.dims, 1) }
 func (op *biasGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s, ok := inputs[0].(tensor.Shape)
-	if !ok || (len(s) != 2 && len(s) != 4) {
+	if !ok || len(s) != op.dims || (len(s) != 2 && len(s) != 4) {
 		return nil, fmt.Errorf("%v: want a 2-D or 4-D input, got %v", op, inputs[0])
 	}
 	return tensor.Shape{s[1]}, nil

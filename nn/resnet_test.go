@@ -134,3 +134,8 @@ func maxAbsDiff(a, b []float32) float64 {
 	}
 	return d
 }
+
+// denseOf wraps data in a float32 tensor of the given shape.
+func denseOf(data []float32, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+}

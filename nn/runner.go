@@ -46,14 +46,10 @@ func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
 // build lays out the network (He et al. 2015, Table 1) on the graph.
 func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 	m := r.model
-	conv := func(in *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
-		w := gorgonia.NewTensor(r.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.w))
-		b := gorgonia.NewVector(r.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
-		return conv2d(in, w, b, res, c.stride, c.pad, relu, ws)
-	}
+	gb := &graphBuilder{g: r.g, ws: ws}
 	h, w := convOutSize(r.h, 7, 2, 3), convOutSize(r.w, 7, 2, 3)
 	h, w = convOutSize(h, 3, 2, 1), convOutSize(w, 3, 2, 1)
-	y, err := conv(x, m.stem, nil, true)
+	y, err := gb.conv(x, m.stem, nil, true)
 	if err == nil {
 		y, err = MaxPool2d(y, 3, 2, 1)
 	}
@@ -65,7 +61,7 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 	}
 	for l, blocks := range m.blocks {
 		for _, b := range blocks {
-			if y, err = r.bottleneck(y, b, conv); err != nil {
+			if y, err = gb.bottleneck(y, b); err != nil {
 				return fmt.Errorf("nn: %s: %w", b.name, err)
 			}
 		}
@@ -87,25 +83,38 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 	return checkShape("fc", r.logit, r.batch, m.Config.NumClasses)
 }
 
+// graphBuilder adds BN-folded layers to a graph; its operators share one workspace.
+type graphBuilder struct {
+	g  *gorgonia.ExprGraph
+	ws *workspace
+}
+
+// conv adds a fused convolution with c's folded weights (constant nodes whose values
+// are the model's shared tensors).
+func (gb *graphBuilder) conv(x *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
+	w := gorgonia.NewTensor(gb.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.w))
+	b := gorgonia.NewVector(gb.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
+	return conv2d(x, w, b, res, c.stride, c.pad, relu, gb.ws)
+}
+
 // bottleneck adds one residual block: ReLU(conv3(conv2(conv1(x))) + shortcut(x)),
 // with the residual add and the last ReLU fused into conv3.
-func (r *Runner) bottleneck(x *gorgonia.Node, b *foldedBottleneck,
-	conv func(*gorgonia.Node, *foldedConv, *gorgonia.Node, bool) (*gorgonia.Node, error)) (*gorgonia.Node, error) {
+func (gb *graphBuilder) bottleneck(x *gorgonia.Node, b *foldedBottleneck) (*gorgonia.Node, error) {
 	short := x
 	var err error
 	if b.down != nil {
-		if short, err = conv(x, b.down, nil, false); err != nil {
+		if short, err = gb.conv(x, b.down, nil, false); err != nil {
 			return nil, err
 		}
 	}
-	y, err := conv(x, b.conv1, nil, true)
+	y, err := gb.conv(x, b.conv1, nil, true)
 	if err != nil {
 		return nil, err
 	}
-	if y, err = conv(y, b.conv2, nil, true); err != nil {
+	if y, err = gb.conv(y, b.conv2, nil, true); err != nil {
 		return nil, err
 	}
-	return conv(y, b.conv3, short, true)
+	return gb.conv(y, b.conv3, short, true)
 }
 
 // checkShape asserts that node n has shape dims, naming stage otherwise.

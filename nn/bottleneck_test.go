@@ -1,0 +1,72 @@
+package nn
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// fixtureTensor is a tensor as testdata/nn/make_bottleneck.py writes it.
+type fixtureTensor struct {
+	Shape []int     `json:"shape"`
+	Data  []float32 `json:"data"`
+}
+
+// TestBottleneckGolden runs one projection bottleneck block (stride 2, 8→4→16
+// channels, batch 2, 8x8) through the Gorgonia graph of fused operators, with BN
+// folded, and compares it with PyTorch's eval-mode output for both layouts
+// (testdata/nn/make_bottleneck.py). Tolerance: 1e-5 absolute + 1e-5 relative.
+func TestBottleneckGolden(t *testing.T) {
+	for _, layout := range []Layout{KerasV1, TorchvisionV15} {
+		t.Run(string(layout), func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "testdata", "nn", "bottleneck_"+string(layout)+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fx struct {
+				Eps           float64                  `json:"eps"`
+				Params        map[string]fixtureTensor `json:"params"`
+				Input, Output fixtureTensor
+			}
+			if err := json.Unmarshal(raw, &fx); err != nil {
+				t.Fatal(err)
+			}
+			blk := newBottleneck("blk", 8, 4, 2, Config{Layout: layout, BNEps: fx.Eps})
+			for _, s := range blk.slots() {
+				p, ok := fx.Params[strings.TrimPrefix(s.name, "blk.")]
+				if !ok || !tensor.Shape(p.Shape).Eq(s.shape) {
+					t.Fatalf("fixture lacks %s %v", s.name, s.shape)
+				}
+				*s.dst = denseOf(p.Data, p.Shape...)
+			}
+			if n := len(blk.slots()); n != len(fx.Params) {
+				t.Fatalf("block has %d tensors, fixture %d", n, len(fx.Params))
+			}
+			fb, err := blk.fold()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := gorgonia.NewGraph()
+			x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithName("x"),
+				gorgonia.WithValue(denseOf(fx.Input.Data, fx.Input.Shape...)))
+			y, err := (&graphBuilder{g: g, ws: &workspace{}}).bottleneck(x, fb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !y.Shape().Eq(tensor.Shape(fx.Output.Shape)) {
+				t.Fatalf("output shape %v, want %v", y.Shape(), fx.Output.Shape)
+			}
+			vm := gorgonia.NewTapeMachine(g)
+			defer vm.Close()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			closeTo(t, string(layout), y.Value().(*tensor.Dense).Float32s(), fx.Output.Data)
+		})
+	}
+}
