@@ -64,3 +64,22 @@ func storeTile(t []float32, nr int, c []float32, ldc, rows, cols int, alpha, bet
 		}
 	}
 }
+
+// kernelRef is the plain-Go twin of every micro-kernel: the kernel contract (see kernel)
+// for any mr×nr, written as directly as possible. Tests compare each assembly kernel with
+// it on the same packed panels.
+func kernelRef(mr, nr, kc int, a, b, c []float32, ldc, rows, cols int, alpha, beta float32) {
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			var s float32
+			for p := 0; p < kc; p++ {
+				s += a[p*mr+i] * b[p*nr+j]
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}

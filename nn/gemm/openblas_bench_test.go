@@ -1,0 +1,66 @@
+//go:build openblas
+
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/autotag/autotag/nn/gemm/internal/openblas"
+)
+
+// BenchmarkVsOpenBLAS times Sgemm and OpenBLAS's cblas_sgemm back to back on every
+// ResNet50 conv shape at 1 and 2 threads, so both see the same machine load, and
+// reports both rates and their ratio (ours/openblas). Run with
+//
+//	go test -tags openblas -run '^$' -bench VsOpenBLAS ./nn/gemm
+func BenchmarkVsOpenBLAS(b *testing.B) { vsOpenBLAS(b, false) }
+
+// BenchmarkPackedVsOpenBLAS is BenchmarkVsOpenBLAS with our A (the weights) packed once
+// beforehand, as nn's convolutions run; OpenBLAS still packs on every call.
+func BenchmarkPackedVsOpenBLAS(b *testing.B) { vsOpenBLAS(b, true) }
+
+func vsOpenBLAS(b *testing.B, packed bool) {
+	defer SetThreads(0)
+	for _, th := range []int{1, 2} {
+		for _, s := range resnet50Shapes {
+			b.Run(fmt.Sprintf("%s_%dx%dx%d/t%d", s.name, s.m, s.n, s.k, th), func(b *testing.B) {
+				SetThreads(th)
+				openblas.SetThreads(th)
+				r := rand.New(rand.NewPCG(1, 1))
+				a, bm := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n)
+				c, ref := make([]float32, s.m*s.n), make([]float32, s.m*s.n)
+				ours := func() { Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n) }
+				if packed {
+					pa := PackA(false, s.m, s.k, a, s.k)
+					ours = func() { SgemmPackedA(pa, false, s.n, 1, bm, s.n, 0, c, s.n) }
+				}
+				theirs := func() { openblas.Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, ref, s.n) }
+				ours()
+				theirs()
+				for i := range c {
+					if d := math.Abs(float64(c[i] - ref[i])); d > 1e-3 {
+						b.Fatalf("C[%d] = %v, OpenBLAS says %v", i, c[i], ref[i])
+					}
+				}
+				var tOurs, tTheirs time.Duration
+				b.ResetTimer()
+				for b.Loop() {
+					t0 := time.Now()
+					ours()
+					t1 := time.Now()
+					theirs()
+					tOurs += t1.Sub(t0)
+					tTheirs += time.Since(t1)
+				}
+				flop := 2 * float64(s.m*s.n*s.k) * float64(b.N)
+				b.ReportMetric(flop/tOurs.Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(flop/tTheirs.Seconds()/1e9, "openblas-GFLOP/s")
+				b.ReportMetric(tTheirs.Seconds()/tOurs.Seconds(), "ratio")
+			})
+		}
+	}
+}
