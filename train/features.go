@@ -1,0 +1,277 @@
+package train
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/nn"
+	"github.com/autotag/autotag/weights"
+)
+
+// The feature cache runs the frozen backbone once per (image, view) and stores the
+// pooled 2048-d features on disk, one .npy file per (image, view), so training a head
+// takes seconds and an interrupted extraction resumes where it stopped. A cache
+// directory is keyed by everything that changes the numbers: the backbone file's
+// sha256, the preprocessing, the view mode and its parameters, and the augmentation
+// seed; inside it, files are named by the image's content sha256 and the view index.
+
+// ViewMode says how the views of an image are made.
+type ViewMode string
+
+const (
+	// ViewsEval: view 0 is the model's evaluation transform (resize the shorter side,
+	// centre crop); views 1…K−1 are augmented (AugmentParams).
+	ViewsEval ViewMode = "eval+augment"
+	// ViewsSquash resizes the whole image to Crop×Crop, ignoring its aspect ratio —
+	// the original system's preprocessing, kept to replicate its recipe.
+	ViewsSquash ViewMode = "squash"
+)
+
+// Backbone is a frozen ResNet50 that maps preprocessed NCHW batches to pooled
+// features.
+type Backbone struct {
+	Path   string
+	SHA256 string
+	Meta   weights.Metadata
+	Batch  int
+	runner *nn.Runner
+}
+
+// OpenBackbone loads a native model file (weights.Load), binds it to nn's ResNet50
+// and compiles a runner for batch images at the model's crop size.
+func OpenBackbone(path string, batch int) (*Backbone, error) {
+	sum, err := weights.FileSHA256(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: backbone: %w", err)
+	}
+	m, err := weights.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: backbone: %w", err)
+	}
+	if m.Meta.BackboneSHA256 != "" {
+		return nil, fmt.Errorf("train: backbone %s holds only a head; pass the backbone model (sha256 %s) instead", path, m.Meta.BackboneSHA256)
+	}
+	classes := 0
+	if b, ok := m.Tensors["fc.bias"]; ok {
+		classes = b.Shape().TotalSize()
+	}
+	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(m.Meta.Layout), BNEps: m.Meta.BNEps, NumClasses: classes})
+	if err := net.Bind(m.Tensors); err != nil {
+		return nil, fmt.Errorf("train: backbone %s: %w", path, err)
+	}
+	crop := m.Meta.Preprocess.Crop
+	r, err := net.NewRunner(batch, crop, crop)
+	if err != nil {
+		return nil, fmt.Errorf("train: backbone %s: %w", path, err)
+	}
+	return &Backbone{Path: path, SHA256: sum, Meta: m.Meta, Batch: batch, runner: r}, nil
+}
+
+// Close releases the runner.
+func (b *Backbone) Close() error { return b.runner.Close() }
+
+// forward returns n×2048 features of the first n images of a full batch x.
+func (b *Backbone) forward(x []float32, n int) ([]float32, error) {
+	f, _, err := b.runner.Forward(x)
+	if err != nil {
+		return nil, err
+	}
+	return append([]float32(nil), f[:n*nn.FeatureDim]...), nil
+}
+
+// ExtractOptions configures ExtractFeatures.
+type ExtractOptions struct {
+	CacheDir string   // root of the feature cache (e.g. weights.Home()/features)
+	Views    int      // K views per image (≥ 1)
+	Mode     ViewMode // ViewsEval (default) or ViewsSquash
+	Augment  AugmentParams
+	Seed     uint64 // augmentation seed
+	Progress io.Writer
+	Log      *slog.Logger
+}
+
+// FeatureKey is the cache directory name for a backbone and options.
+func FeatureKey(b *Backbone, opt ExtractOptions) string {
+	spec, _ := json.Marshal(b.Meta.Preprocess)
+	aug, _ := json.Marshal(opt.Augment)
+	h := sha256.New()
+	fmt.Fprintf(h, "backbone=%s\npreprocess=%s\nmode=%s\naugment=%s\nseed=%d\nversion=1\n", b.SHA256, spec, opt.Mode, aug, opt.Seed)
+	return hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+// ExtractFeatures returns K views' features of every record of ds, computing the
+// ones missing from the cache. Images that cannot be read are an error naming them
+// (the dataset loader has already reported and dropped unreadable files).
+func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt ExtractOptions) (*Features, string, error) {
+	if opt.Views < 1 {
+		opt.Views = 1
+	}
+	if opt.Mode == "" {
+		opt.Mode = ViewsEval
+	}
+	if opt.Mode == ViewsSquash && opt.Views != 1 {
+		return nil, "", fmt.Errorf("train: squash mode has one view per image, not %d", opt.Views)
+	}
+	if opt.Augment == (AugmentParams{}) {
+		opt.Augment = DefaultAugment()
+	}
+	key := FeatureKey(b, opt)
+	dir := filepath.Join(opt.CacheDir, key)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("train: feature cache: %w", err)
+	}
+	if opt.Log != nil {
+		opt.Log.Info("feature cache", "dir", dir, "images", len(ds.Records), "views", opt.Views, "mode", opt.Mode)
+	}
+	n, k := len(ds.Records), opt.Views
+	f := &Features{N: n, K: k, Dim: nn.FeatureDim, Classes: len(ds.Classes), Y: ds.Targets(),
+		X: make([]float32, n*k*nn.FeatureDim)}
+	// which (image, view) pairs are missing?
+	type job struct{ img, view int }
+	var todo []job
+	ids := make([]string, n)
+	for i, r := range ds.Records {
+		id, err := fileID(r.Path)
+		if err != nil {
+			return nil, "", fmt.Errorf("train: %s: %w", r.Path, err)
+		}
+		ids[i] = id
+		for v := 0; v < k; v++ {
+			p := filepath.Join(dir, fmt.Sprintf("%s.v%d.npy", id, v))
+			if x, shape, err := ReadNPY(p); err == nil && len(shape) == 1 && shape[0] == nn.FeatureDim {
+				copy(f.X[(i*k+v)*nn.FeatureDim:], x)
+				continue
+			}
+			todo = append(todo, job{i, v})
+		}
+	}
+	if len(todo) == 0 {
+		return f, key, nil
+	}
+	if opt.Log != nil {
+		opt.Log.Info("extracting features", "missing", len(todo), "cached", n*k-len(todo))
+	}
+	bar := newProgress(opt.Progress, len(todo), "features", opt.Log)
+	defer bar.finish()
+	spec := b.Meta.Preprocess
+	per := 3 * spec.Crop * spec.Crop
+	// a producer decodes and preprocesses batches while the backbone runs
+	type batch struct {
+		jobs []job
+		x    []float32
+		err  error
+	}
+	ch := make(chan batch, 2)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ch)
+		var img image.Image
+		last := -1
+		for lo := 0; lo < len(todo); lo += b.Batch {
+			hi := min(lo+b.Batch, len(todo))
+			bt := batch{jobs: todo[lo:hi], x: make([]float32, b.Batch*per)}
+			for j, jb := range bt.jobs {
+				if jb.img != last {
+					var err error
+					if img, err = data.DecodeFile(ds.Records[jb.img].Path, data.DecodeOptions{}); err != nil {
+						bt.err = fmt.Errorf("train: %s: %w", ds.Records[jb.img].Path, err)
+						break
+					}
+					last = jb.img
+				}
+				if err := makeView(img, spec, opt, ids[jb.img], jb.view, bt.x[j*per:(j+1)*per]); err != nil {
+					bt.err = fmt.Errorf("train: %s view %d: %w", ds.Records[jb.img].Path, jb.view, err)
+					break
+				}
+			}
+			select {
+			case ch <- bt:
+			case <-ctx.Done():
+				return
+			}
+			if bt.err != nil {
+				return
+			}
+		}
+	}()
+	for bt := range ch {
+		if bt.err != nil {
+			return nil, "", bt.err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		feats, err := b.forward(bt.x, len(bt.jobs))
+		if err != nil {
+			return nil, "", fmt.Errorf("train: backbone: %w", err)
+		}
+		for j, jb := range bt.jobs {
+			v := feats[j*nn.FeatureDim : (j+1)*nn.FeatureDim]
+			copy(f.X[(jb.img*k+jb.view)*nn.FeatureDim:], v)
+			p := filepath.Join(dir, fmt.Sprintf("%s.v%d.npy", ids[jb.img], jb.view))
+			if err := SaveNPY(p, v, nn.FeatureDim); err != nil {
+				return nil, "", fmt.Errorf("train: feature cache: %w", err)
+			}
+		}
+		bar.add(len(bt.jobs))
+	}
+	return f, key, ctx.Err()
+}
+
+// fileID is the first 32 hex digits of a file's sha256: identical images share
+// cache entries whatever their names.
+func fileID(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// makeView writes view v of img, preprocessed for spec, into dst.
+func makeView(img image.Image, spec data.Spec, opt ExtractOptions, id string, v int, dst []float32) error {
+	switch {
+	case opt.Mode == ViewsSquash:
+		return data.Preprocess(squash(img, spec.Crop), cropSpec(spec), dst)
+	case v == 0:
+		return data.Preprocess(img, spec, dst)
+	default:
+		aug, err := opt.Augment.Apply(img, spec.Crop, viewSeed(opt.Seed, id, v))
+		if err != nil {
+			return err
+		}
+		return data.Preprocess(aug, cropSpec(spec), dst)
+	}
+}
+
+// cropSpec is spec applied to an image that is already Crop×Crop (resize and crop
+// become no-ops; colour order and normalisation stay).
+func cropSpec(spec data.Spec) data.Spec {
+	spec.Resize = spec.Crop
+	return spec
+}
+
+// viewSeed derives the augmentation seed of one (image, view).
+func viewSeed(seed uint64, id string, v int) uint64 {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%d/%s/%d", seed, id, v)))
+	var s uint64
+	for _, c := range h[:8] {
+		s = s<<8 | uint64(c)
+	}
+	return s
+}

@@ -1,0 +1,319 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/weights"
+)
+
+// RunOptions is everything `autotag train` needs.
+type RunOptions struct {
+	Backbone   string   // native backbone model file (already resolved)
+	TrainSpecs []string // one or more dataset SPECs, concatenated (same classes)
+	ValSpec    string   // validation SPEC ("" = none: no early stopping or calibration)
+	Out        string   // output model file
+	Config     Config
+	Views      int    // K views per training image (view 0 = eval transform)
+	Squash     bool   // the original recipe's squashed inputs (one view, train and val)
+	Sampler    string // "none" or "repeat-factor"
+	CacheDir   string // feature cache root
+	// checkpoints: directory (default Out + ".ckpt"), files kept, batches between
+	// mid-epoch checkpoints (0: epoch ends only), and whether to resume
+	CheckpointDir   string
+	KeepCheckpoints int
+	CheckpointEvery int
+	Resume          bool
+	Bundle          bool    // write the whole network, not just the head
+	Calibrate       bool    // per-class thresholds on the validation set
+	ThresholdFloor  float32 // lowest calibrated threshold
+	MaxPosWeight    float32 // clamp of wbce's pos_weight
+	ExportFeatures  string  // directory for train_X.npy, train_Y.npy, val_X.npy, val_Y.npy
+	BackboneBatch   int
+	Progress        io.Writer
+	Log             *slog.Logger
+}
+
+// Result summarises a training run.
+type Result struct {
+	Out        string
+	State      *State
+	Report     *Report // on the validation set with the stored thresholds (nil without one)
+	Thresholds []float32
+	Timings    map[string]time.Duration
+}
+
+// LoadDatasets loads and concatenates SPECs; all must share one class vocabulary.
+func LoadDatasets(specs []string, log *slog.Logger) (*data.Dataset, error) {
+	var out *data.Dataset
+	for _, s := range specs {
+		ds, err := data.Load(s, data.LoadOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if ds.Report != nil && ds.Report.Defects() > 0 && log != nil {
+			log.Warn("dataset problems", "spec", s, "summary", ds.Report.Summary())
+		}
+		if len(ds.Records) == 0 {
+			return nil, fmt.Errorf("train: dataset %s has no usable images", s)
+		}
+		if out == nil {
+			out = ds
+			continue
+		}
+		if !slices.Equal(out.Classes, ds.Classes) {
+			return nil, fmt.Errorf("train: dataset %s has classes %v…, %s has %v…; datasets trained together need the same classes",
+				s, head5(ds.Classes), specs[0], head5(out.Classes))
+		}
+		out = &data.Dataset{Spec: out.Spec + "+" + s, Classes: out.Classes, Records: append(slices.Clip(out.Records), ds.Records...), Report: out.Report}
+	}
+	if out == nil {
+		return nil, fmt.Errorf("train: no dataset given")
+	}
+	return out, nil
+}
+
+func head5(s []string) []string { return s[:min(5, len(s))] }
+
+// Run extracts (or reuses) features, trains the head, calibrates thresholds and
+// writes the model file.
+func Run(ctx context.Context, o RunOptions) (*Result, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	res := &Result{Out: o.Out, Timings: map[string]time.Duration{}}
+	t0 := time.Now()
+	trainDS, err := LoadDatasets(o.TrainSpecs, log)
+	if err != nil {
+		return nil, err
+	}
+	var valDS *data.Dataset
+	if o.ValSpec != "" {
+		if valDS, err = LoadDatasets([]string{o.ValSpec}, log); err != nil {
+			return nil, err
+		}
+		if !slices.Equal(valDS.Classes, trainDS.Classes) {
+			return nil, fmt.Errorf("train: validation classes differ from the training classes")
+		}
+	}
+	log.Info("datasets", "train_images", len(trainDS.Records), "val_images", lenRecords(valDS), "classes", len(trainDS.Classes))
+	bb, err := OpenBackbone(o.Backbone, max(1, o.BackboneBatch))
+	if err != nil {
+		return nil, err
+	}
+	defer bb.Close()
+	res.Timings["load"] = time.Since(t0)
+
+	t0 = time.Now()
+	mode := ViewsEval
+	views := max(1, o.Views)
+	if o.Squash {
+		mode, views = ViewsSquash, 1
+	}
+	eo := ExtractOptions{CacheDir: o.CacheDir, Views: views, Mode: mode, Seed: o.Config.Seed, Progress: o.Progress, Log: log}
+	trainF, trainKey, err := ExtractFeatures(ctx, bb, trainDS, eo)
+	if err != nil {
+		return nil, err
+	}
+	var valF *Features
+	valKey := ""
+	if valDS != nil {
+		eo.Views = 1
+		if valF, valKey, err = ExtractFeatures(ctx, bb, valDS, eo); err != nil {
+			return nil, err
+		}
+	}
+	res.Timings["features"] = time.Since(t0)
+	if o.ExportFeatures != "" {
+		if err := exportFeatures(o.ExportFeatures, trainF, valF); err != nil {
+			return nil, err
+		}
+	}
+
+	t0 = time.Now()
+	cfg := o.Config
+	if cfg.Loss.UsePosWeight && cfg.PosWeight == nil {
+		cfg.PosWeight = PosWeights(trainF.Y, trainF.Classes, max(1, o.MaxPosWeight))
+	}
+	switch o.Sampler {
+	case "", "none":
+	case "repeat-factor":
+		cfg.Sampler = RepeatFactorSampler(RepeatFactors(trainF.Y, trainF.Classes, 0.1), cfg.Seed)
+		cfg.SamplerName = "repeat-factor(t=0.1)"
+	default:
+		return nil, fmt.Errorf("train: unknown sampler %q (want none or repeat-factor)", o.Sampler)
+	}
+	loop, err := NewLoop(cfg, trainF, valF)
+	if err != nil {
+		return nil, err
+	}
+	ckDir := o.CheckpointDir
+	if ckDir == "" {
+		ckDir = o.Out + ".ckpt"
+	}
+	ck := &Checkpointer{Dir: ckDir, Keep: max(1, o.KeepCheckpoints), Fingerprint: Fingerprint(cfg, trainF, valF, trainKey+"/"+valKey), Log: log}
+	if o.Resume {
+		s, path, err := ck.Latest()
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			if err := loop.SetState(s); err != nil {
+				return nil, err
+			}
+			log.Info("resuming", "checkpoint", path, "epoch", s.Epoch, "step", s.Step)
+		} else {
+			log.Info("no checkpoint to resume from; starting afresh", "dir", ckDir)
+		}
+	}
+	loop.Hooks = []Hook{CheckpointHook(ck, o.CheckpointEvery), LogHook(log), ProgressHook(o.Progress, loop, log)}
+	st, err := loop.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.State = st
+	res.Timings["train"] = time.Since(t0)
+
+	t0 = time.Now()
+	head := st.Best
+	classes := trainDS.Classes
+	var thresholds []float32
+	if valF != nil {
+		probs := head.Probabilities(valF.View(0), valF.N)
+		if o.Calibrate {
+			if thresholds, err = CalibrateThresholds(probs, valF.Y, valF.Classes, o.ThresholdFloor); err != nil {
+				return nil, err
+			}
+		}
+		if res.Report, err = Evaluate(probs, valF.Y, classes, thresholds); err != nil {
+			return nil, err
+		}
+	}
+	res.Thresholds = thresholds
+	if err := SaveModel(o.Out, head, bb, classes, thresholds, st, o); err != nil {
+		return nil, err
+	}
+	res.Timings["calibrate+save"] = time.Since(t0)
+	return res, nil
+}
+
+func lenRecords(d *data.Dataset) int {
+	if d == nil {
+		return 0
+	}
+	return len(d.Records)
+}
+
+// exportFeatures writes the feature sets as .npy files for the PyTorch reference.
+func exportFeatures(dir string, tr, va *Features) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := SaveNPY(filepath.Join(dir, "train_X.npy"), tr.X, tr.N, tr.K, tr.Dim); err != nil {
+		return err
+	}
+	if err := SaveNPY(filepath.Join(dir, "train_Y.npy"), tr.Y, tr.N, tr.Classes); err != nil {
+		return err
+	}
+	if va != nil {
+		if err := SaveNPY(filepath.Join(dir, "val_X.npy"), va.X, va.N, va.Dim); err != nil {
+			return err
+		}
+		if err := SaveNPY(filepath.Join(dir, "val_Y.npy"), va.Y, va.N, va.Classes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Metadata keys this package adds to Metadata.Extra.
+const (
+	MetaTrainHistory = "train_history" // JSON list of EpochStats
+	MetaTrainRecipe  = "train_recipe"  // JSON of the recipe (loss, head, epochs, …)
+	MetaSquash       = "preprocess_squash"
+)
+
+// SaveModel writes the trained head as a native model file (DESIGN.md §4): the head
+// tensors (fc.weight/fc.bias, or fc.0.*, fc.2.*, … for an MLP), classes, thresholds,
+// activation "sigmoid", the backbone's preprocessing and layout, and either
+// backbone_sha256 (head-only file; the backbone is found in the cache by its hash) or,
+// with Bundle, the backbone's tensors too.
+func SaveModel(path string, head *Head, bb *Backbone, classes []string, thresholds []float32, st *State, o RunOptions) error {
+	meta := bb.Meta
+	meta.Classes = classes
+	meta.Thresholds = thresholds
+	meta.Head = head.Spec.String()
+	meta.Activation = "sigmoid"
+	meta.Source = fmt.Sprintf("autotag train on %s (backbone %s)", strings.Join(o.TrainSpecs, " + "), filepath.Base(bb.Path))
+	meta.CreatedBy = ""
+	meta.Extra = map[string]string{}
+	if st != nil {
+		hj, _ := json.Marshal(st.History)
+		meta.Extra[MetaTrainHistory] = string(hj)
+	}
+	recipe, _ := json.Marshal(map[string]any{"loss": o.Config.Loss.Name, "head": head.Spec.String(), "epochs": o.Config.Epochs,
+		"batch": o.Config.Batch, "lr": o.Config.LR, "wd": o.Config.WeightDecay, "seed": o.Config.Seed, "views": o.Views,
+		"sampler": o.Sampler, "squash": o.Squash, "best_epoch": bestEpoch(st)})
+	meta.Extra[MetaTrainRecipe] = string(recipe)
+	if o.Squash {
+		meta.Extra[MetaSquash] = "true"
+	}
+	ts := head.Tensors()
+	if o.Bundle {
+		m, err := weights.Load(bb.Path)
+		if err != nil {
+			return err
+		}
+		for name, t := range m.Tensors {
+			if !strings.HasPrefix(name, "fc.") {
+				ts[name] = t
+			}
+		}
+		meta.BackboneSHA256 = ""
+	} else {
+		meta.BackboneSHA256 = bb.SHA256
+	}
+	if err := weights.Save(path, &weights.Model{Meta: meta, Tensors: ts}); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+func bestEpoch(s *State) int {
+	if s == nil {
+		return 0
+	}
+	return s.BestEpoch
+}
+
+// LoadHead reads a model file written by SaveModel (head-only or bundled) and
+// returns its head and metadata.
+func LoadHead(path string) (*Head, weights.Metadata, error) {
+	m, err := weights.Load(path)
+	if err != nil {
+		return nil, weights.Metadata{}, err
+	}
+	fc := map[string]*tensor.Dense{}
+	for name, t := range m.Tensors {
+		if strings.HasPrefix(name, "fc.") {
+			fc[name] = t
+		}
+	}
+	h, err := HeadFromTensors(m.Meta.Head, 2048, fc)
+	if err != nil {
+		return nil, m.Meta, fmt.Errorf("%s: %w", path, err)
+	}
+	return h, m.Meta, nil
+}
