@@ -4,11 +4,13 @@
 // bodies stay regular and reviewable here instead of by hand. Run `go generate` in
 // nn/gemm after editing. Kernel contract: see kernel in kernel.go.
 //
-// Both kernels keep the mr×nr tile of C in vector registers, with vectors along the
-// columns (n) of C and one broadcast element of A per row: per k step they load nr/w
-// vectors of the packed B micro-panel, broadcast mr elements of the packed A micro-panel
-// and issue mr·nr/w FMAs (w = 16 floats per zmm, 8 per ymm). This is the outer-product
-// form of Goto & van de Geijn (2008) and the BLIS micro-kernel (Van Zee & van de Geijn 2015).
+// Both kernel families keep a rows×nr tile of C in vector registers, with vectors along
+// the columns (n) of C and one broadcast element of A per row: per k step they load nr/w
+// vectors of the packed B micro-panel, broadcast `rows` elements of the packed A
+// micro-panel and issue rows·nr/w FMAs (w = 16 floats per zmm, 8 per ymm). This is the
+// outer-product micro-kernel of Goto & van de Geijn (2008) and BLIS (Van Zee & van de
+// Geijn 2015). One function is generated per row count 1..mr, so ragged row panels cost
+// only the FMAs they need; ragged columns are masked.
 package main
 
 import (
@@ -28,18 +30,21 @@ func main() {
 	p("//go:build amd64 && !purego")
 	p("")
 	p(`#include "textflag.h"`)
-	avx512()
-	avx2()
+	for r := 1; r <= 8; r++ {
+		avx512(r)
+	}
+	for r := 1; r <= 6; r++ {
+		avx2(r)
+	}
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// unroll is how many k steps one loop iteration handles.
+// unroll is how many k steps one loop iteration handles (a power of two).
 const unroll = 4
 
-// prologue loads the arguments shared by both kernels:
-// CX=kc AX=a BX=b DI=c DX=ldc·4 SI=rows R8=cols.
+// prologue loads the arguments shared by all kernels: CX=kc AX=a BX=b DI=c DX=ldc·4 R8=cols.
 func prologue() {
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
@@ -47,15 +52,14 @@ func prologue() {
 	p("\tMOVQ c+24(FP), DI")
 	p("\tMOVQ ldc+32(FP), DX")
 	p("\tSHLQ $2, DX")
-	p("\tMOVQ rows+40(FP), SI")
-	p("\tMOVQ cols+48(FP), R8")
+	p("\tMOVQ cols+40(FP), R8")
 }
 
 // kloop emits the k loop, unrolled by `unroll` with a single-step tail; step(u) emits
 // the body for the u-th step of an iteration, addressing a and b at offset u.
 func kloop(name string, aStep, bStep int, step func(u int)) {
 	p("\tMOVQ CX, R9")
-	p("\tSHRQ $%d, R9", 2) // unroll == 4
+	p("\tSHRQ $%d, R9", 2)
 	p("\tANDQ $%d, CX", unroll-1)
 	p("\tTESTQ R9, R9")
 	p("\tJZ %s_tail", name)
@@ -79,17 +83,17 @@ func kloop(name string, aStep, bStep int, step func(u int)) {
 	p("%s_store:", name)
 }
 
-// avx512 emits kernelAVX512x8x32: mr=8, nr=32, accumulators Z0-Z15 (row i in Z2i, Z2i+1),
-// B in Z16/Z17 (Z26/Z27 on odd steps), A broadcasts in Z18-Z25. Ragged columns use the
-// opmask registers K1/K2, so partial tiles cost no extra pass.
-func avx512() {
+// avx512 emits kernelAVX512r<rows>: panels mr=8, nr=32; accumulators Z0-Z15 (row i in
+// Z2i, Z2i+1), B in Z16/Z17 (Z26/Z27 on odd steps), A broadcasts in Z18-Z25. Ragged
+// columns use the opmask registers K1/K2, so partial tiles cost no extra pass.
+func avx512(rows int) {
 	const mr, nr = 8, 32
-	name := "avx512"
+	name := fmt.Sprintf("avx512r%d", rows)
 	p("")
-	p("// func kernelAVX512x8x32(kc int, a, b, c *float32, ldc, rows, cols int, alpha, beta float32)")
-	p("TEXT ·kernelAVX512x8x32(SB), NOSPLIT, $0-64")
+	p("// func kernelAVX512r%d(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)", rows)
+	p("TEXT ·kernelAVX512r%d(SB), NOSPLIT, $0-56", rows)
 	prologue()
-	for i := 0; i < 2*mr; i++ {
+	for i := 0; i < 2*rows; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
 	kloop(name, mr*4, nr*4, func(u int) {
@@ -99,7 +103,7 @@ func avx512() {
 		}
 		p("\tVMOVUPS %d(BX), Z%d", u*nr*4, b0)
 		p("\tVMOVUPS %d(BX), Z%d", u*nr*4+64, b1)
-		for i := 0; i < mr; i++ {
+		for i := 0; i < rows; i++ {
 			p("\tVBROADCASTSS %d(AX), Z%d", u*mr*4+4*i, 18+i)
 			p("\tVFMADD231PS Z%d, Z%d, Z%d", b0, 18+i, 2*i)
 			p("\tVFMADD231PS Z%d, Z%d, Z%d", b1, 18+i, 2*i+1)
@@ -113,12 +117,12 @@ func avx512() {
 	p("\tKMOVW R9, K1")
 	p("\tSHRQ $16, R9")
 	p("\tKMOVW R9, K2")
-	p("\tVBROADCASTSS alpha+56(FP), Z30")
-	p("\tVBROADCASTSS beta+60(FP), Z31")
-	p("\tMOVL beta+60(FP), R10")
+	p("\tVBROADCASTSS alpha+48(FP), Z30")
+	p("\tVBROADCASTSS beta+52(FP), Z31")
+	p("\tMOVL beta+52(FP), R10")
 	p("\tANDL $0x7fffffff, R10")
 	p("\tJZ %s_beta0", name)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		p("\tVMOVUPS.Z (DI), K1, Z16")
 		p("\tVMOVUPS.Z 64(DI), K2, Z17")
 		p("\tVMULPS Z30, Z%d, Z%d", 2*i, 2*i)
@@ -127,48 +131,40 @@ func avx512() {
 		p("\tVFMADD231PS Z31, Z17, Z%d", 2*i+1)
 		p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
 		p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
-		if i < mr-1 {
-			p("\tDECQ SI")
-			p("\tJZ %s_done", name)
-			p("\tADDQ DX, DI")
-		}
+		nextRow(i, rows)
 	}
-	p("\tJMP %s_done", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
 	p("%s_beta0:", name)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		p("\tVMULPS Z30, Z%d, Z%d", 2*i, 2*i)
 		p("\tVMULPS Z30, Z%d, Z%d", 2*i+1, 2*i+1)
 		p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
 		p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
-		if i < mr-1 {
-			p("\tDECQ SI")
-			p("\tJZ %s_done", name)
-			p("\tADDQ DX, DI")
-		}
+		nextRow(i, rows)
 	}
-	p("%s_done:", name)
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
 
-// avx2 emits kernelAVX2x6x16: mr=6, nr=16, accumulators Y0-Y11 (row i in Y2i, Y2i+1),
-// B in Y12/Y13, A broadcasts alternating in Y14/Y15. Full-width tiles store with plain
-// moves; ragged ones with VMASKMOVPS and the lane masks at masks (16 int32: -1 for
-// columns < cols), which AVX2 needs because it has no opmask registers.
-func avx2() {
+// avx2 emits kernelAVX2r<rows>: panels mr=6, nr=16; accumulators Y0-Y11 (row i in Y2i,
+// Y2i+1), B in Y12/Y13, A broadcasts alternating in Y14/Y15. Full-width tiles store with
+// plain moves; ragged ones with VMASKMOVPS and the lane masks at masks (16 int32: -1 for
+// columns < cols), because AVX2 has no opmask registers.
+func avx2(rows int) {
 	const mr, nr = 6, 16
-	name := "avx2"
+	name := fmt.Sprintf("avx2r%d", rows)
 	p("")
-	p("// func kernelAVX2x6x16(kc int, a, b, c *float32, ldc, rows, cols int, alpha, beta float32, masks *int32)")
-	p("TEXT ·kernelAVX2x6x16(SB), NOSPLIT, $0-72")
+	p("// func kernelAVX2r%d(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32, masks *int32)", rows)
+	p("TEXT ·kernelAVX2r%d(SB), NOSPLIT, $0-64", rows)
 	prologue()
-	for i := 0; i < 2*mr; i++ {
+	for i := 0; i < 2*rows; i++ {
 		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
 	}
 	kloop(name, mr*4, nr*4, func(u int) {
 		p("\tVMOVUPS %d(BX), Y12", u*nr*4)
 		p("\tVMOVUPS %d(BX), Y13", u*nr*4+32)
-		for i := 0; i < mr; i++ {
+		for i := 0; i < rows; i++ {
 			r := 14 + i%2
 			p("\tVBROADCASTSS %d(AX), Y%d", u*mr*4+4*i, r)
 			p("\tVFMADD231PS Y12, Y%d, Y%d", r, 2*i)
@@ -176,67 +172,66 @@ func avx2() {
 		}
 	})
 	// Scale every accumulator by alpha first, which frees Y14 to receive rows of C.
-	p("\tVBROADCASTSS alpha+56(FP), Y14")
-	for i := 0; i < 2*mr; i++ {
+	p("\tVBROADCASTSS alpha+48(FP), Y14")
+	for i := 0; i < 2*rows; i++ {
 		p("\tVMULPS Y14, Y%d, Y%d", i, i)
 	}
-	p("\tVBROADCASTSS beta+60(FP), Y15")
-	p("\tMOVL beta+60(FP), R10")
+	p("\tVBROADCASTSS beta+52(FP), Y15")
+	p("\tMOVL beta+52(FP), R10")
 	p("\tANDL $0x7fffffff, R10")
 	p("\tCMPQ R8, $%d", nr)
 	p("\tJNE %s_partial", name)
 	// Full width: C = alpha·acc + beta·C with whole-vector moves.
 	p("\tTESTL R10, R10")
 	p("\tJZ %s_full_beta0", name)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		p("\tVFMADD231PS (DI), Y15, Y%d", 2*i)
 		p("\tVFMADD231PS 32(DI), Y15, Y%d", 2*i+1)
 		p("\tVMOVUPS Y%d, (DI)", 2*i)
 		p("\tVMOVUPS Y%d, 32(DI)", 2*i+1)
-		rowStep(name, i, mr)
+		nextRow(i, rows)
 	}
-	p("\tJMP %s_done", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
 	p("%s_full_beta0:", name)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		p("\tVMOVUPS Y%d, (DI)", 2*i)
 		p("\tVMOVUPS Y%d, 32(DI)", 2*i+1)
-		rowStep(name, i, mr)
+		nextRow(i, rows)
 	}
-	p("\tJMP %s_done", name)
-	// Ragged width: masked loads and stores; Y12/Y13 hold the lane masks and the finished
-	// free Y14 receives C.
+	p("\tVZEROUPPER")
+	p("\tRET")
+	// Ragged width: masked loads and stores; Y12/Y13 hold the lane masks, Y14 receives C.
 	p("%s_partial:", name)
-	p("\tMOVQ masks+64(FP), R9")
+	p("\tMOVQ masks+56(FP), R9")
 	p("\tVMOVUPS (R9), Y12")
 	p("\tVMOVUPS 32(R9), Y13")
 	p("\tTESTL R10, R10")
 	p("\tJZ %s_part_beta0", name)
-	for i := 0; i < mr; i++ {
-		p("\tVMASKMOVPS (DI), Y12, Y%d", 14)
-		p("\tVFMADD231PS Y15, Y%d, Y%d", 14, 2*i)
-		p("\tVMASKMOVPS 32(DI), Y13, Y%d", 14)
-		p("\tVFMADD231PS Y15, Y%d, Y%d", 14, 2*i+1)
+	for i := 0; i < rows; i++ {
+		p("\tVMASKMOVPS (DI), Y12, Y14")
+		p("\tVFMADD231PS Y15, Y14, Y%d", 2*i)
+		p("\tVMASKMOVPS 32(DI), Y13, Y14")
+		p("\tVFMADD231PS Y15, Y14, Y%d", 2*i+1)
 		p("\tVMASKMOVPS Y%d, Y12, (DI)", 2*i)
 		p("\tVMASKMOVPS Y%d, Y13, 32(DI)", 2*i+1)
-		rowStep(name, i, mr)
+		nextRow(i, rows)
 	}
-	p("\tJMP %s_done", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
 	p("%s_part_beta0:", name)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		p("\tVMASKMOVPS Y%d, Y12, (DI)", 2*i)
 		p("\tVMASKMOVPS Y%d, Y13, 32(DI)", 2*i+1)
-		rowStep(name, i, mr)
+		nextRow(i, rows)
 	}
-	p("%s_done:", name)
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
 
-// rowStep ends row i of a store sequence: stop after `rows` rows, else advance C a row.
-func rowStep(name string, i, mr int) {
-	if i < mr-1 {
-		p("\tDECQ SI")
-		p("\tJZ %s_done", name)
+// nextRow advances C by one row between stores of rows i and i+1.
+func nextRow(i, rows int) {
+	if i < rows-1 {
 		p("\tADDQ DX, DI")
 	}
 }
