@@ -11,13 +11,13 @@ import (
 // record legitimate cases worth knowing about (COCO images without annotations, YOLO
 // background images without a label file).
 const (
-	MissingFile  = "missing-file"   // listed image not on disk (record dropped)
-	Unreadable   = "unreadable"     // image not decodable / over the caps (record dropped)
-	UnknownClass = "unknown-class"  // class id or name not in the vocabulary (label dropped)
-	Duplicate    = "duplicate"      // same image listed twice (labels merged)
-	Malformed    = "malformed"      // unparsable line or value (line skipped)
-	Orphan       = "orphan-label"   // label file without an image (ignored)
-	NoLabels     = "note:unlabeled" // image with no annotations or label file: kept, all-negative
+	MissingFile  = "missing-file"      // listed image not on disk (record dropped)
+	Unreadable   = "unreadable"        // image not decodable / over the caps (record dropped)
+	UnknownClass = "unknown-class"     // class id or name not in the vocabulary (label dropped)
+	Duplicate    = "duplicate"         // same image listed twice (labels merged)
+	Malformed    = "malformed"         // unparsable line or value (line skipped)
+	Orphan       = "note:orphan-label" // label file without an image (ignored)
+	NoLabels     = "note:unlabeled"    // image with no annotations or label file: kept, all-negative
 )
 
 // maxStoredPerKind bounds how many problems of one kind a Report keeps in full; the

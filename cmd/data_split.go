@@ -1,0 +1,67 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/autotag/autotag/data"
+)
+
+func newDataSplitCmd() *cobra.Command {
+	var val float64
+	var seed uint64
+	var maxDist, workers int
+	var out string
+	c := &cobra.Command{
+		Use:   "split SPEC --out DIR",
+		Short: "Split a dataset into train and val without leakage",
+		Long: "Split a dataset so that identical and near-duplicate images never straddle the\n" +
+			"split: images are grouped by content SHA-256 and perceptual hash, and whole groups\n" +
+			"go to one side, chosen by a seeded hash of the content. Writes DIR/train.csv,\n" +
+			"DIR/val.csv and DIR/names.txt and prints the two csv: SPECs for\n" +
+			"`autotag train --train SPEC --val SPEC`.\n\n" + datasetSpecHelp,
+		Example: "  autotag data split yolo:images:labels:data.yaml --val 0.2 --out splits",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("--out DIR is required")
+			}
+			ds, err := data.Load(args[0], data.LoadOptions{})
+			if err != nil {
+				return err
+			}
+			train, valDS, err := data.SplitDataset(c.Context(), ds, data.SplitOptions{ValFraction: val, Seed: seed, MaxDistance: maxDist, Workers: workers})
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			names := filepath.Join(out, "names.txt")
+			w := c.OutOrStdout()
+			fmt.Fprintf(w, "%s: %d images → %d train, %d val; problems: %s\n", ds.Spec, len(ds.Records),
+				len(train.Records), len(valDS.Records), ds.Report.Summary())
+			for _, p := range []struct {
+				name string
+				ds   *data.Dataset
+			}{{"train", train}, {"val", valDS}} {
+				spec, err := data.WriteCSVDataset(p.ds, filepath.Join(out, p.name+".csv"), "/", names)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%s: %s\n", p.name, spec)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.Float64Var(&val, "val", 0.2, "validation share of the images")
+	f.Uint64Var(&seed, "seed", 0, "which duplicate groups go to validation")
+	f.IntVar(&maxDist, "max-distance", data.DefaultMaxHashDistance, "near-duplicate threshold in perceptual-hash bits; negative: identical files only")
+	f.IntVar(&workers, "workers", 0, "decoding workers (0: one per CPU)")
+	f.StringVar(&out, "out", "", "output directory")
+	return c
+}
