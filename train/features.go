@@ -11,6 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/nn"
@@ -60,12 +64,20 @@ func OpenBackbone(path string, batch int) (*Backbone, error) {
 	if m.Meta.BackboneSHA256 != "" {
 		return nil, fmt.Errorf("train: backbone %s holds only a head; pass the backbone model (sha256 %s) instead", path, m.Meta.BackboneSHA256)
 	}
-	classes := 0
-	if b, ok := m.Tensors["fc.bias"]; ok {
-		classes = b.Shape().TotalSize()
+	m.Meta.Extra = nil
+	// Only the pooled features are used: drop whatever classifier the file holds (an
+	// ImageNet fc, or a trained linear or MLP head in a bundle) and bind a 1-class
+	// placeholder, since nn binds strictly.
+	ts := map[string]*tensor.Dense{}
+	for name, t := range m.Tensors {
+		if !strings.HasPrefix(name, "fc.") {
+			ts[name] = t
+		}
 	}
-	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(m.Meta.Layout), BNEps: m.Meta.BNEps, NumClasses: classes})
-	if err := net.Bind(m.Tensors); err != nil {
+	ts["fc.weight"] = tensor.New(tensor.WithShape(1, nn.FeatureDim), tensor.WithBacking(make([]float32, nn.FeatureDim)))
+	ts["fc.bias"] = tensor.New(tensor.WithShape(1), tensor.WithBacking(make([]float32, 1)))
+	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(m.Meta.Layout), BNEps: m.Meta.BNEps, NumClasses: 1})
+	if err := net.Bind(ts); err != nil {
 		return nil, fmt.Errorf("train: backbone %s: %w", path, err)
 	}
 	crop := m.Meta.Preprocess.Crop
@@ -74,6 +86,24 @@ func OpenBackbone(path string, batch int) (*Backbone, error) {
 		return nil, fmt.Errorf("train: backbone %s: %w", path, err)
 	}
 	return &Backbone{Path: path, SHA256: sum, Meta: m.Meta, Batch: batch, runner: r}, nil
+}
+
+// FindBackbone returns the cached model file whose sha256 is sum (what a head-only
+// model file names in backbone_sha256).
+func FindBackbone(sum string) (string, error) {
+	entries, err := weights.List()
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Meta.BackboneSHA256 != "" {
+			continue
+		}
+		if s, err := weights.FileSHA256(e.Path); err == nil && s == sum {
+			return e.Path, nil
+		}
+	}
+	return "", fmt.Errorf("train: no cached model has sha256 %s (the backbone this head was trained on); import it with `autotag weights import`", sum)
 }
 
 // Close releases the runner.
@@ -99,12 +129,23 @@ type ExtractOptions struct {
 	Log      *slog.Logger
 }
 
-// FeatureKey is the cache directory name for a backbone and options.
-func FeatureKey(b *Backbone, opt ExtractOptions) string {
+// FeatureKey is the cache directory name of view v's features for a backbone and
+// options. The unaugmented view 0 (and squash mode) depend only on the backbone and
+// its preprocessing, so evaluation and every training run share them; augmented
+// views also depend on the augmentation parameters and seed.
+func FeatureKey(b *Backbone, opt ExtractOptions, v int) string {
 	spec, _ := json.Marshal(b.Meta.Preprocess)
-	aug, _ := json.Marshal(opt.Augment)
 	h := sha256.New()
-	fmt.Fprintf(h, "backbone=%s\npreprocess=%s\nmode=%s\naugment=%s\nseed=%d\nversion=1\n", b.SHA256, spec, opt.Mode, aug, opt.Seed)
+	fmt.Fprintf(h, "backbone=%s\npreprocess=%s\nversion=1\n", b.SHA256, spec)
+	switch {
+	case opt.Mode == ViewsSquash:
+		fmt.Fprintf(h, "mode=squash\n")
+	case v == 0:
+		fmt.Fprintf(h, "mode=eval\n")
+	default:
+		aug, _ := json.Marshal(opt.Augment)
+		fmt.Fprintf(h, "mode=augment\naugment=%s\nseed=%d\n", aug, opt.Seed)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }
 
@@ -124,13 +165,21 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 	if opt.Augment == (AugmentParams{}) {
 		opt.Augment = DefaultAugment()
 	}
-	key := FeatureKey(b, opt)
-	dir := filepath.Join(opt.CacheDir, key)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("train: feature cache: %w", err)
+	dirs := make([]string, opt.Views)
+	var keys []string
+	for v := range dirs {
+		key := FeatureKey(b, opt, v)
+		dirs[v] = filepath.Join(opt.CacheDir, key)
+		if v < 2 {
+			keys = append(keys, key)
+		}
+		if err := os.MkdirAll(dirs[v], 0o755); err != nil {
+			return nil, "", fmt.Errorf("train: feature cache: %w", err)
+		}
 	}
+	key := strings.Join(keys, "+")
 	if opt.Log != nil {
-		opt.Log.Info("feature cache", "dir", dir, "images", len(ds.Records), "views", opt.Views, "mode", opt.Mode)
+		opt.Log.Info("feature cache", "dirs", strings.Join(uniq(dirs), " "), "images", len(ds.Records), "views", opt.Views, "mode", opt.Mode)
 	}
 	n, k := len(ds.Records), opt.Views
 	f := &Features{N: n, K: k, Dim: nn.FeatureDim, Classes: len(ds.Classes), Y: ds.Targets(),
@@ -146,7 +195,7 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 		}
 		ids[i] = id
 		for v := 0; v < k; v++ {
-			p := filepath.Join(dir, fmt.Sprintf("%s.v%d.npy", id, v))
+			p := filepath.Join(dirs[v], fmt.Sprintf("%s.v%d.npy", id, v))
 			if x, shape, err := ReadNPY(p); err == nil && len(shape) == 1 && shape[0] == nn.FeatureDim {
 				copy(f.X[(i*k+v)*nn.FeatureDim:], x)
 				continue
@@ -218,7 +267,7 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 		for j, jb := range bt.jobs {
 			v := feats[j*nn.FeatureDim : (j+1)*nn.FeatureDim]
 			copy(f.X[(jb.img*k+jb.view)*nn.FeatureDim:], v)
-			p := filepath.Join(dir, fmt.Sprintf("%s.v%d.npy", ids[jb.img], jb.view))
+			p := filepath.Join(dirs[jb.view], fmt.Sprintf("%s.v%d.npy", ids[jb.img], jb.view))
 			if err := SaveNPY(p, v, nn.FeatureDim); err != nil {
 				return nil, "", fmt.Errorf("train: feature cache: %w", err)
 			}
@@ -226,6 +275,16 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 		bar.add(len(bt.jobs))
 	}
 	return f, key, ctx.Err()
+}
+
+func uniq(s []string) []string {
+	var out []string
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // fileID is the first 32 hex digits of a file's sha256: identical images share

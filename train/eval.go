@@ -1,0 +1,99 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// EvalOptions configures EvalModel.
+type EvalOptions struct {
+	CacheDir      string
+	BackboneBatch int
+	// Threshold, when > 0, replaces the model's per-class thresholds.
+	Threshold float32
+	Progress  io.Writer
+	Log       *slog.Logger
+}
+
+// EvalResult is an evaluation of a trained model file on a dataset.
+type EvalResult struct {
+	Model    string       `json:"model"`
+	Data     string       `json:"data"`
+	Head     string       `json:"head"`
+	Report   *Report      `json:"report"`
+	AtHalf   *Report      `json:"report_at_0.5"` // every class at threshold 0.5
+	History  []EpochStats `json:"history,omitempty"`
+	Seconds  float64      `json:"seconds"`
+	probs, y []float32
+}
+
+// Probabilities returns the per-class probabilities and labels evaluated.
+func (e *EvalResult) Probabilities() (probs, labels []float32) { return e.probs, e.y }
+
+// EvalModel evaluates a model file written by `autotag train` (head-only or bundled)
+// on a dataset SPEC, using the model's own preprocessing and thresholds.
+func EvalModel(ctx context.Context, modelPath, spec string, o EvalOptions) (*EvalResult, error) {
+	start := time.Now()
+	head, meta, err := LoadHead(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	if meta.Activation != "sigmoid" {
+		return nil, fmt.Errorf("train: %s has activation %q; eval measures multi-label (sigmoid) models written by autotag train", modelPath, meta.Activation)
+	}
+	bbPath := modelPath
+	if meta.BackboneSHA256 != "" {
+		if bbPath, err = FindBackbone(meta.BackboneSHA256); err != nil {
+			return nil, err
+		}
+	}
+	ds, err := LoadDatasets([]string{spec}, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds.Classes) != len(meta.Classes) {
+		return nil, fmt.Errorf("train: dataset %s has %d classes, the model %d", spec, len(ds.Classes), len(meta.Classes))
+	}
+	for i := range ds.Classes {
+		if ds.Classes[i] != meta.Classes[i] {
+			return nil, fmt.Errorf("train: class %d is %q in the dataset but %q in the model", i, ds.Classes[i], meta.Classes[i])
+		}
+	}
+	bb, err := OpenBackbone(bbPath, max(1, o.BackboneBatch))
+	if err != nil {
+		return nil, err
+	}
+	defer bb.Close()
+	mode := ViewsEval
+	if meta.Extra[MetaSquash] == "true" {
+		mode = ViewsSquash
+	}
+	f, _, err := ExtractFeatures(ctx, bb, ds, ExtractOptions{CacheDir: o.CacheDir, Views: 1, Mode: mode, Progress: o.Progress, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	probs := head.Probabilities(f.X, f.N)
+	th := meta.Thresholds
+	if o.Threshold > 0 {
+		th = make([]float32, len(meta.Classes))
+		for i := range th {
+			th[i] = o.Threshold
+		}
+	}
+	res := &EvalResult{Model: modelPath, Data: spec, Head: head.Spec.String(), probs: probs, y: f.Y}
+	if res.Report, err = Evaluate(probs, f.Y, meta.Classes, th); err != nil {
+		return nil, err
+	}
+	if res.AtHalf, err = Evaluate(probs, f.Y, meta.Classes, nil); err != nil {
+		return nil, err
+	}
+	if h := meta.Extra[MetaTrainHistory]; h != "" {
+		_ = json.Unmarshal([]byte(h), &res.History)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
