@@ -1,0 +1,145 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// childEnv makes the test binary run a server instead of tests (see runChildServer).
+const childEnv = "AUTOTAG_SERVE_TEST_CHILD"
+
+// runChildServer is the subprocess side of TestSIGTERMDrains: a server with a slow
+// fake engine whose context ends on SIGTERM, exactly as cmd.Execute wires it.
+func runChildServer() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	s, err := New(Config{MaxBatch: 4, BatchDelay: time.Millisecond, QueueSize: 64, Logger: slogJSON(os.Stderr)},
+		&fakeEngine{perBatch: 150 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(ln.Addr().String())
+	if err := s.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestSIGTERMDrains runs the server in a subprocess, sends 16 requests (four
+// batches' worth of work queued behind a slow engine), sends SIGTERM while they are
+// in flight, and checks that every accepted request is answered 200, that new
+// connections are refused, and that the process exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	if os.Getenv(childEnv) == "1" {
+		runChildServer()
+		return
+	}
+	if testing.Short() {
+		t.Skip("subprocess test")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGTERMDrains$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("child gave no address: %v\n%s", err, stderr.String())
+	}
+	base := "http://" + strings.TrimSpace(addr)
+	body := solidJPEG(t, 32, 32, red)
+	const n = 16
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	client := &http.Client{Timeout: 20 * time.Second}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Post(base+"/v1/tag", "image/jpeg", bytes.NewReader(body))
+			if err != nil {
+				t.Errorf("accepted request failed: %v", err)
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	// Wait until the server holds all of them, then SIGTERM.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), fmt.Sprintf("autotag_http_inflight_requests %d", n+1)) {
+				break
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	wg.Wait()
+	close(codes)
+	ok := 0
+	for c := range codes {
+		if c == 200 {
+			ok++
+		}
+	}
+	if ok != n {
+		t.Errorf("%d of %d accepted requests answered 200 across SIGTERM", ok, n)
+	}
+	// The listener is closed once draining started.
+	time.Sleep(50 * time.Millisecond)
+	if resp, err := http.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("new connection accepted after SIGTERM (status %d)", resp.StatusCode)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("child exited with %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("child did not exit\n%s", stderr.String())
+	}
+	t.Logf("drained %d requests in %v after SIGTERM", n, time.Since(sent).Round(time.Millisecond))
+	if !strings.Contains(stderr.String(), "shut down cleanly") {
+		t.Errorf("no clean-shutdown log line:\n%s", stderr.String())
+	}
+}
