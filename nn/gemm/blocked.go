@@ -2,8 +2,9 @@ package gemm
 
 import "sync"
 
-// problem is one Sgemm call on its way through the blocked driver. Values are pooled so
-// that a call allocates nothing in steady state.
+// problem is one multiplication on its way through the blocked driver, already in the
+// orientation the driver runs it (see orient.go). Values are pooled so that a call
+// allocates nothing in steady state.
 type problem struct {
 	kern           *kernel
 	m, n, k        int
@@ -11,11 +12,13 @@ type problem struct {
 	a              []float32
 	lda            int
 	transA, transB bool
-	pa             *PackedA // non-nil: A is pre-packed and a/lda/transA are unused
+	pa             *panels // non-nil: op(A) is pre-packed; a, lda and transA are unused
 	b              []float32
 	ldb            int
+	pb             *panels // non-nil: op(B) is pre-packed; b, ldb and transB are unused
 	c              []float32
 	ldc            int
+	ct             bool // C is stored transposed: element (i, j) lives at c[j·ldc+i]
 
 	parts []part         // the thread partition of C
 	wg    sync.WaitGroup // counts parts running on workers
@@ -26,6 +29,14 @@ type problem struct {
 type part struct{ r0, r1, c0, c1 int }
 
 var problemPool = sync.Pool{New: func() any { return new(problem) }}
+
+// newProblem returns a zeroed pooled problem (its parts slice kept for reuse).
+func newProblem() *problem {
+	p := problemPool.Get().(*problem)
+	parts := p.parts
+	*p = problem{parts: parts[:0]}
+	return p
+}
 
 // scratch holds one goroutine's packing buffers.
 type scratch struct{ a, b []float32 }
@@ -43,9 +54,9 @@ func grow(s []float32, n int) []float32 {
 // blockSizes returns the cache blocking for kernel kn: kc (depth of one packed block),
 // mc (rows of A packed at once) and nc (columns of a packed B block).
 //
-// The loop nest keeps one mr×kc micro-panel of A in L1 (12 KB for the 8×32 AVX-512 kernel
-// at kc=384; L1d is 32-48 KB), one kc×nc block of B in L2 (384·320·4 = 480 KB of a 1-2 MB L2)
-// and the mc×kc block of A in L3.
+// The loop nest keeps one mr×kc micro-panel of A in L1 (12 KB for the AVX-512 kernel at
+// kc=384; L1d is 32-48 KB), one kc×nc block of B in L2 (384·320·4 = 480 KB of a 1-2 MB
+// L2) and the mc×kc block of A in L3.
 func blockSizes(kn *kernel) (kc, mc, nc int) {
 	kc = kn.kc
 	mc = (kn.mc / kn.mr) * kn.mr
@@ -64,8 +75,15 @@ func (p *problem) runPart(pt part) {
 	kn := p.kern
 	mr, nr := kn.mr, kn.nr
 	kcMax, mcMax, ncMax := blockSizes(kn)
-	if p.pa != nil {
+	switch {
+	case p.pa != nil:
 		kcMax = p.pa.kc
+	case p.pb != nil:
+		kcMax = p.pb.kc
+	}
+	fn := kn.fn
+	if p.ct {
+		fn = kn.fnT
 	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
@@ -79,7 +97,7 @@ func (p *problem) runPart(pt part) {
 			}
 			var ap []float32
 			if p.pa != nil {
-				ap = p.pa.data[pc*p.pa.mpad+ic*kc:]
+				ap = p.pa.block(pc, ic, kc)
 			} else {
 				s.a = grow(s.a, ceilDiv(mc, mr)*mr*kc)
 				packA(s.a, p.transA, p.a, p.lda, ic, mc, pc, kc, mr)
@@ -87,14 +105,23 @@ func (p *problem) runPart(pt part) {
 			}
 			for jc := pt.c0; jc < pt.c1; jc += ncMax {
 				nc := min(ncMax, pt.c1-jc)
-				s.b = grow(s.b, ceilDiv(nc, nr)*nr*kc)
-				packB(s.b, p.transB, p.b, p.ldb, pc, kc, jc, nc, nr)
+				var bp []float32
+				if p.pb != nil {
+					bp = p.pb.block(pc, jc, kc)
+				} else {
+					s.b = grow(s.b, ceilDiv(nc, nr)*nr*kc)
+					packB(s.b, p.transB, p.b, p.ldb, pc, kc, jc, nc, nr)
+					bp = s.b
+				}
 				for ir := 0; ir < mc; ir += mr {
 					rows := min(mr, mc-ir)
 					apanel := ap[ir*kc : ir*kc+mr*kc]
-					crow := (ic+ir)*p.ldc + jc
 					for jr := 0; jr < nc; jr += nr {
-						kn.fn(kc, apanel, s.b[jr*kc:jr*kc+nr*kc], p.c[crow+jr:], p.ldc,
+						off := (ic+ir)*p.ldc + jc + jr
+						if p.ct {
+							off = (jc+jr)*p.ldc + ic + ir
+						}
+						fn(kc, apanel, bp[jr*kc:jr*kc+nr*kc], p.c[off:], p.ldc,
 							rows, min(nr, nc-jr), p.alpha, beta)
 					}
 				}

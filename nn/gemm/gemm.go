@@ -40,12 +40,18 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	p := problemPool.Get().(*problem)
-	p.kern, p.m, p.n, p.k = active(), m, n, k
-	p.alpha, p.beta = alpha, beta
-	p.a, p.lda, p.transA, p.pa = a, lda, transA, nil
-	p.b, p.ldb, p.transB = b, ldb, transB
-	p.c, p.ldc = c, ldc
+	kn := active()
+	p := newProblem()
+	p.kern, p.k, p.alpha, p.beta = kn, k, alpha, beta
+	if transposed(kn, m, n, k) {
+		p.m, p.n, p.c, p.ldc, p.ct = n, m, c, ldc, true
+		p.a, p.lda, p.transA = b, ldb, !transB
+		p.b, p.ldb, p.transB = a, lda, !transA
+	} else {
+		p.m, p.n, p.c, p.ldc = m, n, c, ldc
+		p.a, p.lda, p.transA = a, lda, transA
+		p.b, p.ldb, p.transB = b, ldb, transB
+	}
 	run(p)
 }
 

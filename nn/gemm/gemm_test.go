@@ -271,3 +271,24 @@ func TestSgemmAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmOrientations forces each orientation (orient.go) on shapes that straddle tile
+// edges, for plain and pre-packed A, with and without beta.
+func TestSgemmOrientations(t *testing.T) {
+	defer forceOrient.Store(orientAuto)
+	forEachKernel(t, func(t *testing.T) {
+		for _, o := range []int32{orientNormal, orientTransposed} {
+			forceOrient.Store(o)
+			r := rand.New(rand.NewPCG(15, uint64(o)))
+			for _, sz := range [][3]int{{64, 49, 200}, {70, 33, 65}, {5, 100, 400}, {257, 196, 31}, {1, 1, 1}} {
+				for _, tA := range []bool{false, true} {
+					for i, ab := range [][2]float32{{1, 0}, {-1.5, 0.5}} {
+						s := shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, transB: !tA && i == 1, alpha: ab[0], beta: ab[1], pad: 3}
+						check(t, r, s, false)
+						check(t, r, s, true)
+					}
+				}
+			}
+		}
+	})
+}

@@ -30,8 +30,15 @@ func main() {
 	p("//go:build amd64 && !purego")
 	p("")
 	p(`#include "textflag.h"`)
+	p("")
+	p("// iota16 is the int32 vector 0, 1, …, 15 (scatter/gather indices for the transposed store).")
+	for i := 0; i < 16; i++ {
+		p("DATA iota16<>+%d(SB)/4, $%d", 4*i, i)
+	}
+	p("GLOBL iota16<>(SB), RODATA|NOPTR, $64")
 	for r := 1; r <= 8; r++ {
-		avx512(r)
+		avx512(r, false)
+		avx512(r, true)
 	}
 	for r := 1; r <= 6; r++ {
 		avx2(r)
@@ -83,15 +90,20 @@ func kloop(name string, aStep, bStep int, step func(u int)) {
 	p("%s_store:", name)
 }
 
-// avx512 emits kernelAVX512r<rows>: panels mr=8, nr=32; accumulators Z0-Z15 (row i in
-// Z2i, Z2i+1), B in Z16/Z17 (Z26/Z27 on odd steps), A broadcasts in Z18-Z25. Ragged
-// columns use the opmask registers K1/K2, so partial tiles cost no extra pass.
-func avx512(rows int) {
+// avx512 emits kernelAVX512r<rows> (or, with trans, kernelAVX512Tr<rows>, which stores
+// the tile transposed): panels mr=8, nr=32; accumulators Z0-Z15 (row i in Z2i, Z2i+1),
+// B in Z16/Z17 (Z26/Z27 on odd steps), A broadcasts in Z18-Z25. Ragged columns use the
+// opmask registers K1/K2, so partial tiles cost no extra pass.
+func avx512(rows int, trans bool) {
 	const mr, nr = 8, 32
-	name := fmt.Sprintf("avx512r%d", rows)
+	fname := fmt.Sprintf("kernelAVX512r%d", rows)
+	if trans {
+		fname = fmt.Sprintf("kernelAVX512Tr%d", rows)
+	}
+	name := fname
 	p("")
-	p("// func kernelAVX512r%d(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)", rows)
-	p("TEXT ·kernelAVX512r%d(SB), NOSPLIT, $0-56", rows)
+	p("// func %s(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)", fname)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", fname)
 	prologue()
 	for i := 0; i < 2*rows; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
@@ -122,6 +134,10 @@ func avx512(rows int) {
 	p("\tMOVL beta+52(FP), R10")
 	p("\tANDL $0x7fffffff, R10")
 	p("\tJZ %s_beta0", name)
+	if trans {
+		avx512StoreT(name, rows)
+		return
+	}
 	for i := 0; i < rows; i++ {
 		p("\tVMOVUPS.Z (DI), K1, Z16")
 		p("\tVMOVUPS.Z 64(DI), K2, Z17")
@@ -145,6 +161,51 @@ func avx512(rows int) {
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// avx512StoreT emits the transposed store: accumulator row i is column i of the C tile,
+// its 32 lanes rows 0..31, so each vector is scattered down a column of C (indices
+// j·ldc in Z28 for lanes 0-15, Z29 for 16-31) under the column masks K1/K2; with beta the
+// old column is gathered first. Scatters consume their mask, hence the copies to K3/K4.
+func avx512StoreT(name string, rows int) {
+	p("\tMOVQ ldc+32(FP), R11")
+	p("\tVPBROADCASTD R11, Z27")
+	p("\tVMOVDQU32 iota16<>(SB), Z28")
+	p("\tVPMULLD Z27, Z28, Z28")
+	p("\tVPSLLD $4, Z27, Z27")
+	p("\tVPADDD Z27, Z28, Z29")
+	for _, beta := range []bool{true, false} {
+		if !beta {
+			p("%s_beta0:", name)
+			p("\tMOVQ ldc+32(FP), R11")
+			p("\tVPBROADCASTD R11, Z27")
+			p("\tVMOVDQU32 iota16<>(SB), Z28")
+			p("\tVPMULLD Z27, Z28, Z28")
+			p("\tVPSLLD $4, Z27, Z27")
+			p("\tVPADDD Z27, Z28, Z29")
+		}
+		for i := 0; i < rows; i++ {
+			p("\tVMULPS Z30, Z%d, Z%d", 2*i, 2*i)
+			p("\tVMULPS Z30, Z%d, Z%d", 2*i+1, 2*i+1)
+			if beta {
+				p("\tKMOVW K1, K3")
+				p("\tVGATHERDPS (DI)(Z28*4), K3, Z16")
+				p("\tKMOVW K2, K4")
+				p("\tVGATHERDPS (DI)(Z29*4), K4, Z17")
+				p("\tVFMADD231PS Z31, Z16, Z%d", 2*i)
+				p("\tVFMADD231PS Z31, Z17, Z%d", 2*i+1)
+			}
+			p("\tKMOVW K1, K3")
+			p("\tVSCATTERDPS Z%d, K3, (DI)(Z28*4)", 2*i)
+			p("\tKMOVW K2, K4")
+			p("\tVSCATTERDPS Z%d, K4, (DI)(Z29*4)", 2*i+1)
+			if i < rows-1 {
+				p("\tADDQ $4, DI")
+			}
+		}
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
 }
 
 // avx2 emits kernelAVX2r<rows>: panels mr=6, nr=16; accumulators Y0-Y11 (row i in Y2i,

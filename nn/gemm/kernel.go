@@ -19,6 +19,9 @@ type kernel struct {
 	mr, nr     int // tile shape
 	kc, mc, nc int // cache blocking, see blockSizes
 	fn         func(kc int, a, b, c []float32, ldc, rows, cols int, alpha, beta float32)
+	// fnT is fn with a transposed store: tile element (i, j) goes to c[j·ldc+i]. Nil when
+	// the kernel has none; the driver then never runs products transposed (orient.go).
+	fnT func(kc int, a, b, c []float32, ldc, rows, cols int, alpha, beta float32)
 }
 
 // kernels lists the micro-kernels this CPU can run, fastest first; it always ends with

@@ -55,11 +55,39 @@ func kernelAVX2r5(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32, 
 //go:noescape
 func kernelAVX2r6(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32, masks *int32)
 
-// avx512Rows and avx2Rows index the kernels by row count.
+//go:noescape
+func kernelAVX512Tr1(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512Tr2(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512Tr3(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512Tr4(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512Tr5(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512Tr6(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512Tr7(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512Tr8(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
+
+// avx512Rows, avx512TRows and avx2Rows index the kernels by row count.
 var (
 	avx512Rows = [...]func(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32){
 		nil, kernelAVX512r1, kernelAVX512r2, kernelAVX512r3, kernelAVX512r4,
 		kernelAVX512r5, kernelAVX512r6, kernelAVX512r7, kernelAVX512r8,
+	}
+	avx512TRows = [...]func(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32){
+		nil, kernelAVX512Tr1, kernelAVX512Tr2, kernelAVX512Tr3, kernelAVX512Tr4,
+		kernelAVX512Tr5, kernelAVX512Tr6, kernelAVX512Tr7, kernelAVX512Tr8,
 	}
 	avx2Rows = [...]func(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32, masks *int32){
 		nil, kernelAVX2r1, kernelAVX2r2, kernelAVX2r3, kernelAVX2r4, kernelAVX2r5, kernelAVX2r6,
@@ -84,6 +112,11 @@ var avx512Kernel = &kernel{name: "avx512", mr: 8, nr: 32, kc: 384, mc: 1536, nc:
 		_, _ = a[8*kc-1], b[32*kc-1]
 		_ = c[(rows-1)*ldc+cols-1]
 		avx512Rows[rows](kc, &a[0], &b[0], &c[0], ldc, cols, alpha, beta)
+	},
+	fnT: func(kc int, a, b, c []float32, ldc, rows, cols int, alpha, beta float32) {
+		_, _ = a[8*kc-1], b[32*kc-1]
+		_ = c[(cols-1)*ldc+rows-1]
+		avx512TRows[rows](kc, &a[0], &b[0], &c[0], ldc, cols, alpha, beta)
 	}}
 
 // avx2Kernel: per k step 2 ymm loads of B, 6 broadcasts of A, 12 FMAs (the 6×16 shape of

@@ -73,7 +73,7 @@ func run(p *problem) {
 	}
 	p.runPart(p.parts[0])
 	p.wg.Wait()
-	p.a, p.b, p.c, p.pa, p.kern = nil, nil, nil, nil, nil
+	p.a, p.b, p.c, p.pa, p.pb, p.kern = nil, nil, nil, nil, nil, nil
 	problemPool.Put(p)
 }
 
@@ -92,7 +92,10 @@ func (p *problem) partition(t int) {
 			continue
 		}
 		rows, cols := ceilDiv(pm, tm)*mr, ceilDiv(pn, tn)*nr
-		cost := rows*cols*p.k + 16*cols*p.k
+		cost := rows * cols * p.k
+		if p.pb == nil {
+			cost += 16 * cols * p.k
+		}
 		if p.pa == nil {
 			cost += 16 * rows * p.k
 		}
