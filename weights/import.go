@@ -60,6 +60,11 @@ func DetectSource(src string) (string, error) {
 // model, keras-v1 layout), a torchvision ResNet50 .pth (torchvision-v1.5), or a
 // timm / Hugging Face / autotag safetensors file.
 func ImportFile(ctx context.Context, src string) (*Model, error) {
+	return importFile(ctx, src, importOptions{})
+}
+
+// importFile is ImportFile with metadata overrides (used by pull).
+func importFile(ctx context.Context, src string, opt importOptions) (*Model, error) {
 	kind, err := DetectSource(src)
 	if err != nil {
 		return nil, fmt.Errorf("importing: %w", err)
@@ -71,9 +76,9 @@ func ImportFile(ctx context.Context, src string) (*Model, error) {
 	case SourceTFJSDir:
 		m, err = importTFJSDir(ctx, src)
 	case SourcePyTorch:
-		m, err = importPyTorch(ctx, src)
+		m, err = importPyTorch(ctx, src, opt)
 	case SourceSafetensors:
-		m, err = importSafetensors(ctx, src)
+		m, err = importSafetensors(ctx, src, opt)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("importing %s: %w", src, err)
