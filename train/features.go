@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/disintegration/imaging"
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
@@ -120,11 +122,11 @@ func (b *Backbone) forward(x []float32, n int) ([]float32, error) {
 
 // ExtractOptions configures ExtractFeatures.
 type ExtractOptions struct {
-	CacheDir string   // root of the feature cache (e.g. weights.Home()/features)
-	Views    int      // K views per image (≥ 1)
-	Mode     ViewMode // ViewsEval (default) or ViewsSquash
-	Augment  AugmentParams
-	Seed     uint64 // augmentation seed
+	CacheDir string       // root of the feature cache (e.g. weights.Home()/features)
+	Views    int          // K views per image (≥ 1)
+	Mode     ViewMode     // ViewsEval (default) or ViewsSquash
+	Augment  data.Augment // for views ≥ 1; zero value: data.DefaultAugment(crop)
+	Seed     uint64       // augmentation seed
 	Progress io.Writer
 	Log      *slog.Logger
 }
@@ -162,8 +164,11 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 	if opt.Mode == ViewsSquash && opt.Views != 1 {
 		return nil, "", fmt.Errorf("train: squash mode has one view per image, not %d", opt.Views)
 	}
-	if opt.Augment == (AugmentParams{}) {
-		opt.Augment = DefaultAugment()
+	if opt.Augment == (data.Augment{}) {
+		opt.Augment = data.DefaultAugment(b.Meta.Preprocess.Crop)
+	}
+	if err := opt.Augment.Validate(); err != nil {
+		return nil, "", fmt.Errorf("train: %w", err)
 	}
 	dirs := make([]string, opt.Views)
 	var keys []string
@@ -310,12 +315,23 @@ func makeView(img image.Image, spec data.Spec, opt ExtractOptions, id string, v 
 	case v == 0:
 		return data.Preprocess(img, spec, dst)
 	default:
-		aug, err := opt.Augment.Apply(img, spec.Crop, viewSeed(opt.Seed, id, v))
-		if err != nil {
-			return err
-		}
-		return data.Preprocess(aug, cropSpec(spec), dst)
+		// data's augmentation draws from (seed, epoch, index): the view plays the
+		// epoch and the image's content hash the index, so a view does not depend
+		// on where the image sits in the dataset.
+		return opt.Augment.ApplyTensor(img, spec, opt.Seed, v, imageIndex(id), dst)
 	}
+}
+
+// imageIndex maps a content id (hex) to a non-negative int.
+func imageIndex(id string) int {
+	v, _ := strconv.ParseUint(id[:15], 16, 64)
+	return int(v)
+}
+
+// squash resizes img to size×size ignoring its aspect ratio (the original recipe's
+// preprocessing; kept only to replicate it).
+func squash(img image.Image, size int) image.Image {
+	return imaging.Resize(img, size, size, imaging.Linear)
 }
 
 // cropSpec is spec applied to an image that is already Crop×Crop (resize and crop
@@ -323,14 +339,4 @@ func makeView(img image.Image, spec data.Spec, opt ExtractOptions, id string, v 
 func cropSpec(spec data.Spec) data.Spec {
 	spec.Resize = spec.Crop
 	return spec
-}
-
-// viewSeed derives the augmentation seed of one (image, view).
-func viewSeed(seed uint64, id string, v int) uint64 {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%d/%s/%d", seed, id, v)))
-	var s uint64
-	for _, c := range h[:8] {
-		s = s<<8 | uint64(c)
-	}
-	return s
 }

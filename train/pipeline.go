@@ -145,13 +145,17 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	t0 = time.Now()
 	cfg := o.Config
 	if cfg.Loss.UsePosWeight && cfg.PosWeight == nil {
-		cfg.PosWeight = PosWeights(trainF.Y, trainF.Classes, max(1, o.MaxPosWeight))
+		cfg.PosWeight = data.PosWeights(trainDS, 1, max(1, o.MaxPosWeight))
 	}
 	switch o.Sampler {
 	case "", "none":
 	case "repeat-factor":
-		cfg.Sampler = RepeatFactorSampler(RepeatFactors(trainF.Y, trainF.Classes, 0.1), cfg.Seed)
-		cfg.SamplerName = "repeat-factor(t=0.1)"
+		rfs, err := data.NewRepeatFactorSampler(trainDS, data.DefaultRepeatThreshold, cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Sampler = rfs.Epoch
+		cfg.SamplerName = fmt.Sprintf("repeat-factor(t=%g)", data.DefaultRepeatThreshold)
 	default:
 		return nil, fmt.Errorf("train: unknown sampler %q (want none or repeat-factor)", o.Sampler)
 	}
