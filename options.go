@@ -1,0 +1,109 @@
+package autotag
+
+import "fmt"
+
+// Option configures Open.
+type Option func(*options) error
+
+// options are the settings Open collects; zero values mean "the default".
+type options struct {
+	threshold *float64
+	topK      int
+	workers   int
+	batch     int
+	maxPixels int
+	rules     *Rules
+	rulesSet  bool // WithRules or WithoutRules was given
+}
+
+// DefaultWorkers is the number of forward passes a Tagger runs at once unless
+// WithWorkers says otherwise. One is right for most machines: the engine already
+// spreads each forward pass over all cores, and every worker holds its own
+// activation buffers.
+const DefaultWorkers = 1
+
+// Default thresholds, used when neither the caller, a rule nor the model file gives
+// one: a softmax spreads probability over many classes, so a lower bar is meaningful
+// there than for independent sigmoid outputs.
+const (
+	DefaultSoftmaxThreshold = 0.1
+	DefaultSigmoidThreshold = 0.5
+)
+
+// WithThreshold sets the minimum score of a reported tag, overriding per-tag
+// thresholds from rules and the model file. It must be in [0,1].
+func WithThreshold(th float64) Option {
+	return func(o *options) error {
+		if !(th >= 0 && th <= 1) {
+			return fmt.Errorf("threshold %v is outside [0,1]", th)
+		}
+		o.threshold = &th
+		return nil
+	}
+}
+
+// WithTopK reports at most k tags per image (the best ones); 0 means no limit (the
+// default: thresholds alone decide).
+func WithTopK(k int) Option {
+	return func(o *options) error {
+		if k < 0 {
+			return fmt.Errorf("top-k %d is negative", k)
+		}
+		o.topK = k
+		return nil
+	}
+}
+
+// WithWorkers sets how many forward passes may run at once (default DefaultWorkers).
+// Each worker owns compiled graphs and their buffers (tens of MB per image of batch).
+func WithWorkers(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 256 {
+			return fmt.Errorf("workers %d: want 1 to 256", n)
+		}
+		o.workers = n
+		return nil
+	}
+}
+
+// WithBatchSize lets TagBatch and Probabilities run up to n images per forward pass
+// (default 1). Every worker then also holds a graph for batch size n.
+func WithBatchSize(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 1024 {
+			return fmt.Errorf("batch size %d: want 1 to 1024", n)
+		}
+		o.batch = n
+		return nil
+	}
+}
+
+// WithMaxPixels caps the pixels of an image TagReader will decode (width × height,
+// checked from the header before decoding); 0 means data.DefaultMaxPixels.
+func WithMaxPixels(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("max pixels %d is negative", n)
+		}
+		o.maxPixels = n
+		return nil
+	}
+}
+
+// WithRules maps the model's labels through r (see Rules) instead of the default.
+// A nil r is the same as WithoutRules.
+func WithRules(r *Rules) Option {
+	return func(o *options) error {
+		o.rules, o.rulesSet = r, true
+		return nil
+	}
+}
+
+// WithoutRules reports the model's own labels, even for an ImageNet model that would
+// get DefaultRules.
+func WithoutRules() Option {
+	return func(o *options) error {
+		o.rules, o.rulesSet = nil, true
+		return nil
+	}
+}

@@ -1,0 +1,200 @@
+package autotag
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autotag/autotag/internal/testenv"
+)
+
+func TestDefaultRulesParse(t *testing.T) {
+	r := DefaultRules()
+	tags := map[string]int{}
+	for _, rule := range r.Rules {
+		tags[rule.Tag]++
+	}
+	// Every COCO category ImageNet-1k can express (see the file's header for the rest).
+	for _, want := range []string{"person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck",
+		"boat", "traffic light", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+		"elephant", "bear", "zebra", "backpack", "umbrella", "handbag", "tie", "skis", "sports ball",
+		"tennis racket", "bottle", "wine glass", "cup", "knife", "spoon", "bowl", "banana", "apple",
+		"sandwich", "orange", "broccoli", "hot dog", "pizza", "chair", "couch", "potted plant", "bed",
+		"dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave",
+		"oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "teddy bear", "hair drier"} {
+		if tags[want] != 1 {
+			t.Errorf("default rules: tag %q appears %d times, want 1", want, tags[want])
+		}
+	}
+	classes := imagenetClasses(t)
+	cr, err := compileRules(r, classes, "softmax", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := cr.groups[cr.byTag["dog"]]
+	if len(g.members) != 118 || g.category != "animal" {
+		t.Errorf("dog: %d members, category %q; want 118 breeds in animal", len(g.members), g.category)
+	}
+	if g := cr.groups[cr.byTag["bird"]]; len(g.members) != 59 {
+		t.Errorf("bird: %d members, want 59", len(g.members))
+	}
+	if _, ok := cr.byTag["Chihuahua"]; ok {
+		t.Error("Chihuahua is still reported on its own")
+	}
+	if _, ok := cr.byTag["seashore"]; !ok {
+		t.Error("others: keep did not keep seashore")
+	}
+}
+
+// imagenetClasses returns the 1000 ImageNet labels from the npm package when present,
+// else placeholder names (indices are what the default rules use).
+func imagenetClasses(t *testing.T) []string {
+	t.Helper()
+	classes := make([]string, 1000)
+	for i := range classes {
+		classes[i] = "class" + string(rune('A'+i%26)) + strings.Repeat("x", i/26)
+	}
+	for _, p := range []string{filepath.Join(testenv.RepoRoot(), "..", "cache", "npm", "package", "assets", "labels.json")} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var m map[string]string
+		if json.Unmarshal(b, &m) == nil && len(m) == 1000 {
+			for k, v := range m {
+				var i int
+				if _, err := fmt.Sscan(k, &i); err == nil && i >= 0 && i < 1000 {
+					classes[i] = v
+				}
+			}
+		}
+	}
+	classes[21], classes[151], classes[281], classes[978] = "kite", "Chihuahua", "tabby", "seashore"
+	return classes
+}
+
+func TestRulesSelect(t *testing.T) {
+	classes := []string{"tabby", "Persian_cat", "beagle", "web_site", "seashore", "crane", "crane"}
+	r, err := ParseRules([]byte(`
+aggregate: sum
+rules:
+  - tag: cat
+    category: animal
+    labels: [tabby, persian cat]
+  - tag: dog
+    category: animal|pet
+    ids: [2]
+    threshold: 0.5
+  - labels: [web_site]
+    priority: -1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &Tagger{info: ModelInfo{Classes: classes}, defaultThreshold: 0.1}
+	if tg.rules, err = compileRules(r, classes, "softmax", nil); err != nil {
+		t.Fatal(err)
+	}
+	probs := []float32{0.3, 0.2, 0.4, 0.9, 0.15, 0.05, 0.06}
+	got := tg.Select(probs, Selection{})
+	want := []Tag{{"cat", 0.5}, {"seashore", 0.15}, {"crane", 0.11}}
+	if !tagsNear(got, want) {
+		t.Errorf("Select = %v, want %v (dog is below its 0.5 rule threshold, web_site hidden, the two cranes merged)", got, want)
+	}
+	th := 0.12
+	got = tg.Select(probs, Selection{Threshold: &th, TopK: 2})
+	want = []Tag{{"cat", 0.5}, {"dog", 0.4}}
+	if !tagsNear(got, want) {
+		t.Errorf("explicit threshold: Select = %v, want %v", got, want)
+	}
+	if c := tg.Category("dog"); c != "animal|pet" {
+		t.Errorf("Category(dog) = %q", c)
+	}
+	if got := tg.Select(probs[:3], Selection{}); got != nil {
+		t.Errorf("wrong-length probs: %v, want nil", got)
+	}
+
+	// max aggregation; others dropped.
+	r.Aggregate, r.Others = "max", "drop"
+	if tg.rules, err = compileRules(r, classes, "softmax", nil); err != nil {
+		t.Fatal(err)
+	}
+	got = tg.Select(probs, Selection{})
+	want = []Tag{{"cat", 0.3}}
+	if !tagsNear(got, want) {
+		t.Errorf("max/drop: Select = %v, want %v", got, want)
+	}
+}
+
+func TestRulesErrors(t *testing.T) {
+	classes := []string{"a", "b", "c"}
+	for _, tc := range []struct{ doc, want string }{
+		{`rules: [{tag: x}]`, "nested"},
+		{"rules:\n  - tag: x\n", "selects no labels"},
+		{"rules:\n  - tag: x\n    labels: [zzz]\n", `no label "zzz"`},
+		{"rules:\n  - tag: x\n    ids: [5]\n", "out of range"},
+		{"rules:\n  - tag: x\n    ids: [0-1]\n  - tag: y\n    ids: [1]\n", "already claimed"},
+		{"rules:\n  - tag: x\n    ids: [0]\n    threshold: 2\n", "outside [0,1]"},
+		{"aggregate: mean\nrules: []\n", "want sum or max"},
+		{"rulez: []\n", "unknown field"},
+		{"rules:\n  - tag: x\n    ids: [3-1]\n", "bad range"},
+		{`{"rules":[{"tag":"x","ids":[-1]}]}`, "non-negative"},
+	} {
+		r, err := ParseRules([]byte(tc.doc))
+		if err == nil {
+			_, err = compileRules(r, classes, "sigmoid", nil)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one containing %q", tc.doc, err, tc.want)
+		}
+	}
+}
+
+func TestRulesJSONRoundTrip(t *testing.T) {
+	r := DefaultRules()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := ParseRules(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(r2)
+	if string(b) != string(b2) {
+		t.Error("JSON round trip changed the rules")
+	}
+}
+
+func TestModelThresholdsAndSigmoid(t *testing.T) {
+	classes := []string{"a", "b"}
+	tg := &Tagger{info: ModelInfo{Classes: classes}, defaultThreshold: DefaultSigmoidThreshold}
+	var err error
+	if tg.rules, err = compileRules(nil, classes, "sigmoid", []float32{0.2, 0.9}); err != nil {
+		t.Fatal(err)
+	}
+	got := tg.Select([]float32{0.3, 0.8}, Selection{})
+	if !tagsNear(got, []Tag{{"a", 0.3}}) {
+		t.Errorf("model thresholds: %v", got)
+	}
+	th := 0.0
+	if got := tg.Select([]float32{0.3, 0.8}, Selection{Threshold: &th, TopK: -1}); len(got) != 2 {
+		t.Errorf("threshold 0: %v", got)
+	}
+}
+
+func tagsNear(got, want []Tag) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i].Label != want[i].Label || math.Abs(got[i].Score-want[i].Score) > 1e-6 {
+			return false
+		}
+	}
+	return true
+}
