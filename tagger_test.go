@@ -330,7 +330,9 @@ func TestHeadOnlyModel(t *testing.T) {
 func TestDenseHeadForward(t *testing.T) {
 	// Hand-computed: x=[1,2], W0=[[1,-1],[2,0]], b0=[0,1] → h=relu([-1, 3])=[0,3];
 	// W1=[[1,2]], b1=[0.5] → 6.5.
-	mk := func(shape []int, v ...float32) *tensor.Dense { return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)) }
+	mk := func(shape []int, v ...float32) *tensor.Dense {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
 	hd, err := newDenseHead(map[string]*tensor.Dense{
 		"fc.0.weight": mk([]int{2, 2}, 1, -1, 2, 0), "fc.0.bias": mk([]int{2}, 0, 1),
 		"fc.2.weight": mk([]int{1, 2}, 1, 2), "fc.2.bias": mk([]int{1}, 0.5),
