@@ -123,6 +123,7 @@ func newTrainCmd() *cobra.Command {
 	f.Float32Var(&o.MaxPosWeight, "max-pos-weight", 30, "clamp of wbce's per-class pos_weight")
 	f.StringVar(&o.CacheDir, "cache", "", "feature cache directory (default $AUTOTAG_HOME/features)")
 	f.StringVar(&o.ExportFeatures, "export-features", "", "also write the features as .npy files into this directory")
+	f.StringVar(&o.FromFeatures, "from-features", "", "train on features exported earlier with --export-features (no backbone run)")
 	f.IntVar(&o.BackboneBatch, "backbone-batch", 8, "images per backbone forward pass")
 	f.StringVar(&preset, "preset", "", "\"original\": the original system's recipe, for comparison")
 	f.BoolVar(&quiet, "quiet", false, "no progress or logs")

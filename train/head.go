@@ -163,8 +163,8 @@ func (h *Head) Tensors() map[string]*tensor.Dense {
 }
 
 // HeadFromTensors rebuilds a head described by spec ("linear", "mlp:…") from
-// model-file tensors; in is the feature width. Missing or wrong-shaped tensors are
-// errors naming them.
+// model-file tensors; in is the feature width (0: the first layer's input width).
+// Missing or wrong-shaped tensors are errors naming them.
 func HeadFromTensors(spec string, in int, tensors map[string]*tensor.Dense) (*Head, error) {
 	hs, err := ParseHead(spec)
 	if err != nil {
@@ -178,6 +178,12 @@ func HeadFromTensors(spec string, in int, tensors map[string]*tensor.Dense) (*He
 		return nil, fmt.Errorf("train: head %s: tensor %s missing", hs, lastB)
 	}
 	h.Out = bt.Shape().TotalSize()
+	if in <= 0 {
+		w0, _ := h.tensorNames(0)
+		if t, ok := tensors[w0]; ok && len(t.Shape()) == 2 {
+			h.In = t.Shape()[1]
+		}
+	}
 	d := h.dims()
 	for l := 0; l+1 < len(d); l++ {
 		wn, bn := h.tensorNames(l)

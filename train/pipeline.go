@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,6 +41,7 @@ type RunOptions struct {
 	ThresholdFloor  float32 // lowest calibrated threshold
 	MaxPosWeight    float32 // clamp of wbce's pos_weight
 	ExportFeatures  string  // directory for train_X.npy, train_Y.npy, val_X.npy, val_Y.npy
+	FromFeatures    string  // train on features exported earlier instead of running the backbone
 	BackboneBatch   int
 	Progress        io.Writer
 	Log             *slog.Logger
@@ -109,30 +111,46 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		}
 	}
 	log.Info("datasets", "train_images", len(trainDS.Records), "val_images", lenRecords(valDS), "classes", len(trainDS.Classes))
-	bb, err := OpenBackbone(o.Backbone, max(1, o.BackboneBatch))
-	if err != nil {
-		return nil, err
+	var bb *Backbone
+	if o.FromFeatures != "" {
+		// no backbone run: only its identity, for the model file
+		if bb, err = backboneInfo(o.Backbone); err != nil {
+			return nil, err
+		}
+	} else {
+		if bb, err = OpenBackbone(o.Backbone, max(1, o.BackboneBatch)); err != nil {
+			return nil, err
+		}
+		defer bb.Close()
 	}
-	defer bb.Close()
 	res.Timings["load"] = time.Since(t0)
 
 	t0 = time.Now()
-	mode := ViewsEval
-	views := max(1, o.Views)
-	if o.Squash {
-		mode, views = ViewsSquash, 1
-	}
-	eo := ExtractOptions{CacheDir: o.CacheDir, Views: views, Mode: mode, Seed: o.Config.Seed, Progress: o.Progress, Log: log}
-	trainF, trainKey, err := ExtractFeatures(ctx, bb, trainDS, eo)
-	if err != nil {
-		return nil, err
-	}
-	var valF *Features
-	valKey := ""
-	if valDS != nil {
-		eo.Views = 1
-		if valF, valKey, err = ExtractFeatures(ctx, bb, valDS, eo); err != nil {
+	var trainF, valF *Features
+	var trainKey, valKey string
+	if o.FromFeatures != "" {
+		if trainF, valF, err = LoadExported(o.FromFeatures); err != nil {
 			return nil, err
+		}
+		trainKey = "exported:" + o.FromFeatures
+		if trainF.N != len(trainDS.Records) || (valF != nil) != (valDS != nil) || (valF != nil && valF.N != len(valDS.Records)) {
+			return nil, fmt.Errorf("train: the features in %s do not match the datasets' sizes", o.FromFeatures)
+		}
+	} else {
+		mode := ViewsEval
+		views := max(1, o.Views)
+		if o.Squash {
+			mode, views = ViewsSquash, 1
+		}
+		eo := ExtractOptions{CacheDir: o.CacheDir, Views: views, Mode: mode, Seed: o.Config.Seed, Progress: o.Progress, Log: log}
+		if trainF, trainKey, err = ExtractFeatures(ctx, bb, trainDS, eo); err != nil {
+			return nil, err
+		}
+		if valDS != nil {
+			eo.Views = 1
+			if valF, valKey, err = ExtractFeatures(ctx, bb, valDS, eo); err != nil {
+				return nil, err
+			}
 		}
 	}
 	res.Timings["features"] = time.Since(t0)
@@ -242,6 +260,55 @@ func exportFeatures(dir string, tr, va *Features) error {
 	return nil
 }
 
+// LoadExported reads features written by exportFeatures (val_* optional).
+func LoadExported(dir string) (train, val *Features, err error) {
+	x, xs, err := ReadNPY(filepath.Join(dir, "train_X.npy"))
+	if err != nil {
+		return nil, nil, err
+	}
+	y, ys, err := ReadNPY(filepath.Join(dir, "train_Y.npy"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(xs) == 2 {
+		xs = []int{xs[0], 1, xs[1]}
+	}
+	if len(xs) != 3 || len(ys) != 2 || xs[0] != ys[0] {
+		return nil, nil, fmt.Errorf("train: %s: train_X %v and train_Y %v do not fit", dir, xs, ys)
+	}
+	train = &Features{X: x, Y: y, N: xs[0], K: xs[1], Dim: xs[2], Classes: ys[1]}
+	vx, vxs, err := ReadNPY(filepath.Join(dir, "val_X.npy"))
+	if errors.Is(err, os.ErrNotExist) {
+		return train, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	vy, vys, err := ReadNPY(filepath.Join(dir, "val_Y.npy"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(vxs) != 2 || len(vys) != 2 || vxs[0] != vys[0] {
+		return nil, nil, fmt.Errorf("train: %s: val_X %v and val_Y %v do not fit", dir, vxs, vys)
+	}
+	val = &Features{X: vx, Y: vy, N: vxs[0], K: 1, Dim: vxs[1], Classes: vys[1]}
+	return train, val, errors.Join(train.Validate(), val.Validate())
+}
+
+// backboneInfo identifies a backbone file without building the network.
+func backboneInfo(path string) (*Backbone, error) {
+	sum, err := weights.FileSHA256(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: backbone: %w", err)
+	}
+	meta, err := weights.ReadMetadata(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: backbone: %w", err)
+	}
+	meta.Extra = nil
+	return &Backbone{Path: path, SHA256: sum, Meta: meta}, nil
+}
+
 // Metadata keys this package adds to Metadata.Extra.
 const (
 	MetaTrainHistory = "train_history" // JSON list of EpochStats
@@ -315,7 +382,7 @@ func LoadHead(path string) (*Head, weights.Metadata, error) {
 			fc[name] = t
 		}
 	}
-	h, err := HeadFromTensors(m.Meta.Head, 2048, fc)
+	h, err := HeadFromTensors(m.Meta.Head, 0, fc)
 	if err != nil {
 		return nil, m.Meta, fmt.Errorf("%s: %w", path, err)
 	}
