@@ -1,0 +1,194 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/autotag/autotag"
+	"github.com/autotag/autotag/serve"
+)
+
+func init() { register(newServeCmd) }
+
+// serveFlags are the flags of `autotag serve`.
+type serveFlags struct {
+	cfg       serve.Config
+	model     string
+	threshold float64
+	topK      int
+	rules     string
+	logFormat string
+	logLevel  string
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve tags over HTTP (POST /v1/tag) with a web page at /",
+		Long: "Serve the model over HTTP: POST /v1/tag takes a raw image body (image/*,\n" +
+			"application/x-image) or multipart/form-data with \"image\" parts and answers JSON tags;\n" +
+			"GET / is a web page to drop photos on; also /v1/model, /healthz, /readyz, /metrics\n" +
+			"(Prometheus) and /openapi.yaml. Concurrent requests are batched (--max-batch,\n" +
+			"--batch-delay); a full queue answers 503 at once. SIGTERM/SIGINT drain and exit 0;\n" +
+			"SIGHUP reloads the model and keeps the old one if the new one fails to load.\n\n" +
+			"Binding a non-loopback address needs --api-key (clients send\n" +
+			"\"Authorization: Bearer KEY\") unless --insecure is given.",
+		Example: "  autotag serve --addr 127.0.0.1:8080\n" +
+			"  curl -s -H 'Content-Type: image/jpeg' --data-binary @dog.jpg localhost:8080/v1/tag\n" +
+			"  curl -s -F image=@dog.jpg -F image=@cat.png 'localhost:8080/v1/tag?top_k=3'",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runServe(c, &f) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fl.StringVar(&f.model, "model", "", "model file or cached name (default: the default cached model)")
+	fl.Float64Var(&f.threshold, "threshold", -1, "default minimum tag score in [0,1] (default: the model's thresholds)")
+	fl.IntVar(&f.topK, "top-k", 0, "default maximum tags per image (0: no limit)")
+	fl.StringVar(&f.rules, "rules", "", "label rules file, or \"none\" for the model's raw labels (default: built-in rules for ImageNet models)")
+	fl.IntVar(&f.cfg.MaxBatch, "max-batch", 8, "images per engine batch")
+	fl.DurationVar(&f.cfg.BatchDelay, "batch-delay", 5*time.Millisecond, "longest wait for a batch to fill")
+	fl.IntVar(&f.cfg.Workers, "workers", 1, "batches run at once (each holds its own activation buffers)")
+	fl.IntVar(&f.cfg.QueueSize, "queue", 0, "images waiting for a batch before new requests get 503 (default 4×max-batch×workers)")
+	fl.Int64Var(&f.cfg.MaxBodyBytes, "max-body", 32<<20, "request body limit in bytes")
+	fl.IntVar(&f.cfg.MaxPixels, "max-pixels", 40_000_000, "per-image pixel cap, checked before decoding")
+	fl.IntVar(&f.cfg.MaxParts, "max-parts", 16, "multipart parts per request")
+	fl.Int64Var(&f.cfg.DecodeBudgetBytes, "decode-budget", 512<<20, "bytes of decoded images held at once by all requests; beyond it 503")
+	fl.DurationVar(&f.cfg.RequestTimeout, "request-timeout", 30*time.Second, "per-request deadline")
+	fl.DurationVar(&f.cfg.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "time to read request headers")
+	fl.DurationVar(&f.cfg.ReadTimeout, "read-timeout", 60*time.Second, "time to read a whole request")
+	fl.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 0, "time to write a response (default request-timeout + read-timeout)")
+	fl.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
+	fl.StringSliceVar(&f.cfg.APIKeys, "api-key", nil, "API key clients must send as \"Authorization: Bearer KEY\" (repeat or comma-separate for several)")
+	fl.BoolVar(&f.cfg.Insecure, "insecure", false, "allow a non-loopback --addr without --api-key")
+	fl.StringSliceVar(&f.cfg.CORSOrigins, "cors-origin", nil, "exact origin allowed to call /v1/* from a browser (repeatable; default: CORS off)")
+	fl.Float64Var(&f.cfg.RateLimit, "rate-limit", 0, "requests per second per client IP on /v1/* (0: unlimited)")
+	fl.IntVar(&f.cfg.RateBurst, "rate-burst", 0, "rate-limit bucket size (default 2×rate-limit)")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return c
+}
+
+// newLogger builds the slog logger of --log-format and --log-level; every line of
+// a request carries its request id.
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
+	switch strings.ToLower(format) {
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+	return slog.New(serve.NewLogHandler(h)), nil
+}
+
+func runServe(c *cobra.Command, f *serveFlags) error {
+	log, err := newLogger(f.logFormat, f.logLevel)
+	if err != nil {
+		return withExitCode(2, err)
+	}
+	if err := serve.CheckBind(f.cfg.Addr, len(f.cfg.APIKeys) > 0, f.cfg.Insecure); err != nil {
+		return withExitCode(2, err)
+	}
+	var opts []autotag.Option
+	if c.Flags().Changed("threshold") {
+		opts = append(opts, autotag.WithThreshold(f.threshold))
+	}
+	if f.topK > 0 {
+		opts = append(opts, autotag.WithTopK(f.topK))
+	}
+	switch f.rules {
+	case "":
+	case "none":
+		opts = append(opts, autotag.WithoutRules())
+	default:
+		r, err := autotag.LoadRules(f.rules)
+		if err != nil {
+			return withExitCode(2, err)
+		}
+		opts = append(opts, autotag.WithRules(r))
+	}
+	workers := max(1, f.cfg.Workers)
+	opts = append(opts, autotag.WithBatchSize(max(1, f.cfg.MaxBatch)), autotag.WithWorkers(workers),
+		autotag.WithMaxPixels(f.cfg.MaxPixels))
+	ctx := c.Context()
+	load := func(ctx context.Context) (serve.Engine, error) {
+		start := time.Now()
+		t, err := autotag.Open(ctx, f.model, opts...)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("model loaded", "model", t.Info().Name, "path", t.Info().Path, "took", time.Since(start).Round(time.Millisecond).String())
+		return taggerEngine{t}, nil
+	}
+	eng, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	f.cfg.Logger = log
+	f.cfg.Reload = load
+	s, err := serve.New(f.cfg, eng)
+	if err != nil {
+		return withExitCode(2, err)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading the model")
+				_ = s.Reload(ctx) // logs its own outcome; the old model stays on failure
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	err = s.ListenAndServe(ctx)
+	if cerr := s.Close(); cerr != nil && !errors.Is(cerr, autotag.ErrClosed) {
+		log.Warn("closing the model", "err", cerr.Error())
+	}
+	return err
+}
+
+// taggerEngine adapts *autotag.Tagger to serve.Engine.
+type taggerEngine struct{ t *autotag.Tagger }
+
+func (e taggerEngine) Probabilities(ctx context.Context, imgs []image.Image) ([][]float32, error) {
+	return e.t.Probabilities(ctx, imgs)
+}
+
+func (e taggerEngine) Select(probs []float32, sel serve.Selection) []serve.Tag {
+	tags := e.t.Select(probs, autotag.Selection{Threshold: sel.Threshold, TopK: sel.TopK})
+	out := make([]serve.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = serve.Tag{Label: t.Label, Score: t.Score}
+	}
+	return out
+}
+
+func (e taggerEngine) Info() serve.ModelInfo {
+	i := e.t.Info()
+	return serve.ModelInfo{Name: i.Name, Path: i.Path, SHA256: i.SHA256, Arch: i.Arch, Layout: i.Layout,
+		Source: i.Source, Activation: i.Activation, InputSize: i.InputSize, Classes: i.Classes, Thresholds: i.Thresholds}
+}
+
+func (e taggerEngine) Close() error { return e.t.Close() }
