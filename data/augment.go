@@ -164,27 +164,40 @@ func colorJitter(img *image.NRGBA, bf, cf, sf float64) {
 	if bf == 1 && cf == 1 && sf == 1 {
 		return
 	}
-	clamp := func(v float64) float64 { return math.Max(0, math.Min(255, v)) }
-	grey := func(r, g, b float64) float64 { return 0.299*r + 0.587*g + 0.114*b }
+	// Brightness is a per-value map: a table.
+	var bright [256]float32
+	for v := range bright {
+		bright[v] = clamp255(float32(v) * float32(bf))
+	}
 	n := img.Rect.Dx() * img.Rect.Dy()
-	mean := 0.0
+	pix := img.Pix[:4*n]
+	var mean float32
 	if cf != 1 {
-		for i := 0; i < n; i++ {
-			p := img.Pix[4*i:]
-			mean += grey(clamp(float64(p[0])*bf), clamp(float64(p[1])*bf), clamp(float64(p[2])*bf))
+		var sum float64
+		for i := 0; i < len(pix); i += 4 {
+			sum += float64(0.299*bright[pix[i]] + 0.587*bright[pix[i+1]] + 0.114*bright[pix[i+2]])
 		}
-		mean /= float64(n)
+		mean = float32(sum / float64(n))
 	}
-	for i := 0; i < n; i++ {
-		p := img.Pix[4*i : 4*i+3]
-		var v [3]float64
-		for c := 0; c < 3; c++ {
-			v[c] = clamp(float64(p[c]) * bf)
-			v[c] = clamp(cf*v[c] + (1-cf)*mean)
-		}
-		g := grey(v[0], v[1], v[2])
-		for c := 0; c < 3; c++ {
-			p[c] = uint8(clamp(sf*v[c]+(1-sf)*g) + 0.5)
-		}
+	c, cm := float32(cf), float32(1-cf)*mean
+	s, s1 := float32(sf), float32(1-sf)
+	for i := 0; i < len(pix); i += 4 {
+		r := clamp255(c*bright[pix[i]] + cm)
+		g := clamp255(c*bright[pix[i+1]] + cm)
+		b := clamp255(c*bright[pix[i+2]] + cm)
+		grey := s1 * (0.299*r + 0.587*g + 0.114*b)
+		pix[i] = uint8(clamp255(s*r+grey) + 0.5)
+		pix[i+1] = uint8(clamp255(s*g+grey) + 0.5)
+		pix[i+2] = uint8(clamp255(s*b+grey) + 0.5)
 	}
+}
+
+func clamp255(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return v
 }
