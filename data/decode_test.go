@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/internal/testenv"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 )
@@ -318,4 +319,35 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded %v past the cap", r)
 		}
 	})
+}
+
+// TestDecodeSharedPhotos decodes the real photos beside the checkout: darknet-photos
+// and the coco128 val2017 images.
+func TestDecodeSharedPhotos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes 135 photos")
+	}
+	var paths []string
+	for _, g := range []string{
+		filepath.Join(testenv.SharedData(t, "darknet-photos"), "*.jpg"),
+		filepath.Join(testenv.SharedData(t, "coco128", "images", "val2017"), "*.jpg"),
+	} {
+		m, _ := filepath.Glob(g)
+		paths = append(paths, m...)
+	}
+	spec := CaffeSpec()
+	dst := make([]float32, 3*224*224)
+	for _, p := range paths {
+		img, err := DecodeFile(p, DecodeOptions{})
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if err := Preprocess(img, spec, dst); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if len(paths) < 100 {
+		t.Errorf("only %d photos found", len(paths))
+	}
 }
