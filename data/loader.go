@@ -31,9 +31,12 @@ type LoaderConfig struct {
 	Sampler   Sampler // epoch order; nil = ShuffleSampler{Seed} with Augment, SequentialSampler without
 	Seed      uint64  // augmentation and default shuffle seed
 	DropLast  bool    // drop a final partial batch
-	Cache     *Cache  // decode cache; nil = decode the original files every time
-	OnError   ErrorPolicy
-	Decode    DecodeOptions // caps for decoding originals (the Cache has its own)
+	// Cache serves images decoded once and shrunk (shorter side Cache.Short); nil =
+	// decode the original files every time. For evaluation, where Preprocess would
+	// then resample an already shrunk image, leave it nil to match tagging exactly.
+	Cache   *Cache
+	OnError ErrorPolicy
+	Decode  DecodeOptions // caps for decoding originals (the Cache has its own)
 }
 
 // Loader turns a dataset into batches of model inputs and targets: a pool of workers
@@ -108,6 +111,9 @@ func (e ItemError) Error() string { return fmt.Sprintf("record %d (%s): %v", e.I
 // Image loads record i's image: from the cache (shrunk) when configured, else
 // decoded from the original.
 func (l *Loader) Image(i int) (image.Image, error) {
+	if i < 0 || i >= len(l.cfg.Dataset.Records) {
+		return nil, fmt.Errorf("loader: record index %d outside 0..%d", i, len(l.cfg.Dataset.Records)-1)
+	}
 	p := l.cfg.Dataset.Records[i].Path
 	if l.cfg.Cache != nil {
 		return l.cfg.Cache.Load(p)

@@ -143,6 +143,10 @@ func TestLoaderErrors(t *testing.T) {
 	if !errors.Is(bs[0].Skipped[0].Err, ErrUnsupportedFormat) {
 		t.Errorf("skipped error %v", bs[0].Skipped[0].Err)
 	}
+	l, _ = NewLoader(LoaderConfig{Dataset: ds, Spec: spec, BatchSize: 4, Sampler: fixedSampler{0, 99}})
+	if bs := collect(t, l, 0); len(bs) != 1 || bs[0].N != 1 || len(bs[0].Skipped) != 1 {
+		t.Errorf("out-of-range sampler index not skipped")
+	}
 	l, _ = NewLoader(LoaderConfig{Dataset: ds, Spec: spec, BatchSize: 4, OnError: FailOnError})
 	it := l.Epoch(context.Background(), 0)
 	defer it.Close()
@@ -257,3 +261,8 @@ func TestCache(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+// fixedSampler visits the same indices every epoch.
+type fixedSampler []int
+
+func (f fixedSampler) Epoch(int) []int { return f }
