@@ -232,8 +232,10 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 					cur = &Batch{X: make([]float32, 0, bs*plane), Y: make([]float32, 0, bs*classes)}
 				}
 				if r.err != nil {
-					rec := l.cfg.Dataset.Records[r.idx]
-					ie := ItemError{Index: r.idx, Path: rec.Path, Err: r.err}
+					ie := ItemError{Index: r.idx, Err: r.err}
+					if r.idx >= 0 && r.idx < len(l.cfg.Dataset.Records) {
+						ie.Path = l.cfg.Dataset.Records[r.idx].Path
+					}
 					l.pool.Put(r.buf)
 					if l.cfg.OnError == FailOnError {
 						send(batchOrErr{err: ie})
