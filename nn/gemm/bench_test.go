@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -30,19 +31,33 @@ var resnet50Shapes = []convShape{
 
 // benchShapes runs f for every ResNet50 shape at 1 and 2 threads and reports GFLOP/s.
 func benchShapes(b *testing.B, f func(s convShape, a, bm, c []float32)) {
+	benchShapeList(b, resnet50Shapes, f)
+}
+
+// benchShapeList is benchShapes over the given shapes.
+func benchShapeList(b *testing.B, shapes []convShape, f func(s convShape, a, bm, c []float32)) {
 	defer SetThreads(0)
 	for _, th := range []int{1, 2} {
-		for _, s := range resnet50Shapes {
+		for _, s := range shapes {
 			b.Run(fmt.Sprintf("%s_%dx%dx%d/t%d", s.name, s.m, s.n, s.k, th), func(b *testing.B) {
 				SetThreads(th)
 				r := rand.New(rand.NewPCG(1, 1))
 				a, bm, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 				f(s, a, bm, c) // warm up pools and caches
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				clock := cpuTime(th == 1)
 				b.ResetTimer()
+				c0 := clock()
 				for b.Loop() {
 					f(s, a, bm, c)
 				}
-				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				cpu := clock() - c0
+				flop := 2 * float64(s.m*s.n*s.k) * float64(b.N)
+				b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				// CPU-time rate: steadier on a loaded machine; with 2 threads it is per
+				// CPU-second, i.e. about half the wall rate when both cores are busy.
+				b.ReportMetric(flop/cpu.Seconds()/1e9, "cpu-GFLOP/s")
 			})
 		}
 	}
@@ -66,4 +81,35 @@ func BenchmarkSgemmPackedA(b *testing.B) {
 		}
 		SgemmPackedA(pa, false, s.n, 1, bm, s.n, 0, c, s.n)
 	})
+}
+
+// BenchmarkOrientation runs the narrow ResNet50 shapes (layers 3-4, n = 196 and 49) in
+// each orientation (orient.go), plain and pre-packed, to check the automatic choice.
+func BenchmarkOrientation(b *testing.B) {
+	defer forceOrient.Store(orientAuto)
+	narrow := resnet50Shapes[6:]
+	for _, o := range []struct {
+		name string
+		v    int32
+	}{{"normal", orientNormal}, {"transposed", orientTransposed}} {
+		b.Run(o.name, func(b *testing.B) {
+			forceOrient.Store(o.v)
+			b.Run("plain", func(b *testing.B) {
+				benchShapeList(b, narrow, func(s convShape, a, bm, c []float32) {
+					Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+				})
+			})
+			packed := map[convShape]*PackedA{}
+			b.Run("packed", func(b *testing.B) {
+				benchShapeList(b, narrow, func(s convShape, a, bm, c []float32) {
+					pa := packed[s]
+					if pa == nil {
+						pa = PackA(false, s.m, s.k, a, s.k)
+						packed[s] = pa
+					}
+					SgemmPackedA(pa, false, s.n, 1, bm, s.n, 0, c, s.n)
+				})
+			})
+		})
+	}
 }

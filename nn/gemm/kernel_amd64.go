@@ -79,6 +79,12 @@ func kernelAVX512Tr7(kc int, a, b, c *float32, ldc, cols int, alpha, beta float3
 //go:noescape
 func kernelAVX512Tr8(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32)
 
+// packT8AVX512 transposes blocks×(8 rows × 16 columns) of src (row stride lda floats)
+// so that column p's 8 values land at dst[p·stride:]; packRows8Go is its Go twin.
+//
+//go:noescape
+func packT8AVX512(dst *float32, stride int, src *float32, lda, blocks int)
+
 // avx512Rows, avx512TRows and avx2Rows index the kernels by row count.
 var (
 	avx512Rows = [...]func(kc int, a, b, c *float32, ldc, cols int, alpha, beta float32){
@@ -128,10 +134,24 @@ var avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 1536, nc: 512
 		avx2Rows[rows](kc, &a[0], &b[0], &c[0], ldc, cols, alpha, beta, &avx2Masks[cols][0])
 	}}
 
+// packRows8AVX512 is packRows8 with the AVX-512 transposer for whole 16-column blocks.
+func packRows8AVX512(panel []float32, stride int, a []float32, off, lda, kc int) {
+	blocks := kc / 16
+	if blocks > 0 {
+		_ = a[off+7*lda+blocks*16-1]
+		_ = panel[(blocks*16-1)*stride+7]
+		packT8AVX512(&panel[0], stride, &a[off], lda, blocks)
+	}
+	if rest := kc - blocks*16; rest > 0 {
+		packRows8Go(panel[blocks*16*stride:], stride, a, off+blocks*16, lda, rest)
+	}
+}
+
 func init() {
 	kernels = nil
 	if cpu.X86.HasAVX512F {
 		kernels = append(kernels, avx512Kernel)
+		packRows8 = packRows8AVX512
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		kernels = append(kernels, avx2Kernel)

@@ -24,7 +24,7 @@ func packA(dst []float32, transA bool, a []float32, lda, r0, rows, p0, kc, mr in
 		}
 		// op(A)[r][p] = a[r·lda + p]: each row is contiguous, scattered with stride mr.
 		if live == mr && (mr == 8 || mr == 6 || mr == 4) {
-			packRows(panel, a, rq*lda+p0, lda, kc, mr)
+			packRows(panel, mr, a, rq*lda+p0, lda, kc, mr)
 			continue
 		}
 		for i := 0; i < live; i++ {
@@ -59,8 +59,17 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kc, c0, cols, nr in
 			}
 			continue
 		}
-		// op(B)[p][j] = b[j·ldb + p]: each column is contiguous, scattered with stride nr.
-		for j := 0; j < live; j++ {
+		// op(B)[p][j] = b[j·ldb + p]: each column is contiguous, scattered with stride nr;
+		// eight at a time through packRows, the rest one by one.
+		// The k range goes in chunks of 64 so that the panel lines being filled
+		// (64·nr floats, 8 KB for nr=32) stay in L1 across the column groups.
+		j8 := live / 8 * 8
+		for pb := 0; pb < kc; pb += 64 {
+			for j := 0; j < j8; j += 8 {
+				packRows(panel[pb*nr+j:], nr, b, (cq+j)*ldb+p0+pb, ldb, min(64, kc-pb), 8)
+			}
+		}
+		for j := j8; j < live; j++ {
 			s := b[(cq+j)*ldb+p0 : (cq+j)*ldb+p0+kc]
 			for p, v := range s {
 				panel[p*nr+j] = v
@@ -74,37 +83,50 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kc, c0, cols, nr in
 	}
 }
 
-// packRows interleaves mr ∈ {4, 6, 8} full rows of length kc starting at a[off] (row
-// stride lda) into panel, writing each k step's mr values contiguously. Unrolled per mr,
-// it is several times faster than the generic strided scatter, which matters when A is
-// much larger than B (the deep, narrow GEMMs of ResNet50's last stage).
-func packRows(panel, a []float32, off, lda, kc, mr int) {
+// packRows interleaves w ∈ {4, 6, 8} rows of length kc starting at a[off] (row stride
+// lda) into panel: k step p's w values go to panel[p·stride:]. Unrolled per w, it is
+// several times faster than a strided scatter, which matters when the operand packed this
+// way is much larger than the other (the deep, narrow GEMMs of ResNet50's last stages).
+func packRows(panel []float32, stride int, a []float32, off, lda, kc, w int) {
 	r0 := a[off : off+kc]
 	r1 := a[off+lda : off+lda+kc]
 	r2 := a[off+2*lda : off+2*lda+kc]
 	r3 := a[off+3*lda : off+3*lda+kc]
-	switch mr {
+	switch w {
 	case 4:
 		for p := range r0 {
-			d := panel[p*4 : p*4+4 : p*4+4]
+			d := panel[p*stride : p*stride+4 : p*stride+4]
 			d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
 		}
 	case 6:
 		r4 := a[off+4*lda : off+4*lda+kc]
 		r5 := a[off+5*lda : off+5*lda+kc]
 		for p := range r0 {
-			d := panel[p*6 : p*6+6 : p*6+6]
+			d := panel[p*stride : p*stride+6 : p*stride+6]
 			d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 		}
 	case 8:
-		r4 := a[off+4*lda : off+4*lda+kc]
-		r5 := a[off+5*lda : off+5*lda+kc]
-		r6 := a[off+6*lda : off+6*lda+kc]
-		r7 := a[off+7*lda : off+7*lda+kc]
-		for p := range r0 {
-			d := panel[p*8 : p*8+8 : p*8+8]
-			d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
-			d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
-		}
+		packRows8(panel, stride, a, off, lda, kc)
+	}
+}
+
+// packRows8 is packRows for w = 8: packRows8Go, or an assembly version where the CPU
+// has one (kernel_amd64.go).
+var packRows8 = packRows8Go
+
+// packRows8Go is packRows for w = 8 in plain Go, the twin of the assembly transposers.
+func packRows8Go(panel []float32, stride int, a []float32, off, lda, kc int) {
+	r0 := a[off : off+kc]
+	r1 := a[off+lda : off+lda+kc]
+	r2 := a[off+2*lda : off+2*lda+kc]
+	r3 := a[off+3*lda : off+3*lda+kc]
+	r4 := a[off+4*lda : off+4*lda+kc]
+	r5 := a[off+5*lda : off+5*lda+kc]
+	r6 := a[off+6*lda : off+6*lda+kc]
+	r7 := a[off+7*lda : off+7*lda+kc]
+	for p := range r0 {
+		d := panel[p*stride : p*stride+8 : p*stride+8]
+		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
 	}
 }
