@@ -23,21 +23,24 @@ type convOp struct {
 	relu, residual bool
 	ws             *workspace
 	out            outBuf
+	// packed, when set, is the weight input already packed for the GEMM (inference
+	// runners, whose weights never change); nil means pack the weight on every call.
+	packed *gemm.PackedA
 }
 
 // Conv2d applies the fused convolution to graph nodes x [B,C,H,W], w [O,C,k,k], b [O]
 // and, if res is not nil, adds res [B,O,Ho,Wo] before the optional ReLU. It is
 // differentiable with respect to every input (gorgonia.Grad works through it).
 func Conv2d(x, w, b, res *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Node, error) {
-	return conv2d(x, w, b, res, stride, pad, relu, nil)
+	return conv2d(x, w, b, res, stride, pad, relu, nil, nil)
 }
 
-func conv2d(x, w, b, res *gorgonia.Node, stride, pad int, relu bool, ws *workspace) (*gorgonia.Node, error) {
+func conv2d(x, w, b, res *gorgonia.Node, stride, pad int, relu bool, ws *workspace, packed *gemm.PackedA) (*gorgonia.Node, error) {
 	ws2 := w.Shape()
 	if len(ws2) != 4 || ws2[2] != ws2[3] {
 		return nil, fmt.Errorf("nn: conv weight %s has shape %v, want [out,in,k,k]", w.Name(), ws2)
 	}
-	op := &convOp{base: newBase(), k: ws2[2], stride: stride, pad: pad, relu: relu, residual: res != nil, ws: ws}
+	op := &convOp{base: newBase(), k: ws2[2], stride: stride, pad: pad, relu: relu, residual: res != nil, ws: ws, packed: packed}
 	in := []*gorgonia.Node{x, w, b}
 	if res != nil {
 		in = append(in, res)
@@ -106,12 +109,12 @@ func (op *convOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 		res = ts[3].Float32s()
 	}
 	convForward(x.Float32s(), w.Float32s(), b.Float32s(), res, out.Float32s(),
-		bn, c, h, wd, o, op.k, op.stride, op.pad, op.relu, op.ws)
+		bn, c, h, wd, o, op.k, op.stride, op.pad, op.relu, op.ws, op.packed)
 	return out, nil
 }
 
 // convForward is the kernel behind convOp: see its doc.
-func convForward(x, w, b, res, y []float32, bn, c, h, wd, o, k, s, p int, relu bool, ws *workspace) {
+func convForward(x, w, b, res, y []float32, bn, c, h, wd, o, k, s, p int, relu bool, ws *workspace, packed *gemm.PackedA) {
 	ho, wo := convOutSize(h, k, s, p), convOutSize(wd, k, s, p)
 	kk, n := c*k*k, ho*wo
 	direct := k == 1 && s == 1 && p == 0
@@ -132,7 +135,11 @@ func convForward(x, w, b, res, y []float32, bn, c, h, wd, o, k, s, p int, relu b
 			parallelFor(c, kk*n, func(lo, hi int) { im2col(xi, h, wd, k, s, p, ho, wo, col, lo, hi) })
 			bmat = col
 		}
-		gemm.Sgemm(false, false, o, n, kk, 1, w, kk, bmat, n, 0, yi, n)
+		if packed != nil {
+			gemm.SgemmPackedA(packed, false, n, 1, bmat, n, 0, yi, n)
+		} else {
+			gemm.Sgemm(false, false, o, n, kk, 1, w, kk, bmat, n, 0, yi, n)
+		}
 		var ri []float32
 		if res != nil {
 			ri = res[img*o*n : (img+1)*o*n]

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/autotag/autotag/nn/gemm"
+
 	"gorgonia.org/tensor"
 )
 
@@ -14,6 +16,7 @@ type foldedConv struct {
 	name                string
 	w                   *tensor.Dense // [out, in, k, k]
 	b                   *tensor.Dense // [out]
+	packed              *gemm.PackedA // w as the GEMM's packed left operand, made once
 	in, out             int
 	kernel, stride, pad int
 }

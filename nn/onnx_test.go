@@ -146,7 +146,7 @@ func TestONNXConv(t *testing.T) {
 				t.Fatalf("output dims %v, ours %v", out.dims, []int{b, o, ho, wo})
 			}
 			y := make([]float32, len(out.data))
-			convForward(x.data, w.data, make([]float32, o), nil, y, b, ch, h, wd, o, k, c.stride, c.pad, false, &workspace{})
+			convForward(x.data, w.data, make([]float32, o), nil, y, b, ch, h, wd, o, k, c.stride, c.pad, false, &workspace{}, nil)
 			closeTo(t, c.name, y, out.data)
 		})
 	}
@@ -221,7 +221,7 @@ func TestONNXBatchNorm(t *testing.T) {
 				t.Fatal(err)
 			}
 			y := make([]float32, len(out.data))
-			convForward(x.data, f.w.Float32s(), f.b.Float32s(), nil, y, b, ch, h, w, ch, 1, 1, 0, false, nil)
+			convForward(x.data, f.w.Float32s(), f.b.Float32s(), nil, y, b, ch, h, w, ch, 1, 1, 0, false, nil, nil)
 			closeTo(t, c.name, y, out.data)
 		})
 	}

@@ -9,38 +9,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// randomParams returns plausible random weights for every tensor m expects
-// (He-initialised convolutions, BN statistics near identity).
-func randomParams(m *ResNet50, seed uint64) map[string]*tensor.Dense {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	params := map[string]*tensor.Dense{}
-	for _, s := range m.slots() {
-		n := s.shape.TotalSize()
-		data := make([]float32, n)
-		switch {
-		case strings.HasSuffix(s.name, "running_var"):
-			for i := range data {
-				data[i] = 0.5 + rng.Float32()
-			}
-		case strings.HasSuffix(s.name, "running_mean"), strings.HasSuffix(s.name, ".bias"):
-			for i := range data {
-				data[i] = 0.1 * float32(rng.NormFloat64())
-			}
-		case len(s.shape) == 1: // bn weight
-			for i := range data {
-				data[i] = 0.5 + 0.5*rng.Float32()
-			}
-		default:
-			fanIn := n / s.shape[0]
-			std := float32(math.Sqrt(2 / float64(fanIn)))
-			for i := range data {
-				data[i] = std * float32(rng.NormFloat64())
-			}
-		}
-		params[s.name] = tensor.New(tensor.WithShape(s.shape...), tensor.WithBacking(data))
-	}
-	return params
-}
+// randomParams is RandomParams (kept short for the tests).
+func randomParams(m *ResNet50, seed uint64) map[string]*tensor.Dense { return RandomParams(m, seed) }
 
 func TestBindStrict(t *testing.T) {
 	for _, layout := range []Layout{KerasV1, TorchvisionV15} {

@@ -94,7 +94,7 @@ type graphBuilder struct {
 func (gb *graphBuilder) conv(x *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
 	w := gorgonia.NewTensor(gb.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.w))
 	b := gorgonia.NewVector(gb.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
-	return conv2d(x, w, b, res, c.stride, c.pad, relu, gb.ws)
+	return conv2d(x, w, b, res, c.stride, c.pad, relu, gb.ws, c.packed)
 }
 
 // bottleneck adds one residual block: ReLU(conv3(conv2(conv1(x))) + shortcut(x)),

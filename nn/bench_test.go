@@ -1,0 +1,111 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks of the engine (issue 3): every distinct convolution shape of ResNet50 at
+// 224x224 and the whole forward pass at batch 1 and 8, on random weights. Compare with
+// ONNX Runtime in the same session through `autotag bench` and
+// testdata/bench/ort_bench.js; GFLOP/s counts a multiply-add as 2 flops.
+
+// convShape is one distinct convolution of ResNet50 at 224x224.
+type convShape struct {
+	cin, cout, k, stride, pad, h int
+}
+
+// resnetConvShapes lists the distinct convolutions of both layouts for a 224x224
+// input, in network order.
+func resnetConvShapes() []convShape {
+	seen := map[convShape]bool{}
+	var out []convShape
+	for _, layout := range []Layout{KerasV1, TorchvisionV15} {
+		m := NewResNet50(Config{Layout: layout})
+		add := func(c *Conv2D, h int) {
+			s := convShape{c.In(), c.Out(), c.Kernel, c.Stride, c.Pad, h}
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		add(m.Conv1, 224)
+		h := 56
+		for _, layer := range m.Layers {
+			for _, b := range layer {
+				add(b.Conv1, h)
+				h1 := b.Conv1.OutSize(h)
+				add(b.Conv2, h1)
+				add(b.Conv3, b.Conv2.OutSize(h1))
+				if b.Downsample != nil {
+					add(b.Downsample.Conv, h)
+				}
+				h = b.Conv3.OutSize(b.Conv2.OutSize(h1))
+			}
+		}
+	}
+	return out
+}
+
+func randSlice(n int, rng *rand.Rand) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+func BenchmarkConv(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range resnetConvShapes() {
+		ho := convOutSize(s.h, s.k, s.stride, s.pad)
+		name := fmt.Sprintf("%dx%d_s%d_%dto%d_%d", s.k, s.k, s.stride, s.cin, s.cout, s.h)
+		b.Run(name, func(b *testing.B) {
+			x := randSlice(s.cin*s.h*s.h, rng)
+			w := randSlice(s.cout*s.cin*s.k*s.k, rng)
+			bias := randSlice(s.cout, rng)
+			y := make([]float32, s.cout*ho*ho)
+			ws := &workspace{}
+			flops := 2 * float64(s.cout*s.cin*s.k*s.k*ho*ho)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				convForward(x, w, bias, nil, y, 1, s.cin, s.h, s.h, s.cout, s.k, s.stride, s.pad, true, ws, nil)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkForward runs the whole keras-v1 ResNet50 at 224x224; ms/image and the
+// allocations of one Forward (testing.AllocsPerRun) are reported as metrics.
+func BenchmarkForward(b *testing.B) {
+	m := NewResNet50(Config{Layout: KerasV1})
+	if err := m.Bind(randomParams(m, 1)); err != nil {
+		b.Fatal(err)
+	}
+	for _, batch := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
+			r, err := m.NewRunner(batch, 224, 224)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			x := randSlice(batch*3*224*224, rand.New(rand.NewPCG(3, 4)))
+			forward := func() {
+				if _, _, err := r.Forward(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+			forward() // warm: buffers are allocated on the first run
+			allocs := testing.AllocsPerRun(1, forward)
+			b.ResetTimer()
+			for b.Loop() {
+				forward()
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*batch), "ms/image")
+			b.ReportMetric(allocs, "allocs/forward")
+		})
+	}
+}
