@@ -42,13 +42,12 @@ type ModelInfo struct {
 // workers owns compiled graphs (nn.Runner) for the batch sizes it runs, built when
 // the Tagger opens, and the weights are shared read-only between them.
 type Tagger struct {
-	info             ModelInfo
-	opts             options
-	spec             data.Spec
-	softmax          bool
-	head             *denseHead // nil: the backbone's own fc gives the logits
-	rules            *compiledRules
-	defaultThreshold float64
+	info     ModelInfo
+	opts     options
+	spec     data.Spec
+	softmax  bool
+	head     *denseHead // nil: the backbone's own fc gives the logits
+	selector *Selector
 
 	pool chan *worker // idle workers
 	all  []*worker
@@ -217,21 +216,17 @@ func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
 			Source: meta.Source, Activation: act, Classes: labels, Thresholds: meta.Thresholds,
 			InputSize: spec.Crop,
 		},
-		opts:             o,
-		spec:             spec,
-		softmax:          act == "softmax",
-		head:             head,
-		defaultThreshold: DefaultSigmoidThreshold,
-	}
-	if t.softmax {
-		t.defaultThreshold = DefaultSoftmaxThreshold
+		opts:    o,
+		spec:    spec,
+		softmax: act == "softmax",
+		head:    head,
 	}
 	rules := o.rules
 	if !o.rulesSet && t.softmax && classes == 1000 {
 		rules = DefaultRules()
 	}
-	if t.rules, err = compileRules(rules, labels, act, meta.Thresholds); err != nil {
-		return nil, fmt.Errorf("label rules: %w", err)
+	if t.selector, err = NewSelector(labels, act, rules, meta.Thresholds); err != nil {
+		return nil, err
 	}
 
 	// Build every runner before any worker runs (graphs share the folded weights).

@@ -95,8 +95,8 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := &Tagger{info: ModelInfo{Classes: classes}, defaultThreshold: 0.1}
-	if tg.rules, err = compileRules(r, classes, "softmax", nil); err != nil {
+	tg, err := NewSelector(classes, "softmax", r, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	probs := []float32{0.3, 0.2, 0.4, 0.9, 0.15, 0.05, 0.06}
@@ -120,7 +120,7 @@ rules:
 
 	// max aggregation; others dropped.
 	r.Aggregate, r.Others = "max", "drop"
-	if tg.rules, err = compileRules(r, classes, "softmax", nil); err != nil {
+	if tg, err = NewSelector(classes, "softmax", r, nil); err != nil {
 		t.Fatal(err)
 	}
 	got = tg.Select(probs, Selection{})
@@ -172,9 +172,8 @@ func TestRulesJSONRoundTrip(t *testing.T) {
 
 func TestModelThresholdsAndSigmoid(t *testing.T) {
 	classes := []string{"a", "b"}
-	tg := &Tagger{info: ModelInfo{Classes: classes}, defaultThreshold: DefaultSigmoidThreshold}
-	var err error
-	if tg.rules, err = compileRules(nil, classes, "sigmoid", []float32{0.2, 0.9}); err != nil {
+	tg, err := NewSelector(classes, "sigmoid", nil, []float32{0.2, 0.9})
+	if err != nil {
 		t.Fatal(err)
 	}
 	got := tg.Select([]float32{0.3, 0.8}, Selection{})

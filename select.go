@@ -1,7 +1,9 @@
 package autotag
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -24,42 +26,64 @@ type Selection struct {
 	TopK int
 }
 
-// Select turns one image's per-class probabilities (as Probabilities returns them,
-// in the model's class order) into tags: label rules group and rename classes,
-// thresholds filter, and the best TopK remain, highest score first (ties: higher
-// rule priority, then label order). It returns nil when probs does not have one
-// value per class.
-func (t *Tagger) Select(probs []float32, sel Selection) []Tag {
-	if len(probs) != len(t.info.Classes) {
+// Selector turns per-class probabilities into tags: label rules group and rename
+// classes, thresholds filter, top-k keeps the best. A Tagger has one for its model;
+// NewSelector makes one for probabilities from elsewhere. It is safe for concurrent
+// use.
+type Selector struct {
+	classes          []string
+	rules            *compiledRules
+	defaultThreshold float64
+}
+
+// NewSelector prepares label rules (nil: none) for a model with the given classes,
+// activation ("softmax" or "sigmoid") and optional per-class thresholds.
+func NewSelector(classes []string, activation string, rules *Rules, thresholds []float32) (*Selector, error) {
+	if activation != "softmax" && activation != "sigmoid" {
+		return nil, fmt.Errorf("autotag: activation %q: want softmax or sigmoid", activation)
+	}
+	if len(thresholds) != 0 && len(thresholds) != len(classes) {
+		return nil, fmt.Errorf("autotag: %d thresholds for %d classes", len(thresholds), len(classes))
+	}
+	cr, err := compileRules(rules, classes, activation, thresholds)
+	if err != nil {
+		return nil, fmt.Errorf("autotag: label rules: %w", err)
+	}
+	s := &Selector{classes: slices.Clone(classes), rules: cr, defaultThreshold: DefaultSigmoidThreshold}
+	if activation == "softmax" {
+		s.defaultThreshold = DefaultSoftmaxThreshold
+	}
+	return s, nil
+}
+
+// Select returns the tags of one image's probabilities (one per class, in class
+// order), highest score first (ties: higher rule priority first). A nil
+// sel.Threshold means each tag's rule threshold, else the model's per-class
+// threshold, else DefaultSoftmaxThreshold or DefaultSigmoidThreshold; sel.TopK ≤ 0
+// means no limit. It returns nil when probs does not have one value per class.
+func (s *Selector) Select(probs []float32, sel Selection) []Tag {
+	if len(probs) != len(s.classes) {
 		return nil
-	}
-	explicit := sel.Threshold
-	if explicit == nil {
-		explicit = t.opts.threshold
-	}
-	topK := sel.TopK
-	if topK == 0 {
-		topK = t.opts.topK
 	}
 	type cand struct {
 		Tag
 		priority int
 	}
 	var cands []cand
-	for gi := range t.rules.groups {
-		g := &t.rules.groups[gi]
-		s := t.rules.score(g, probs)
-		th := t.defaultThreshold
+	for gi := range s.rules.groups {
+		g := &s.rules.groups[gi]
+		score := s.rules.score(g, probs)
+		th := s.defaultThreshold
 		switch {
-		case explicit != nil:
-			th = *explicit
+		case sel.Threshold != nil:
+			th = *sel.Threshold
 		case !math.IsNaN(g.threshold):
 			th = g.threshold
 		}
-		if s <= 0 || s < th {
+		if score <= 0 || score < th {
 			continue
 		}
-		cands = append(cands, cand{Tag{g.tag, s}, g.priority})
+		cands = append(cands, cand{Tag{g.tag, score}, g.priority})
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		if cands[i].Score != cands[j].Score {
@@ -67,8 +91,8 @@ func (t *Tagger) Select(probs []float32, sel Selection) []Tag {
 		}
 		return cands[i].priority > cands[j].priority
 	})
-	if topK > 0 && len(cands) > topK {
-		cands = cands[:topK]
+	if sel.TopK > 0 && len(cands) > sel.TopK {
+		cands = cands[:sel.TopK]
 	}
 	out := make([]Tag, len(cands))
 	for i, c := range cands {
@@ -79,4 +103,20 @@ func (t *Tagger) Select(probs []float32, sel Selection) []Tag {
 
 // Category returns the category a label rule gives tag ("animal" for "dog" under
 // the default rules), or "" when it has none.
-func (t *Tagger) Category(tag string) string { return t.rules.category(tag) }
+func (s *Selector) Category(tag string) string { return s.rules.category(tag) }
+
+// Select turns one image's per-class probabilities (as Probabilities returns them)
+// into tags with the Tagger's rules; zero fields of sel take the Tagger's options
+// (WithThreshold, WithTopK), and see Selector.Select for the rest.
+func (t *Tagger) Select(probs []float32, sel Selection) []Tag {
+	if sel.Threshold == nil {
+		sel.Threshold = t.opts.threshold
+	}
+	if sel.TopK == 0 {
+		sel.TopK = t.opts.topK
+	}
+	return t.selector.Select(probs, sel)
+}
+
+// Category returns the category a label rule gives tag, or "" (see Selector.Category).
+func (t *Tagger) Category(tag string) string { return t.selector.Category(tag) }
