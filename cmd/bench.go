@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -155,6 +156,7 @@ func benchOne(m *nn.ResNet50, threads, batch, size int, minTime time.Duration) (
 	if _, _, err := r.Forward(x); err != nil {
 		return benchResult{}, err
 	}
+	debug.FreeOSMemory() // return what earlier configurations freed, then measure this one
 	resetPeakRSS()
 	runs := 0
 	start := time.Now()

@@ -10,13 +10,15 @@ import (
 )
 
 // foldedConv is a convolution with its batch norm folded in: W' and b' such that
-// conv(x, W') + b' == BN(conv(x, W) + b). The tensors are shared read-only by every
-// Runner built from the same model.
+// conv(x, W') + b' == BN(conv(x, W) + b). W' is kept only packed for the GEMM (the
+// unpacked copy would cost another 100 MB); shape is the original weight tensor, which
+// gives the graph's weight node its shape and type: operators built with packed set
+// never read it. Everything here is shared read-only by every Runner of the model.
 type foldedConv struct {
 	name                string
-	w                   *tensor.Dense // [out, in, k, k]
-	b                   *tensor.Dense // [out]
-	packed              *gemm.PackedA // w as the GEMM's packed left operand, made once
+	shape               *tensor.Dense // the unfolded weight [out, in, k, k]: shape only
+	b                   *tensor.Dense // b' [out]
+	packed              *gemm.PackedA // W' [out, in·k·k] packed as the GEMM's left operand
 	in, out             int
 	kernel, stride, pad int
 }
@@ -59,9 +61,10 @@ func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 	}
 	name := c.Weight.Name[:len(c.Weight.Name)-len(".weight")]
 	return &foldedConv{
-		name: name,
-		w:    tensor.New(tensor.WithShape(out, in, k, k), tensor.WithBacking(fw)),
-		b:    tensor.New(tensor.WithShape(out), tensor.WithBacking(fb)),
-		in:   in, out: out, kernel: k, stride: c.Stride, pad: c.Pad,
+		name:   name,
+		shape:  c.Weight.Value,
+		b:      tensor.New(tensor.WithShape(out), tensor.WithBacking(fb)),
+		packed: gemm.PackA(false, out, per, fw, per),
+		in:     in, out: out, kernel: k, stride: c.Stride, pad: c.Pad,
 	}, nil
 }

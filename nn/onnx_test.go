@@ -221,7 +221,7 @@ func TestONNXBatchNorm(t *testing.T) {
 				t.Fatal(err)
 			}
 			y := make([]float32, len(out.data))
-			convForward(x.data, f.w.Float32s(), f.b.Float32s(), nil, y, b, ch, h, w, ch, 1, 1, 0, false, nil, nil)
+			convForward(x.data, nil, f.b.Float32s(), nil, y, b, ch, h, w, ch, 1, 1, 0, false, nil, f.packed)
 			closeTo(t, c.name, y, out.data)
 		})
 	}

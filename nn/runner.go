@@ -39,6 +39,9 @@ func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
 	if err := r.build(x, ws); err != nil {
 		return nil, err
 	}
+	if err := planBuffers(r.g, r.feats, r.logit); err != nil {
+		return nil, err
+	}
 	r.vm = gorgonia.NewTapeMachine(r.g)
 	return r, nil
 }
@@ -92,7 +95,7 @@ type graphBuilder struct {
 // conv adds a fused convolution with c's folded weights (constant nodes whose values
 // are the model's shared tensors).
 func (gb *graphBuilder) conv(x *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
-	w := gorgonia.NewTensor(gb.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.w))
+	w := gorgonia.NewTensor(gb.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.shape))
 	b := gorgonia.NewVector(gb.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
 	return conv2d(x, w, b, res, c.stride, c.pad, relu, gb.ws, c.packed)
 }
