@@ -42,7 +42,8 @@ func newTrainCmd() *cobra.Command {
 			"  coco:ANNOTATIONS.json:IMAGE_DIR   kaggle:LABELS.csv:CATEGORIES.csv:IMAGE_DIR\n" +
 			"  yolo:IMAGE_DIR:LABEL_DIR[:NAMES]  csv:FILE.csv:IMAGE_DIR[:NAMES]\n\n" +
 			"--preset original replicates the original system's recipe for comparison: squashed\n" +
-			"224 inputs, a 2048-1024-512 MLP, focal loss, 3 epochs, no calibration.",
+			"224 inputs, a 2048-1024-512 MLP, focal loss, 3 epochs of Keras-default Adam (constant\n" +
+			"1e-3, batch 32, no weight decay), no threshold calibration.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if len(o.TrainSpecs) == 0 || o.Out == "" {
@@ -51,9 +52,19 @@ func newTrainCmd() *cobra.Command {
 			switch preset {
 			case "":
 			case "original":
+				// Keras defaults of the original: Adam at a constant 1e-3, no weight
+				// decay, batch 32, no warm-up; 3 epochs.
 				lossName, headSpec, o.Squash, o.Calibrate = "focal", "mlp:1024,512", true, false
-				if !c.Flags().Changed("epochs") {
-					cfg.Epochs = 3
+				for name, set := range map[string]func(){
+					"epochs": func() { cfg.Epochs = 3 }, "batch": func() { cfg.Batch = 32 },
+					"wd": func() { cfg.WeightDecay = 0 }, "warmup": func() { cfg.WarmupEpochs = 0 },
+				} {
+					if !c.Flags().Changed(name) {
+						set()
+					}
+				}
+				if !c.Flags().Changed("min-lr") {
+					cfg.MinLR = cfg.LR
 				}
 				cfg.Patience = 0
 			default:
@@ -107,6 +118,7 @@ func newTrainCmd() *cobra.Command {
 	f.StringVar(&headSpec, "head", "linear", "head: linear or mlp:H1,H2,...")
 	f.IntVar(&o.Views, "views", 3, "views per training image in the feature cache (view 0 unaugmented)")
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
+	f.Float64Var(&cfg.MinLR, "min-lr", cfg.MinLR, "learning rate at the end of the cosine schedule (= --lr: constant)")
 	f.Float64Var(&cfg.WeightDecay, "wd", cfg.WeightDecay, "decoupled weight decay")
 	f.Float64Var(&cfg.WarmupEpochs, "warmup", cfg.WarmupEpochs, "warm-up epochs")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch size")

@@ -1,9 +1,3 @@
-// Package train fine-tunes a multi-label head on top of a frozen ResNet50 and measures
-// it honestly: a feature cache on disk (K augmented views per image), the head trained
-// in Gorgonia (weighted BCE, asymmetric or focal loss; Adam with decoupled weight
-// decay; cosine schedule with warm-up; early stopping on validation mAP), atomic and
-// resumable checkpoints, multi-label metrics (mAP, CP/CR/CF1, OP/OR/OF1), per-class
-// threshold calibration, and plots.
 package train
 
 import (

@@ -5,7 +5,9 @@ Trains the same recipe as `autotag train` on the same cached backbone features, 
 PyTorch (Debian python3-torch 1.13), and reports the validation mAP, so the Go
 implementation can be checked against it (within 2 mAP points). It also replicates the
 original system's recipe (frozen backbone, squashed 224 inputs, 2048-1024-512-80 MLP,
-focal loss, 3 epochs) when given its features.
+focal loss, 3 epochs of Keras-default Adam) when given its features:
+  --features SQUASHED --loss focal --head mlp:1024,512 --epochs 3 --patience 0
+  --batch 32 --wd 0 --warmup 0 --min-lr 1e-3
 
 Features come from `autotag train --export-features DIR`:
   train_X.npy [N, K, 2048] (K views; view 0 = evaluation transform), train_Y.npy [N, C],
@@ -13,7 +15,7 @@ Features come from `autotag train --export-features DIR`:
 
 Usage:
   /usr/bin/python3 testdata/train/reference.py --features DIR [--loss wbce|asl|focal]
-      [--head linear|mlp:1024,512] [--epochs 30] [--lr 1e-3] [--wd 1e-4] [--batch 64]
+      [--head linear|mlp:1024,512] [--epochs 30] [--lr 1e-3] [--min-lr 0] [--wd 1e-4] [--batch 64]
       [--patience 8] [--warmup 1] [--seed 1] [--json OUT]
 
 The recipe, step for step as train/loop.go does it:
@@ -24,7 +26,8 @@ The recipe, step for step as train/loop.go does it:
     clip 0.05), or focal (Lin et al. 2017: gamma 2, alpha 0.25); all means over
     (sample, class);
   * torch.optim.AdamW (betas 0.9/0.999, eps 1e-8), weight decay on weights only;
-  * learning rate per step: linear warm-up over `warmup` epochs, then cosine to 0;
+  * learning rate per step: linear warm-up over `warmup` epochs, then cosine to
+    --min-lr (0; = --lr for a constant rate);
   * Linear layers initialised as nn.Linear does;
   * early stopping: keep the epoch with the best validation mAP, stop after
     `patience` epochs without improvement;
@@ -96,14 +99,14 @@ def make_head(spec, classes):
     return torch.nn.Sequential(*layers)
 
 
-def lr_at(step, base, warmup, total):
+def lr_at(step, base, warmup, total, low=0.0):
     if warmup > 0 and step < warmup:
         return base * (step + 1) / warmup
     span = total - warmup
     if span <= 0:
         return base
     frac = min(1.0, (step - warmup) / span)
-    return base * 0.5 * (1 + math.cos(math.pi * frac))
+    return low + (base - low) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
 def train(args, X, Y, VX, VY):
@@ -136,7 +139,7 @@ def train(args, X, Y, VX, VY):
             v = views[b * args.batch:(b + 1) * args.batch]
             x, y = Xt[idx, v], Yt[idx]
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, args.lr, warmup, total)
+                g["lr"] = lr_at(step, args.lr, warmup, total, args.min_lr)
             loss = loss_fn(args.loss, head(x), y, pw)
             opt.zero_grad()
             loss.backward()
@@ -166,6 +169,7 @@ def main():
     ap.add_argument("--head", default="linear")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr", type=float, default=0.0, help="final learning rate of the cosine (= --lr: constant)")
     ap.add_argument("--wd", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--patience", type=int, default=8)
