@@ -64,14 +64,24 @@ type batcher struct {
 	engine   *atomic.Pointer[engineSlot]
 	m        *metrics
 	log      *slog.Logger
+	workers  int
+
+	// maxWait bounds the expected queueing time of a newly admitted image, estimated
+	// from perImage (an exponentially weighted mean of the engine's time per image):
+	// a slow engine refuses work it could not start within maxWait, instead of
+	// accepting requests that would time out in the queue.
+	maxWait  time.Duration
+	perImage atomic.Int64 // nanoseconds; 0 until the first batch
 
 	mu     sync.RWMutex // guards closed against concurrent submit/close
 	closed bool
 	wg     sync.WaitGroup
 }
 
-func newBatcher(capacity, maxBatch, workers int, delay time.Duration, engine *atomic.Pointer[engineSlot], m *metrics, log *slog.Logger) *batcher {
+func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], m *metrics, log *slog.Logger) *batcher {
 	b := &batcher{
+		workers:  workers,
+		maxWait:  maxWait,
 		queue:    make(chan *job, capacity),
 		capacity: int64(capacity),
 		maxBatch: maxBatch,
@@ -94,12 +104,34 @@ func (b *batcher) admit(n int) error {
 	if b.closed {
 		return errDraining
 	}
-	if b.depth.Add(int64(n)) > b.capacity {
+	depth := b.depth.Add(int64(n))
+	if depth > b.capacity || b.maxWait > 0 && b.expectedWait(depth) > b.maxWait {
 		b.depth.Add(-int64(n))
 		return errQueueFull
 	}
 	b.m.queueDepth.Add(float64(n))
 	return nil
+}
+
+// expectedWait estimates how long the last of depth queued images waits before its
+// batch starts, from the engine's recent time per image.
+func (b *batcher) expectedWait(depth int64) time.Duration {
+	per := b.perImage.Load()
+	if per == 0 || depth <= int64(b.maxBatch*b.workers) {
+		return 0 // the next batches start right away
+	}
+	return time.Duration((depth - int64(b.maxBatch*b.workers)) * per / int64(b.workers))
+}
+
+// observe folds one batch's time per image into the running estimate.
+func (b *batcher) observe(elapsed time.Duration, n int) {
+	sample := int64(elapsed) / int64(n)
+	old := b.perImage.Load()
+	if old == 0 {
+		b.perImage.Store(sample)
+		return
+	}
+	b.perImage.Store((4*old + sample) / 5)
 }
 
 // unreserve gives back n slots admitted but never submitted.
@@ -215,6 +247,9 @@ func (b *batcher) run(batch []*job) {
 	elapsed := time.Since(start)
 	b.m.batchSize.Observe(float64(len(live)))
 	b.m.inference.Observe(elapsed.Seconds())
+	if err == nil {
+		b.observe(elapsed, len(live))
+	}
 	if err == nil && len(probs) != len(live) {
 		err = fmt.Errorf("engine returned %d results for %d images", len(probs), len(live))
 	}

@@ -82,6 +82,11 @@ func (s *Server) decodeUpload(data []byte, name string) (img image.Image, releas
 			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
 	}
 	size := decodedSize(cfg)
+	if size > s.budget.max {
+		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
+		return nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+			"%s: %dx%d %s image needs about %d MB decoded, more than the server's decode budget of %d MB", name, cfg.Width, cfg.Height, format, size>>20, s.budget.max>>20)
+	}
 	if !s.budget.tryAcquire(size) {
 		s.m.rejections.WithLabelValues("decode_budget").Inc()
 		e := errorf(http.StatusServiceUnavailable, codeOverloaded, "server is busy decoding other images; retry shortly")

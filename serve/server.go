@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	rtmetrics "runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,11 +28,20 @@ type Config struct {
 	BatchDelay time.Duration // longest wait for a batch to fill (default 5ms; negative: none)
 	Workers    int           // goroutines calling the engine (default 1)
 	QueueSize  int           // images admitted and waiting; beyond it 503 (default 4×MaxBatch×Workers)
+	// MaxQueueWait refuses (503) a request whose images would, at the engine's recent
+	// speed, wait longer than this before their batch starts (default 5s; negative: off).
+	MaxQueueWait time.Duration
 
 	MaxBodyBytes      int64 // request body limit (default 32 MiB)
 	MaxPixels         int   // per-image pixel cap checked before decoding (default 40 000 000)
 	MaxParts          int   // multipart parts per request (default 16)
-	DecodeBudgetBytes int64 // decoded-image bytes held at once by all requests (default 512 MiB)
+	DecodeBudgetBytes int64 // decoded-image bytes held at once by all requests (default 192 MiB)
+
+	// MemoryLimit, when negative, sets the Go runtime's soft memory limit when Serve
+	// starts to the memory in use then plus DecodeBudgetBytes plus 48 MiB, so that a
+	// flood of decompression bombs makes the GC work harder instead of growing the
+	// heap to twice the budget; positive: that many bytes; 0: leave it alone.
+	MemoryLimit int64
 
 	RequestTimeout    time.Duration // per-request deadline (default 30s)
 	ReadHeaderTimeout time.Duration // default 5s
@@ -66,6 +77,9 @@ func (c *Config) setDefaults() {
 	if c.QueueSize <= 0 {
 		c.QueueSize = 4 * c.MaxBatch * c.Workers
 	}
+	if c.MaxQueueWait == 0 {
+		c.MaxQueueWait = 5 * time.Second
+	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 32 << 20
 	}
@@ -76,7 +90,7 @@ func (c *Config) setDefaults() {
 		c.MaxParts = 16
 	}
 	if c.DecodeBudgetBytes <= 0 {
-		c.DecodeBudgetBytes = 512 << 20
+		c.DecodeBudgetBytes = 192 << 20
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
@@ -160,7 +174,7 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
-	s.batch = newBatcher(cfg.QueueSize, cfg.MaxBatch, cfg.Workers, cfg.BatchDelay, &s.engine, s.m, s.log)
+	s.batch = newBatcher(cfg.QueueSize, cfg.MaxBatch, cfg.Workers, cfg.BatchDelay, max(cfg.MaxQueueWait, 0), &s.engine, s.m, s.log)
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -218,6 +232,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	s.applyMemoryLimit()
 	info := s.engine.Load().e.Info()
 	s.log.Info("serving", "addr", ln.Addr().String(), "model", info.Name, "classes", len(info.Classes),
 		"max_batch", s.cfg.MaxBatch, "batch_delay", s.cfg.BatchDelay.String(), "workers", s.cfg.Workers,
@@ -294,4 +309,25 @@ func (s *Server) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// applyMemoryLimit sets the runtime's soft memory limit per Config.MemoryLimit.
+func (s *Server) applyMemoryLimit() {
+	limit := s.cfg.MemoryLimit
+	if limit == 0 {
+		return
+	}
+	if limit < 0 {
+		limit = goMemoryInUse() + s.cfg.DecodeBudgetBytes + 48<<20
+	}
+	debug.SetMemoryLimit(limit)
+	s.log.Info("memory limit set", "bytes", limit, "decode_budget", s.cfg.DecodeBudgetBytes)
+}
+
+// goMemoryInUse is the memory the Go runtime holds from the OS and has not returned
+// (close to the process's RSS for a pure-Go program).
+func goMemoryInUse() int64 {
+	ms := []rtmetrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	rtmetrics.Read(ms)
+	return int64(ms[0].Value.Uint64() - ms[1].Value.Uint64())
 }

@@ -513,3 +513,19 @@ func TestRequestDeadline(t *testing.T) {
 }
 
 var _ = image.Rect
+
+func TestMaxQueueWaitRefusesSlowBacklog(t *testing.T) {
+	eng := &fakeEngine{perImage: 100 * time.Millisecond}
+	s, _ := newTestServer(t, Config{MaxBatch: 1, QueueSize: 100, MaxQueueWait: 250 * time.Millisecond}, eng)
+	b := s.batch
+	b.observe(100*time.Millisecond, 1)
+	for i := 0; i < 3; i++ { // one starts at once, then 200ms of backlog
+		if err := b.admit(1); err != nil {
+			t.Fatalf("admit %d: %v", i, err)
+		}
+	}
+	if err := b.admit(1); !errors.Is(err, errQueueFull) {
+		t.Fatalf("admit with 300ms expected wait: %v, want errQueueFull", err)
+	}
+	b.unreserve(3)
+}

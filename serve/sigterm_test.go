@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/autotag/autotag"
 )
 
 // childEnv makes the test binary run a server instead of tests (see runChildServer).
@@ -26,8 +28,21 @@ const childEnv = "AUTOTAG_SERVE_TEST_CHILD"
 func runChildServer() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	s, err := New(Config{MaxBatch: 4, BatchDelay: time.Millisecond, QueueSize: 64, Logger: slogJSON(os.Stderr)},
-		&fakeEngine{perBatch: 150 * time.Millisecond})
+	cfg := Config{MaxBatch: 4, BatchDelay: time.Millisecond, QueueSize: 64, Logger: slogJSON(os.Stderr)}
+	var eng Engine = &fakeEngine{perBatch: 150 * time.Millisecond}
+	if os.Getenv(childEnv+"_MODE") == "bomb" {
+		cfg = Config{MaxBatch: 8, MemoryLimit: -1, Logger: slogJSON(io.Discard)}
+		eng = &fakeEngine{perBatch: 20 * time.Millisecond}
+		if p := os.Getenv(childEnv + "_MODEL"); p != "" {
+			tg, err := autotag.Open(ctx, p, autotag.WithBatchSize(8))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			eng = taggerEngine{tg}
+		}
+	}
+	s, err := New(cfg, eng)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
