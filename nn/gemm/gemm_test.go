@@ -76,9 +76,16 @@ func (s shape) String() string {
 	return fmt.Sprintf("m%d_n%d_k%d_tA%v_tB%v_a%g_b%g_pad%d", s.m, s.n, s.k, s.transA, s.transB, s.alpha, s.beta, s.pad)
 }
 
-// check runs Sgemm (or PackA + SgemmPackedA) on s and compares with naive. Padding of C
-// outside the m×n window must survive untouched; with beta = 0 C starts as NaN.
-func check(t *testing.T, r *rand.Rand, s shape, packed bool) {
+// How check calls the package.
+const (
+	plain   = iota // Sgemm
+	packedA        // PackA + SgemmPackedA
+	packedB        // PackB + SgemmPackedB
+)
+
+// check runs Sgemm, SgemmPackedA or SgemmPackedB (mode) on s and compares with naive.
+// Padding of C outside the m×n window must survive untouched; with beta = 0 C starts as NaN.
+func check(t *testing.T, r *rand.Rand, s shape, mode int) {
 	t.Helper()
 	ar, ac := s.m, s.k
 	if s.transA {
@@ -99,10 +106,14 @@ func check(t *testing.T, r *rand.Rand, s shape, packed bool) {
 	}
 	orig := append([]float32(nil), c...)
 	want, mag := naive(s.transA, s.transB, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, s.beta, c, ldc)
-	if packed {
+	switch mode {
+	case packedA:
 		pa := PackA(s.transA, s.m, s.k, a, lda)
 		SgemmPackedA(pa, s.transB, s.n, s.alpha, b, ldb, s.beta, c, ldc)
-	} else {
+	case packedB:
+		pb := PackB(s.transB, s.k, s.n, b, ldb)
+		SgemmPackedB(s.transA, s.m, s.alpha, a, lda, pb, s.beta, c, ldc)
+	default:
 		Sgemm(s.transA, s.transB, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, s.beta, c, ldc)
 	}
 	bad := 0
@@ -143,7 +154,7 @@ func TestSgemmEdgeShapes(t *testing.T) {
 					continue
 				}
 				s := shape{m: m, n: n, k: k, transA: m%2 == 0, transB: n%3 == 0, alpha: 1, beta: 0, pad: (m + n) % 3}
-				check(t, r, s, false)
+				check(t, r, s, plain)
 			}
 		}
 	})
@@ -156,7 +167,7 @@ func TestSgemmTransposesAlphaBeta(t *testing.T) {
 			for _, tB := range []bool{false, true} {
 				for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2.5, -1}, {0, 0.5}, {0, 0}} {
 					for _, sz := range [][3]int{{37, 53, 401}, {9, 70, 3}, {130, 33, 129}} {
-						check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, transB: tB, alpha: ab[0], beta: ab[1], pad: 5}, false)
+						check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, transB: tB, alpha: ab[0], beta: ab[1], pad: 5}, plain)
 					}
 				}
 			}
@@ -175,7 +186,7 @@ func TestSgemmRandomSweep(t *testing.T) {
 				transA: r.IntN(2) == 0, transB: r.IntN(2) == 0,
 				alpha: float32(r.IntN(5)-2) / 2, beta: float32(r.IntN(3)), pad: r.IntN(4),
 			}
-			check(t, r, s, r.IntN(3) == 0)
+			check(t, r, s, r.IntN(3))
 		}
 	})
 }
@@ -187,28 +198,31 @@ func TestSgemmThreads(t *testing.T) {
 		for _, th := range []int{1, 2, 3, 5} {
 			SetThreads(th)
 			for _, sz := range [][3]int{{64, 300, 70}, {257, 49, 200}, {513, 17, 64}, {8, 1030, 33}} {
-				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], alpha: 1, beta: 1}, false)
-				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], alpha: 1, beta: 0}, true)
+				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], alpha: 1, beta: 1}, plain)
+				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], alpha: 1, beta: 0}, packedA)
+				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: true, alpha: 1, beta: 0}, packedB)
 			}
 		}
 	})
 }
 
-func TestSgemmPackedA(t *testing.T) {
+func TestSgemmPacked(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))
 		for _, tA := range []bool{false, true} {
 			for _, sz := range [][3]int{{64, 196, 576}, {1, 1, 1}, {13, 49, 385}, {100, 7, 800}} {
-				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, transB: sz[0]%2 == 0, alpha: 1, beta: 0, pad: 2}, true)
-				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, alpha: 0.5, beta: -1}, true)
+				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, transB: sz[0]%2 == 0, alpha: 1, beta: 0, pad: 2}, packedA)
+				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, alpha: 0.5, beta: -1}, packedA)
+				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, transB: !tA, alpha: 1, beta: 0, pad: 1}, packedB)
+				check(t, r, shape{m: sz[0], n: sz[1], k: sz[2], transB: tA, alpha: -2, beta: 0.5}, packedB)
 			}
 		}
 	})
 }
 
-// TestPackedAKeepsItsKernel checks that an operand packed under one kernel still
+// TestPackedKeepsItsKernel checks that an operand packed under one kernel still
 // multiplies correctly after the active kernel changes.
-func TestPackedAKeepsItsKernel(t *testing.T) {
+func TestPackedKeepsItsKernel(t *testing.T) {
 	defer SetKernel("")
 	r := rand.New(rand.NewPCG(11, 12))
 	m, n, k := 33, 40, 50
@@ -216,14 +230,15 @@ func TestPackedAKeepsItsKernel(t *testing.T) {
 	want, _ := naive(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
 	for _, from := range Kernels() {
 		_ = SetKernel(from)
-		pa := PackA(false, m, k, a, k)
+		pa, pb := PackA(false, m, k, a, k), PackB(false, k, n, b, n)
 		for _, to := range Kernels() {
 			_ = SetKernel(to)
-			c := make([]float32, m*n)
-			SgemmPackedA(pa, false, n, 1, b, n, 0, c, n)
+			ca, cb := make([]float32, m*n), make([]float32, m*n)
+			SgemmPackedA(pa, false, n, 1, b, n, 0, ca, n)
+			SgemmPackedB(false, m, 1, a, k, pb, 0, cb, n)
 			for i, w := range want {
-				if math.Abs(float64(c[i])-w) > 1e-4 {
-					t.Fatalf("packed with %s, run with %s: C[%d] = %v, want %v", from, to, i, c[i], w)
+				if math.Abs(float64(ca[i])-w) > 1e-4 || math.Abs(float64(cb[i])-w) > 1e-4 {
+					t.Fatalf("packed with %s, run with %s: C[%d] = %v (A), %v (B), want %v", from, to, i, ca[i], cb[i], w)
 				}
 			}
 		}
@@ -259,15 +274,16 @@ func TestSgemmAllocatesNothing(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	m, n, k := 128, 196, 300
 	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-	pa := PackA(false, m, k, a, k)
+	pa, pb := PackA(false, m, k, a, k), PackB(false, k, n, b, n)
 	for _, th := range []int{1, 2} {
 		SetThreads(th)
 		allocs := testing.AllocsPerRun(20, func() {
 			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 			SgemmPackedA(pa, false, n, 1, b, n, 0, c, n)
+			SgemmPackedB(false, m, 1, a, k, pb, 0, c, n)
 		})
 		if allocs > 0.5 {
-			t.Errorf("threads=%d: %.1f allocations per call pair, want 0", th, allocs)
+			t.Errorf("threads=%d: %.1f allocations per three calls, want 0", th, allocs)
 		}
 	}
 }
@@ -284,8 +300,9 @@ func TestSgemmOrientations(t *testing.T) {
 				for _, tA := range []bool{false, true} {
 					for i, ab := range [][2]float32{{1, 0}, {-1.5, 0.5}} {
 						s := shape{m: sz[0], n: sz[1], k: sz[2], transA: tA, transB: !tA && i == 1, alpha: ab[0], beta: ab[1], pad: 3}
-						check(t, r, s, false)
-						check(t, r, s, true)
+						check(t, r, s, plain)
+						check(t, r, s, packedA)
+						check(t, r, s, packedB)
 					}
 				}
 			}

@@ -38,35 +38,10 @@ func (pa *PackedA) Rows() int { return pa.m }
 // Cols returns k, the number of columns of op(A).
 func (pa *PackedA) Cols() int { return pa.k }
 
-// at returns op(A)[i][p] from the packed panels.
-func (pa *PackedA) at(i, p int) float32 {
-	pp := pa.a
-	mr := pp.kern.mr
-	p0 := p / pp.kc * pp.kc
-	kc := min(pp.kc, pa.k-p0)
-	return pp.data[p0*pp.pad+(i/mr)*mr*kc+(p-p0)*mr+i%mr]
-}
-
 // transposedPanels returns op(A)ᵀ packed as B-role panels (op(A)'s rows become nr-wide
 // column panels), building it from the A-role panels on first use.
 func (pa *PackedA) transposedPanels() *panels {
-	pa.tOnce.Do(func() {
-		kn := pa.a.kern
-		pp := &panels{kern: kn, kc: pa.a.kc, pad: ceilDiv(pa.m, kn.nr) * kn.nr}
-		pp.data = make([]float32, pp.pad*pa.k)
-		nr := kn.nr
-		for p0 := 0; p0 < pa.k; p0 += pp.kc {
-			kc := min(pp.kc, pa.k-p0)
-			blk := pp.data[p0*pp.pad:]
-			for i := 0; i < pa.m; i++ {
-				panel := blk[(i/nr)*nr*kc:]
-				for p := 0; p < kc; p++ {
-					panel[p*nr+i%nr] = pa.at(i, p0+p)
-				}
-			}
-		}
-		pa.t = pp
-	})
+	pa.tOnce.Do(func() { pa.t = pa.a.repack(pa.a.kern.nr) })
 	return pa.t
 }
 
@@ -100,6 +75,78 @@ func SgemmPackedA(pa *PackedA, transB bool, n int, alpha float32, b []float32, l
 		p.m, p.n, p.c, p.ldc = m, n, c, ldc
 		p.pa = pa.a
 		p.b, p.ldb, p.transB = b, ldb, transB
+	}
+	run(p)
+}
+
+// PackedB is a right operand op(B) packed once, the mirror of PackedA, for products
+// whose constant operand is on the right, such as a fully connected layer
+// out[batch, classes] = x[batch, features] · Wᵀ with W[classes, features] (transB).
+// It is read-only after PackB and safe for concurrent use by SgemmPackedB calls.
+type PackedB struct {
+	k, n int
+	b    *panels // op(B) as B-role panels
+
+	tOnce sync.Once
+	t     *panels // op(B)ᵀ as A-role panels, for transposed products; built on first use
+}
+
+// PackB packs op(B), a k×n matrix (B is k×n with leading dimension ldb, or n×k if
+// transB), for SgemmPackedB. It copies: later changes to b do not affect the result.
+// It panics on negative sizes or a short slice (a programmer error).
+func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
+	checkDims(0, n, k, 0, ldb, 0)
+	if transB {
+		checkOperand("B", b, n, k, ldb)
+	} else {
+		checkOperand("B", b, k, n, ldb)
+	}
+	return &PackedB{k: k, n: n, b: packBPanels(active(), transB, b, ldb, k, n)}
+}
+
+// Rows returns k, the number of rows of op(B).
+func (pb *PackedB) Rows() int { return pb.k }
+
+// Cols returns n, the number of columns of op(B).
+func (pb *PackedB) Cols() int { return pb.n }
+
+// transposedPanels returns op(B)ᵀ packed as A-role panels, built on first use.
+func (pb *PackedB) transposedPanels() *panels {
+	pb.tOnce.Do(func() { pb.t = pb.b.repack(pb.b.kern.mr) })
+	return pb.t
+}
+
+// SgemmPackedB computes C = alpha·op(A)·op(B) + beta·C like Sgemm, with op(B) (k×n) taken
+// from pb: op(A) is m×k (A is m×k with leading dimension lda, or k×m if transA) and C is
+// m×n with leading dimension ldc. When beta is zero C is not read. It panics on a short
+// slice.
+func SgemmPackedB(transA bool, m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int) {
+	n, k := pb.n, pb.k
+	checkDims(m, n, k, lda, 0, ldc)
+	if transA {
+		checkOperand("A", a, k, m, lda)
+	} else {
+		checkOperand("A", a, m, k, lda)
+	}
+	checkOperand("C", c, m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	kn := pb.b.kern
+	p := newProblem()
+	p.kern, p.k, p.alpha, p.beta = kn, k, alpha, beta
+	if transposed(kn, m, n, k) {
+		p.m, p.n, p.c, p.ldc, p.ct = n, m, c, ldc, true
+		p.pa = pb.transposedPanels()
+		p.b, p.ldb, p.transB = a, lda, !transA
+	} else {
+		p.m, p.n, p.c, p.ldc = m, n, c, ldc
+		p.a, p.lda, p.transA = a, lda, transA
+		p.pb = pb.b
 	}
 	run(p)
 }
