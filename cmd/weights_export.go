@@ -1,0 +1,41 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/autotag/autotag/weights"
+)
+
+func init() { registerWeights(newWeightsExportONNXCmd) }
+
+func newWeightsExportONNXCmd() *cobra.Command {
+	var fold bool
+	c := &cobra.Command{
+		Use:   "export-onnx MODEL OUT.onnx",
+		Short: "Write a model as a standard ONNX graph (opset 13) for ONNX Runtime and other tools",
+		Long: "Write MODEL (a cached name or a .safetensors file) as an ONNX model, opset 13.\n" +
+			"Input \"input\": float32 [N,3,H,W], preprocessed as `autotag weights inspect` shows;\n" +
+			"outputs \"logits\" and \"probabilities\" [N,classes]. --fold-bn folds batch norm into the\n" +
+			"convolutions (same function, fewer nodes).",
+		Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			p, err := weights.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			m, err := weights.Load(p)
+			if err != nil {
+				return err
+			}
+			if err := weights.ExportONNX(args[1], m, weights.ONNXOptions{FoldBN: fold}); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), args[1])
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&fold, "fold-bn", false, "fold batch norm into the convolutions")
+	return c
+}
