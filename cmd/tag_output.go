@@ -1,0 +1,133 @@
+package cmd
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/autotag/autotag"
+)
+
+// tagResult is the outcome for one file.
+type tagResult struct {
+	file    string
+	tags    []autotag.Tag
+	err     error
+	skipped bool // --xmp: the sidecar was up to date; tags come from it
+}
+
+// resultWriter renders results in one output format.
+type resultWriter interface {
+	write(r tagResult) error
+	flush() error
+}
+
+func newResultWriter(format string, w io.Writer) (resultWriter, error) {
+	switch format {
+	case "jsonl", "json":
+		return &jsonlWriter{w: w}, nil
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write([]string{"file", "tags", "scores", "error"}); err != nil {
+			return nil, err
+		}
+		return &csvWriter{w: cw}, nil
+	case "table":
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FILE\tTAGS")
+		return &tableWriter{w: tw}, nil
+	}
+	return nil, fmt.Errorf("--format %q: want jsonl, csv or table", format)
+}
+
+// roundScore keeps four decimals: enough to rank, short to read.
+func roundScore(s float64) float64 { return math.Round(s*1e4) / 1e4 }
+
+// jsonlRow is one line of jsonl output (DESIGN.md §5).
+type jsonlRow struct {
+	File    string        `json:"file"`
+	Tags    []autotag.Tag `json:"tags"`
+	Error   *string       `json:"error"`
+	Skipped bool          `json:"skipped,omitempty"`
+}
+
+type jsonlWriter struct{ w io.Writer }
+
+func (j *jsonlWriter) write(r tagResult) error {
+	row := jsonlRow{File: r.file, Tags: make([]autotag.Tag, 0, len(r.tags)), Skipped: r.skipped}
+	for _, t := range r.tags {
+		row.Tags = append(row.Tags, autotag.Tag{Label: t.Label, Score: roundScore(t.Score)})
+	}
+	if r.err != nil {
+		msg := r.err.Error()
+		row.Error = &msg
+	}
+	b, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	_, err = j.w.Write(append(b, '\n'))
+	return err
+}
+
+func (j *jsonlWriter) flush() error { return nil }
+
+type csvWriter struct{ w *csv.Writer }
+
+// csvCell defuses spreadsheet formulas: a cell starting with =, +, -, @, tab or CR
+// gets a leading apostrophe (OWASP "CSV injection").
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func (c *csvWriter) write(r tagResult) error {
+	labels := make([]string, len(r.tags))
+	scores := make([]string, len(r.tags))
+	for i, t := range r.tags {
+		labels[i] = t.Label
+		scores[i] = fmt.Sprintf("%.4f", t.Score)
+	}
+	msg := ""
+	if r.err != nil {
+		msg = r.err.Error()
+	}
+	if err := c.w.Write([]string{csvCell(r.file), csvCell(strings.Join(labels, ";")), strings.Join(scores, ";"), csvCell(msg)}); err != nil {
+		return err
+	}
+	c.w.Flush() // one row at a time, so a long run shows progress
+	return c.w.Error()
+}
+
+func (c *csvWriter) flush() error { c.w.Flush(); return c.w.Error() }
+
+type tableWriter struct{ w *tabwriter.Writer }
+
+func (t *tableWriter) write(r tagResult) error {
+	var cell string
+	switch {
+	case r.err != nil:
+		cell = "error: " + r.err.Error()
+	case len(r.tags) == 0:
+		cell = "-"
+	default:
+		parts := make([]string, len(r.tags))
+		for i, tg := range r.tags {
+			parts[i] = fmt.Sprintf("%s %.2f", tg.Label, tg.Score)
+		}
+		cell = strings.Join(parts, ", ")
+	}
+	if r.skipped {
+		cell += " (sidecar up to date)"
+	}
+	_, err := fmt.Fprintf(t.w, "%s\t%s\n", strings.ReplaceAll(r.file, "\t", " "), cell)
+	return err
+}
+
+func (t *tableWriter) flush() error { return t.w.Flush() }
