@@ -13,7 +13,7 @@ import (
 func TestCalibrateThresholds(t *testing.T) {
 	probs := []float32{0.9, 0.2, 0.1, 0.6, 0.7, 0.6, 0.3, 0.4, 0.2}
 	y := []float32{1, 0, 0, 0, 1, 0, 1, 1, 0}
-	th, err := CalibrateThresholds(probs, y, 3, 0.05)
+	th, err := CalibrateThresholds(probs, y, 3, 0.05, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,11 +24,17 @@ func TestCalibrateThresholds(t *testing.T) {
 		}
 	}
 	// the floor binds when the best cut is at a tiny score
-	th, _ = CalibrateThresholds([]float32{0.01, 0.001}, []float32{1, 0}, 1, 0.05)
+	th, _ = CalibrateThresholds([]float32{0.01, 0.001}, []float32{1, 0}, 1, 0.05, 1)
 	if th[0] != 0.05 {
 		t.Errorf("floored threshold = %v, want 0.05", th[0])
 	}
-	if _, err := CalibrateThresholds(probs, y[:3], 3, 0.05); err == nil {
+	// with minPositives 2, class a (2 positives) is calibrated, b (2) too, a class with
+	// one positive is not
+	th, _ = CalibrateThresholds([]float32{0.01, 0.001}, []float32{1, 0}, 1, 0.05, 2)
+	if th[0] != DefaultThreshold {
+		t.Errorf("threshold with too few positives = %v, want %v", th[0], DefaultThreshold)
+	}
+	if _, err := CalibrateThresholds(probs, y[:3], 3, 0.05, 1); err == nil {
 		t.Error("want an error for mismatched lengths")
 	}
 }

@@ -39,6 +39,7 @@ type RunOptions struct {
 	Bundle          bool    // write the whole network, not just the head
 	Calibrate       bool    // per-class thresholds on the validation set
 	ThresholdFloor  float32 // lowest calibrated threshold
+	MinPositives    int     // classes with fewer validation positives keep threshold 0.5
 	MaxPosWeight    float32 // clamp of wbce's pos_weight
 	ExportFeatures  string  // directory for train_X.npy, train_Y.npy, val_X.npy, val_Y.npy
 	FromFeatures    string  // train on features exported earlier instead of running the backbone
@@ -215,7 +216,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if valF != nil {
 		probs := head.Probabilities(valF.View(0), valF.N)
 		if o.Calibrate {
-			if thresholds, err = CalibrateThresholds(probs, valF.Y, valF.Classes, o.ThresholdFloor); err != nil {
+			if thresholds, err = CalibrateThresholds(probs, valF.Y, valF.Classes, o.ThresholdFloor, o.MinPositives); err != nil {
 				return nil, err
 			}
 		}
