@@ -21,6 +21,7 @@ import (
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/xmp"
+	"github.com/autotag/autotag/weights"
 )
 
 func init() { register(newTagCmd) }
@@ -95,7 +96,22 @@ skipped (its tags are reported from the sidecar) unless --force.`,
 	fl.IntVarP(&f.workers, "workers", "j", runtime.GOMAXPROCS(0), "photos decoded and preprocessed in parallel")
 	fl.IntVar(&f.maxPixels, "max-pixels", data.DefaultMaxPixels, "refuse images with more pixels than this (checked before decoding)")
 	fl.BoolVar(&f.printRules, "print-rules", false, "print the embedded default label rules (YAML) and exit")
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"jsonl", "csv", "table"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("model", completeModelNames)
+	_ = c.RegisterFlagCompletionFunc("rules", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"none", "default"}, cobra.ShellCompDirectiveDefault // and files
+	})
 	return c
+}
+
+// completeModelNames completes cached model names (and files).
+func completeModelNames(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	entries, _ := weights.List()
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name)
+	}
+	return names, cobra.ShellCompDirectiveDefault
 }
 
 // tagConfig fingerprints the settings that change a photo's tags, so an XMP sidecar
