@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/autotag/autotag/nn/gemm"
 )
 
 // Benchmarks of the engine (issue 3): every distinct convolution shape of ResNet50 at
@@ -67,11 +69,13 @@ func BenchmarkConv(b *testing.B) {
 			bias := randSlice(s.cout, rng)
 			y := make([]float32, s.cout*ho*ho)
 			ws := &workspace{}
+			packed := gemm.PackA(false, s.cout, s.cin*s.k*s.k, w, s.cin*s.k*s.k)
+			g := convGeom{batch: 1, c: s.cin, h: s.h, w: s.h, o: s.cout, k: s.k, s: s.stride, p: s.pad, inCNHW: true, outCNHW: true}
 			flops := 2 * float64(s.cout*s.cin*s.k*s.k*ho*ho)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				convForward(x, w, bias, nil, y, 1, s.cin, s.h, s.h, s.cout, s.k, s.stride, s.pad, true, ws, nil)
+				convForward(g, x, w, bias, nil, y, true, ws, packed)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

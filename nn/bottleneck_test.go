@@ -51,22 +51,39 @@ func TestBottleneckGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// the block runs in a Runner's CNHW layout: transpose the NCHW fixture
 			g := gorgonia.NewGraph()
+			in := fx.Input.Shape
 			x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithName("x"),
-				gorgonia.WithValue(denseOf(fx.Input.Data, fx.Input.Shape...)))
+				gorgonia.WithValue(denseOf(swapBatchChannel(fx.Input.Data, in), in[1], in[0], in[2], in[3])))
 			y, err := (&graphBuilder{g: g, ws: &workspace{}}).bottleneck(x, fb)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !y.Shape().Eq(tensor.Shape(fx.Output.Shape)) {
-				t.Fatalf("output shape %v, want %v", y.Shape(), fx.Output.Shape)
+			os := fx.Output.Shape
+			if want := (tensor.Shape{os[1], os[0], os[2], os[3]}); !y.Shape().Eq(want) {
+				t.Fatalf("output shape %v, want %v (CNHW)", y.Shape(), want)
 			}
 			vm := gorgonia.NewTapeMachine(g)
 			defer vm.Close()
 			if err := vm.RunAll(); err != nil {
 				t.Fatal(err)
 			}
-			closeTo(t, string(layout), y.Value().(*tensor.Dense).Float32s(), fx.Output.Data)
+			got := swapBatchChannel(y.Value().(*tensor.Dense).Float32s(), y.Shape())
+			closeTo(t, string(layout), got, fx.Output.Data)
 		})
 	}
+}
+
+// swapBatchChannel converts a 4-D tensor of shape (a,b,h,w) into (b,a,h,w): NCHW to
+// CNHW and back.
+func swapBatchChannel(x []float32, shape []int) []float32 {
+	a, b, hw := shape[0], shape[1], shape[2]*shape[3]
+	y := make([]float32, len(x))
+	for i := 0; i < a; i++ {
+		for j := 0; j < b; j++ {
+			copy(y[(j*a+i)*hw:(j*a+i+1)*hw], x[(i*b+j)*hw:(i*b+j+1)*hw])
+		}
+	}
+	return y
 }

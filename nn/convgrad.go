@@ -29,6 +29,9 @@ func (op *convOp) DiffWRT(n int) []bool {
 
 // SymDiff builds the gradient nodes of x, W, b (and r).
 func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if op.inCNHW || op.outCNHW {
+		return nil, fmt.Errorf("%v: gradients are implemented for NCHW convolutions (Conv2d), not a Runner's CNHW ones", op)
+	}
 	if len(inputs) != op.Arity() {
 		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(inputs))
 	}
@@ -148,7 +151,7 @@ func (op *convGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error)
 	out := op.out.get(o, c, k, k)
 	dw := out.Float32s()
 	for i := 0; i < b; i++ {
-		im2col(x[i*c*h*wd:(i+1)*c*h*wd], h, wd, k, s, p, ho, wo, col, 0, c)
+		im2col(x[i*c*h*wd:(i+1)*c*h*wd], h*wd, h, wd, k, s, p, ho, wo, col, n, 0, c)
 		beta := float32(1)
 		if i == 0 {
 			beta = 0

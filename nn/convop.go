@@ -11,36 +11,45 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// convOp is the fused convolution operator: y = ReLU(conv(x, W) + b [+ r]) on NCHW
-// float32 tensors, with W in OIHW. Its inputs are x, W, b and, when residual, r (the
-// shortcut of a bottleneck, He et al. 2015 eq. 1); relu may be off. 1x1 stride-1
-// convolutions are one GEMM per image straight on the activations; strided 1x1 ones
-// subsample first; larger kernels go through im2col into the graph's shared workspace.
-// The bias / residual / ReLU epilogue is one pass over the output, on two goroutines.
+// convOp is the fused convolution operator: y = ReLU(conv(x, W) + b [+ r]) on float32
+// activations, with W in OIHW. Its inputs are x, W, b and, when residual, r (the
+// shortcut of a bottleneck, He et al. 2015 eq. 1); relu may be off.
+//
+// Activations are NCHW, or, inside a Runner, CNHW: channel-major across the batch,
+// shape (C,B,H,W), which is NCHW itself at batch 1. In CNHW every channel of the whole
+// batch is one contiguous row, so a 1x1 convolution of the batch is a single GEMM
+// Y[O, B·HW] = W[O, C]·X[C, B·HW] straight on the activations, and the im2col of
+// several images feeds one wider GEMM: layer3/4's 14x14 and 7x7 maps are too narrow to
+// keep the GEMM busy one image at a time. Strided 1x1 convolutions subsample first;
+// larger kernels go through im2col into the graph's shared workspace. The bias /
+// residual / ReLU epilogue is one pass over the output, on two goroutines.
 type convOp struct {
 	base
-	k, stride, pad int
-	relu, residual bool
-	ws             *workspace
-	out            outBuf
+	k, stride, pad  int
+	relu, residual  bool
+	inCNHW, outCNHW bool
+	ws              *workspace
+	out             outBuf
 	// packed, when set, is the weight input already packed for the GEMM (inference
 	// runners, whose weights never change); nil means pack the weight on every call.
 	packed *gemm.PackedA
 }
 
-// Conv2d applies the fused convolution to graph nodes x [B,C,H,W], w [O,C,k,k], b [O]
-// and, if res is not nil, adds res [B,O,Ho,Wo] before the optional ReLU. It is
+// Conv2d applies the fused convolution to graph nodes x [B,C,H,W] (NCHW), w [O,C,k,k],
+// b [O] and, if res is not nil, adds res [B,O,Ho,Wo] before the optional ReLU. It is
 // differentiable with respect to every input (gorgonia.Grad works through it).
 func Conv2d(x, w, b, res *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Node, error) {
-	return conv2d(x, w, b, res, stride, pad, relu, nil, nil)
+	return conv2d(x, w, b, res, convOp{stride: stride, pad: pad, relu: relu})
 }
 
-func conv2d(x, w, b, res *gorgonia.Node, stride, pad int, relu bool, ws *workspace, packed *gemm.PackedA) (*gorgonia.Node, error) {
+// conv2d applies a convOp configured like proto (stride, pad, relu, layouts, ws, packed).
+func conv2d(x, w, b, res *gorgonia.Node, proto convOp) (*gorgonia.Node, error) {
 	ws2 := w.Shape()
 	if len(ws2) != 4 || ws2[2] != ws2[3] {
 		return nil, fmt.Errorf("nn: conv weight %s has shape %v, want [out,in,k,k]", w.Name(), ws2)
 	}
-	op := &convOp{base: newBase(), k: ws2[2], stride: stride, pad: pad, relu: relu, residual: res != nil, ws: ws, packed: packed}
+	op := &convOp{base: newBase(), k: ws2[2], stride: proto.stride, pad: proto.pad, relu: proto.relu,
+		residual: res != nil, inCNHW: proto.inCNHW, outCNHW: proto.outCNHW, ws: proto.ws, packed: proto.packed}
 	in := []*gorgonia.Node{x, w, b}
 	if res != nil {
 		in = append(in, res)
@@ -66,6 +75,16 @@ func (op *convOp) Type() hm.Type {
 	return fnType(4, 4, 1, 4)
 }
 
+// geom reads the call's geometry from the input and weight shapes.
+func (op *convOp) geom(x, w tensor.Shape) convGeom {
+	g := convGeom{batch: x[0], c: x[1], h: x[2], w: x[3], o: w[0], k: op.k, s: op.stride, p: op.pad,
+		inCNHW: op.inCNHW, outCNHW: op.outCNHW}
+	if op.inCNHW {
+		g.batch, g.c = x[1], x[0]
+	}
+	return g
+}
+
 func (op *convOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	if len(inputs) != op.Arity() {
 		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(inputs))
@@ -76,14 +95,15 @@ func (op *convOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) 
 	if !ok1 || !ok2 || !ok3 || len(x) != 4 || len(w) != 4 || len(b) != 1 {
 		return nil, fmt.Errorf("%v: bad input shapes %v", op, inputs)
 	}
-	if x[1] != w[1] || w[0] != b[0] {
+	g := op.geom(x, w)
+	if g.c != w[1] || w[0] != b[0] {
 		return nil, fmt.Errorf("%v: input %v, weight %v and bias %v disagree", op, x, w, b)
 	}
-	ho, wo := convOutSize(x[2], op.k, op.stride, op.pad), convOutSize(x[3], op.k, op.stride, op.pad)
+	ho, wo := g.outSize()
 	if ho < 1 || wo < 1 {
 		return nil, fmt.Errorf("%v: input %v too small", op, x)
 	}
-	out := tensor.Shape{x[0], w[0], ho, wo}
+	out := g.outShape()
 	if op.residual {
 		if r, ok := inputs[3].(tensor.Shape); !ok || !r.Eq(out) {
 			return nil, fmt.Errorf("%v: residual shape %v, want %v", op, inputs[3], out)
@@ -99,71 +119,124 @@ func (op *convOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 		return nil, err
 	}
 	x, w, b := ts[0], ts[1], ts[2]
-	xs, wsh := x.Shape(), w.Shape()
-	bn, c, h, wd := xs[0], xs[1], xs[2], xs[3]
-	o := wsh[0]
-	ho, wo := convOutSize(h, op.k, op.stride, op.pad), convOutSize(wd, op.k, op.stride, op.pad)
-	out := op.out.get(bn, o, ho, wo)
+	g := op.geom(x.Shape(), w.Shape())
+	ho, wo := g.outSize()
+	var out *tensor.Dense
+	if op.outCNHW {
+		out = op.out.get(g.o, g.batch, ho, wo)
+	} else {
+		out = op.out.get(g.batch, g.o, ho, wo)
+	}
 	var res []float32
 	if op.residual {
 		res = ts[3].Float32s()
 	}
-	convForward(x.Float32s(), w.Float32s(), b.Float32s(), res, out.Float32s(),
-		bn, c, h, wd, o, op.k, op.stride, op.pad, op.relu, op.ws, op.packed)
+	convForward(g, x.Float32s(), w.Float32s(), b.Float32s(), res, out.Float32s(), op.relu, op.ws, op.packed)
 	return out, nil
 }
 
-// convForward is the kernel behind convOp: see its doc.
-func convForward(x, w, b, res, y []float32, bn, c, h, wd, o, k, s, p int, relu bool, ws *workspace, packed *gemm.PackedA) {
-	ho, wo := convOutSize(h, k, s, p), convOutSize(wd, k, s, p)
-	kk, n := c*k*k, ho*wo
-	direct := k == 1 && s == 1 && p == 0
-	var col []float32
-	if !direct {
-		col = ws.get(kk * n)
-	}
-	for img := 0; img < bn; img++ {
-		xi := x[img*c*h*wd : (img+1)*c*h*wd]
-		yi := y[img*o*n : (img+1)*o*n]
-		bmat := xi
-		switch {
-		case direct:
-		case k == 1 && p == 0:
-			parallelFor(c, c*n, func(lo, hi int) { subsample(xi, h, wd, s, ho, wo, col, lo, hi) })
-			bmat = col
-		default:
-			parallelFor(c, kk*n, func(lo, hi int) { im2col(xi, h, wd, k, s, p, ho, wo, col, lo, hi) })
-			bmat = col
-		}
-		if packed != nil {
-			gemm.SgemmPackedA(packed, false, n, 1, bmat, n, 0, yi, n)
-		} else {
-			gemm.Sgemm(false, false, o, n, kk, 1, w, kk, bmat, n, 0, yi, n)
-		}
-		var ri []float32
-		if res != nil {
-			ri = res[img*o*n : (img+1)*o*n]
-		}
-		parallelFor(o, o*n, func(lo, hi int) { epilogue(yi, b, ri, n, relu, lo, hi) })
-	}
+// convGeom is the geometry of one convolution call: batch, input channels and size,
+// output channels, square kernel, stride, padding and the two activation layouts.
+type convGeom struct {
+	batch, c, h, w, o, k, s, p int
+	inCNHW, outCNHW            bool
 }
 
-// epilogue adds the bias (and residual) to rows [lo, hi) of y (one row per output
-// channel, n wide) and applies ReLU if asked.
+// outSize is the output height and width.
+func (g convGeom) outSize() (int, int) {
+	return convOutSize(g.h, g.k, g.s, g.p), convOutSize(g.w, g.k, g.s, g.p)
+}
+
+// outShape is the output shape in the output layout.
+func (g convGeom) outShape() tensor.Shape {
+	ho, wo := g.outSize()
+	if g.outCNHW {
+		return tensor.Shape{g.o, g.batch, ho, wo}
+	}
+	return tensor.Shape{g.batch, g.o, ho, wo}
+}
+
+// maxColFloats caps the im2col workspace: images are unrolled together, for one wider
+// GEMM, only while their columns fit in 16 MB.
+const maxColFloats = 1 << 22
+
+// convForward is the kernel behind convOp: see its doc. w is read only when packed is nil.
+func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace, packed *gemm.PackedA) {
+	ho, wo := g.outSize()
+	kk, n := g.c*g.k*g.k, ho*wo
+	// where channel ch of image i starts in x: i·xImg + ch·xCh; the same for y with
+	// rows (output channels) yLd apart
+	xCh, xImg := g.h*g.w, g.c*g.h*g.w
+	if g.inCNHW {
+		xCh, xImg = g.batch*g.h*g.w, g.h*g.w
+	}
+	yLd, yImg := n, g.o*n
+	if g.outCNHW {
+		yLd, yImg = g.batch*n, n
+	}
+	mul := func(bmat []float32, ldb, cols int, yb []float32) {
+		if packed != nil {
+			gemm.SgemmPackedA(packed, false, cols, 1, bmat, ldb, 0, yb, yLd)
+		} else {
+			gemm.Sgemm(false, false, g.o, cols, kk, 1, w, kk, bmat, ldb, 0, yb, yLd)
+		}
+	}
+	direct := g.k == 1 && g.s == 1 && g.p == 0
+	switch {
+	case direct && g.inCNHW && g.outCNHW: // the whole batch in one GEMM, no copy
+		mul(x, g.batch*n, g.batch*n, y)
+	case direct && !g.inCNHW && !g.outCNHW: // NCHW: one GEMM per image, no copy
+		for i := 0; i < g.batch; i++ {
+			mul(x[i*xImg:], n, n, y[i*yImg:])
+		}
+	default: // unroll groups of images into the workspace, one GEMM per group
+		group := 1
+		if g.outCNHW {
+			group = max(1, min(g.batch, maxColFloats/(kk*n)))
+		}
+		for b0 := 0; b0 < g.batch; b0 += group {
+			gg := min(group, g.batch-b0)
+			cols := gg * n
+			col := ws.get(kk * cols)
+			parallelFor(gg*g.c, kk*cols, func(lo, hi int) {
+				for t := lo; t < hi; t++ {
+					i, ch := t/g.c, t%g.c
+					xi, ci := x[(b0+i)*xImg:], col[i*n:]
+					if g.k == 1 && g.p == 0 {
+						subsample(xi, xCh, g.h, g.w, g.s, ho, wo, ci, cols, ch, ch+1)
+					} else {
+						im2col(xi, xCh, g.h, g.w, g.k, g.s, g.p, ho, wo, ci, cols, ch, ch+1)
+					}
+				}
+			})
+			mul(col, cols, cols, y[b0*yImg:])
+		}
+	}
+	// epilogue: in CNHW each output channel is one row of batch·n; in NCHW there are
+	// batch·o rows of n, and row r has channel r mod o
+	rows, rowLen := g.batch*g.o, n
+	if g.outCNHW {
+		rows, rowLen = g.o, g.batch*n
+	}
+	parallelFor(rows, rows*rowLen, func(lo, hi int) { epilogue(y, b, res, rowLen, relu, lo, hi) })
+}
+
+// epilogue adds the bias (and residual) to rows [lo, hi) of y (rows n wide; row r has
+// bias b[r mod len(b)]) and applies ReLU if asked.
 func epilogue(y, b, res []float32, n int, relu bool, lo, hi int) {
-	for ch := lo; ch < hi; ch++ {
-		row := y[ch*n : (ch+1)*n]
-		bias := b[ch]
+	for r := lo; r < hi; r++ {
+		row := y[r*n : (r+1)*n]
+		bias := b[r%len(b)]
 		switch {
 		case res != nil && relu:
-			r := res[ch*n : (ch+1)*n]
+			rr := res[r*n : (r+1)*n]
 			for i, v := range row {
-				row[i] = max(v+bias+r[i], 0)
+				row[i] = max(v+bias+rr[i], 0)
 			}
 		case res != nil:
-			r := res[ch*n : (ch+1)*n]
+			rr := res[r*n : (r+1)*n]
 			for i, v := range row {
-				row[i] = v + bias + r[i]
+				row[i] = v + bias + rr[i]
 			}
 		case relu:
 			for i, v := range row {

@@ -15,12 +15,15 @@ import (
 // DoDiff for the LispMachine), so training can back-propagate through it.
 type gapOp struct {
 	base
-	out outBuf
+	cnhw bool // input is (C,B,H,W), a Runner's layout; the output is (B,C) either way
+	out  outBuf
 }
 
 // GlobalAvgPool averages each channel plane of x [B,C,H,W] into [B,C].
-func GlobalAvgPool(x *gorgonia.Node) (*gorgonia.Node, error) {
-	n, err := gorgonia.ApplyOp(&gapOp{base: newBase()}, x)
+func GlobalAvgPool(x *gorgonia.Node) (*gorgonia.Node, error) { return globalAvgPool(x, false) }
+
+func globalAvgPool(x *gorgonia.Node, cnhw bool) (*gorgonia.Node, error) {
+	n, err := gorgonia.ApplyOp(&gapOp{base: newBase(), cnhw: cnhw}, x)
 	if err != nil {
 		return nil, fmt.Errorf("nn: global average pool: %w", err)
 	}
@@ -35,6 +38,9 @@ func (op *gapOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	if !ok || len(x) != 4 {
 		return nil, fmt.Errorf("%v: want a [B,C,H,W] input, got %v", op, inputs[0])
 	}
+	if op.cnhw {
+		return tensor.Shape{x[1], x[0]}, nil
+	}
 	return tensor.Shape{x[0], x[1]}, nil
 }
 
@@ -46,6 +52,12 @@ func (op *gapOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	}
 	xs := ts[0].Shape()
 	b, c, hw := xs[0], xs[1], xs[2]*xs[3]
+	if op.cnhw {
+		b, c = c, b
+		out := op.out.get(b, c)
+		gapForwardCNHW(ts[0].Float32s(), out.Float32s(), b, c, hw)
+		return out, nil
+	}
 	out := op.out.get(b, c)
 	gapForward(ts[0].Float32s(), out.Float32s(), b*c, hw)
 	return out, nil
@@ -63,13 +75,27 @@ func gapForward(x, y []float32, planes, hw int) {
 	}
 }
 
+// gapForwardCNHW pools x (C,B,hw) into y (B,C): plane ch·b + i is y[i·c + ch].
+func gapForwardCNHW(x, y []float32, b, c, hw int) {
+	inv := 1 / float32(hw)
+	for ch := 0; ch < c; ch++ {
+		for i := 0; i < b; i++ {
+			var s float32
+			for _, v := range x[(ch*b+i)*hw : (ch*b+i+1)*hw] {
+				s += v
+			}
+			y[i*c+ch] = s * inv
+		}
+	}
+}
+
 // DiffWRT: the pooled input is differentiable.
 func (op *gapOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff: ∂L/∂x[b,c,h,w] = ∂L/∂y[b,c] / (H·W).
 func (op *gapOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	if len(inputs) != 1 {
-		return nil, fmt.Errorf("%v: want 1 input, got %d", op, len(inputs))
+	if len(inputs) != 1 || op.cnhw {
+		return nil, fmt.Errorf("%v: gradient needs one NCHW input", op)
 	}
 	dx, err := gorgonia.ApplyOp(&gapGradOp{base: newBase()}, inputs[0], grad)
 	if err != nil {
@@ -81,6 +107,9 @@ func (op *gapOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 // DoDiff accumulates the gradient of output into the input's gradient (LispMachine).
 func (op *gapOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) (err error) {
 	defer guard(op, &err)
+	if op.cnhw {
+		return fmt.Errorf("%v: gradient needs an NCHW input", op)
+	}
 	gx, err := inputs[0].Grad()
 	if err != nil {
 		return err

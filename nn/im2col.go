@@ -1,17 +1,18 @@
 package nn
 
-// im2col unrolls channels [lo, hi) of one NCHW image x (c×h×w) into the rows of col, a
-// (c·k·k) × (ho·wo) row-major matrix whose row (ch·k + i)·k + j holds input pixel
-// (oy·s − p + i, ox·s − p + j) of channel ch for every output position (zero outside
-// the image). Then conv(x, W) = W[out, c·k·k] · col, as in Chellapilla et al. 2006,
-// "High Performance Convolutional Neural Networks for Document Processing".
-func im2col(x []float32, h, w, k, s, p, ho, wo int, col []float32, lo, hi int) {
+// im2col unrolls channels [lo, hi) of one image into the rows of col, a (c·k·k) ×
+// (ho·wo) row-major matrix with rows ldcol apart, whose row (ch·k + i)·k + j holds
+// input pixel (oy·s − p + i, ox·s − p + j) of channel ch for every output position
+// (zero outside the image). Channel ch's h×w plane starts at x[ch·chStride] (h·w in
+// NCHW, B·h·w in CNHW). Then conv(x, W) = W[out, c·k·k] · col, as in Chellapilla et
+// al. 2006, "High Performance Convolutional Neural Networks for Document Processing".
+func im2col(x []float32, chStride, h, w, k, s, p, ho, wo int, col []float32, ldcol, lo, hi int) {
 	plane := ho * wo
 	for ch := lo; ch < hi; ch++ {
-		xc := x[ch*h*w : (ch+1)*h*w]
+		xc := x[ch*chStride : ch*chStride+h*w]
 		for i := 0; i < k; i++ {
 			for j := 0; j < k; j++ {
-				row := col[((ch*k+i)*k+j)*plane:][:plane]
+				row := col[((ch*k+i)*k+j)*ldcol:][:plane]
 				oxLo, oxHi := validRange(w, wo, s, p, j)
 				for oy := 0; oy < ho; oy++ {
 					dst := row[oy*wo : (oy+1)*wo]
@@ -36,8 +37,9 @@ func im2col(x []float32, h, w, k, s, p, ho, wo int, col []float32, lo, hi int) {
 	}
 }
 
-// col2im is the adjoint of im2col: it adds each entry of col back onto the input pixel
-// it was copied from (channels [lo, hi)). Used by the convolution's input gradient.
+// col2im is the adjoint of im2col for one NCHW image with a dense col (ldcol = ho·wo):
+// it adds each entry of col back onto the input pixel it was copied from (channels
+// [lo, hi)). Used by the convolution's input gradient.
 func col2im(col []float32, h, w, k, s, p, ho, wo int, dx []float32, lo, hi int) {
 	plane := ho * wo
 	for ch := lo; ch < hi; ch++ {
@@ -78,12 +80,13 @@ func validRange(w, wo, s, p, j int) (lo, hi int) {
 	return lo, hi
 }
 
-// subsample copies channels [lo, hi) of x (c×h×w) at stride s into dst (c×ho×wo):
-// the input of a strided 1x1 convolution, which is otherwise a plain GEMM.
-func subsample(x []float32, h, w, s, ho, wo int, dst []float32, lo, hi int) {
+// subsample copies channels [lo, hi) of one image (planes chStride apart, as in
+// im2col) at stride s into the rows of dst (ho·wo wide, ldd apart): the input of a
+// strided 1x1 convolution, which is otherwise a plain GEMM.
+func subsample(x []float32, chStride, h, w, s, ho, wo int, dst []float32, ldd, lo, hi int) {
 	for ch := lo; ch < hi; ch++ {
-		xc := x[ch*h*w:]
-		dc := dst[ch*ho*wo:]
+		xc := x[ch*chStride:]
+		dc := dst[ch*ldd:]
 		for oy := 0; oy < ho; oy++ {
 			src := xc[oy*s*w:]
 			d := dc[oy*wo : (oy+1)*wo]

@@ -146,7 +146,8 @@ func TestONNXConv(t *testing.T) {
 				t.Fatalf("output dims %v, ours %v", out.dims, []int{b, o, ho, wo})
 			}
 			y := make([]float32, len(out.data))
-			convForward(x.data, w.data, make([]float32, o), nil, y, b, ch, h, wd, o, k, c.stride, c.pad, false, &workspace{}, nil)
+			g := convGeom{batch: b, c: ch, h: h, w: wd, o: o, k: k, s: c.stride, p: c.pad}
+			convForward(g, x.data, w.data, make([]float32, o), nil, y, false, &workspace{}, nil)
 			closeTo(t, c.name, y, out.data)
 		})
 	}
@@ -221,7 +222,8 @@ func TestONNXBatchNorm(t *testing.T) {
 				t.Fatal(err)
 			}
 			y := make([]float32, len(out.data))
-			convForward(x.data, nil, f.b.Float32s(), nil, y, b, ch, h, w, ch, 1, 1, 0, false, nil, f.packed)
+			g := convGeom{batch: b, c: ch, h: h, w: w, o: ch, k: 1, s: 1, p: 0}
+			convForward(g, x.data, nil, f.b.Float32s(), nil, y, false, nil, f.packed)
 			closeTo(t, c.name, y, out.data)
 		})
 	}

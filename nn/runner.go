@@ -52,14 +52,11 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 	gb := &graphBuilder{g: r.g, ws: ws}
 	h, w := convOutSize(r.h, 7, 2, 3), convOutSize(r.w, 7, 2, 3)
 	h, w = convOutSize(h, 3, 2, 1), convOutSize(w, 3, 2, 1)
-	y, err := gb.conv(x, m.stem, nil, true)
-	if err == nil {
-		y, err = MaxPool2d(y, 3, 2, 1)
-	}
+	y, err := gb.stem(x, m.stem)
 	if err != nil {
 		return fmt.Errorf("nn: stem: %w", err)
 	}
-	if err := checkShape("stem (conv1+maxpool)", y, r.batch, 64, h, w); err != nil {
+	if err := checkShape("stem (conv1+maxpool)", y, 64, r.batch, h, w); err != nil {
 		return err
 	}
 	for l, blocks := range m.blocks {
@@ -71,11 +68,11 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 		if l > 0 {
 			h, w = (h+1)/2, (w+1)/2
 		}
-		if err := checkShape(fmt.Sprintf("layer%d", l+1), y, r.batch, 256<<l, h, w); err != nil {
+		if err := checkShape(fmt.Sprintf("layer%d", l+1), y, 256<<l, r.batch, h, w); err != nil {
 			return err
 		}
 	}
-	if r.feats, err = GlobalAvgPool(y); err != nil {
+	if r.feats, err = globalAvgPool(y, true); err != nil {
 		return err
 	}
 	fcw := gorgonia.NewMatrix(r.g, tensor.Float32, gorgonia.WithName("fc.weight"), gorgonia.WithValue(m.FC.Weight.Value))
@@ -87,17 +84,33 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 }
 
 // graphBuilder adds BN-folded layers to a graph; its operators share one workspace.
+// Activations between them are CNHW (see convOp): the stem reads the NCHW input and
+// writes CNHW, every later layer reads and writes CNHW.
 type graphBuilder struct {
 	g  *gorgonia.ExprGraph
 	ws *workspace
 }
 
-// conv adds a fused convolution with c's folded weights (constant nodes whose values
-// are the model's shared tensors).
+// conv adds a fused CNHW convolution with c's folded weights (constant nodes whose
+// values are the model's shared tensors).
 func (gb *graphBuilder) conv(x *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
+	return gb.convLayout(x, c, res, relu, true)
+}
+
+// stem adds conv1 (+ReLU) reading the NCHW input, then the 3x3/2 max-pool.
+func (gb *graphBuilder) stem(x *gorgonia.Node, c *foldedConv) (*gorgonia.Node, error) {
+	y, err := gb.convLayout(x, c, nil, true, false)
+	if err != nil {
+		return nil, err
+	}
+	return MaxPool2d(y, 3, 2, 1)
+}
+
+func (gb *graphBuilder) convLayout(x *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu, inCNHW bool) (*gorgonia.Node, error) {
 	w := gorgonia.NewTensor(gb.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.shape))
 	b := gorgonia.NewVector(gb.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
-	return conv2d(x, w, b, res, c.stride, c.pad, relu, gb.ws, c.packed)
+	return conv2d(x, w, b, res, convOp{stride: c.stride, pad: c.pad, relu: relu,
+		inCNHW: inCNHW, outCNHW: true, ws: gb.ws, packed: c.packed})
 }
 
 // bottleneck adds one residual block: ReLU(conv3(conv2(conv1(x))) + shortcut(x)),
@@ -120,7 +133,8 @@ func (gb *graphBuilder) bottleneck(x *gorgonia.Node, b *foldedBottleneck) (*gorg
 	return gb.conv(y, b.conv3, short, true)
 }
 
-// checkShape asserts that node n has shape dims, naming stage otherwise.
+// checkShape asserts that node n has shape dims ((C,B,H,W) for activations), naming
+// stage otherwise.
 func checkShape(stage string, n *gorgonia.Node, dims ...int) error {
 	if !n.Shape().Eq(tensor.Shape(dims)) {
 		return fmt.Errorf("nn: after %s: activation shape %v, want %v", stage, n.Shape(), dims)
