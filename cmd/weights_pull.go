@@ -1,0 +1,55 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/autotag/autotag/weights"
+)
+
+func init() { registerWeights(newWeightsPullCmd) }
+
+func newWeightsPullCmd() *cobra.Command {
+	var list, keep bool
+	c := &cobra.Command{
+		Use:   "pull NAME",
+		Short: "Download a known checkpoint, verify its sha256 and convert it into the cache",
+		Long: "Download a published ResNet50 checkpoint (see --list), resuming an interrupted\n" +
+			"download, verify it by sha256 and convert it into the cache under NAME.\n" +
+			"Offline? Import a local file instead: `autotag weights import FILE`.",
+		Args: func(c *cobra.Command, args []string) error {
+			if list {
+				return cobra.NoArgs(c, args)
+			}
+			return cobra.ExactArgs(1)(c, args)
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if list {
+				tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tLAYOUT\tALIASES\tDESCRIPTION")
+				for _, ck := range weights.KnownCheckpoints() {
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", ck.Name, ck.Layout, ck.Aliases, ck.Description)
+				}
+				return tw.Flush()
+			}
+			var progress io.Writer
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				progress = os.Stderr
+			}
+			p, err := weights.Pull(c.Context(), args[0], weights.DownloadOptions{Progress: progress, KeepFile: keep})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), p)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&list, "list", false, "list the known checkpoints")
+	c.Flags().BoolVar(&keep, "keep", false, "keep the downloaded file in the cache's downloads/ after conversion")
+	return c
+}
