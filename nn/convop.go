@@ -225,27 +225,52 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 // bias b[r mod len(b)]) and applies ReLU if asked.
 func epilogue(y, b, res []float32, n int, relu bool, lo, hi int) {
 	for r := lo; r < hi; r++ {
-		row := y[r*n : (r+1)*n]
-		bias := b[r%len(b)]
-		switch {
-		case res != nil && relu:
-			rr := res[r*n : (r+1)*n]
-			for i, v := range row {
-				row[i] = max(v+bias+rr[i], 0)
-			}
-		case res != nil:
-			rr := res[r*n : (r+1)*n]
-			for i, v := range row {
-				row[i] = v + bias + rr[i]
-			}
-		case relu:
-			for i, v := range row {
-				row[i] = max(v+bias, 0)
-			}
-		default:
-			for i := range row {
-				row[i] += bias
-			}
+		var rr []float32
+		if res != nil {
+			rr = res[r*n : (r+1)*n]
+		}
+		epilogueRow(y[r*n:(r+1)*n], rr, b[r%len(b)], relu)
+	}
+}
+
+// epilogueRow is row[i] = [ReLU](row[i] + bias [+ res[i]]): AVX2 (8 lanes) for the
+// bulk where the CPU has it, the Go loop below for the rest and everywhere else.
+func epilogueRow(row, res []float32, bias float32, relu bool) {
+	if useAVX2 && len(row) >= 8 {
+		n8 := len(row) &^ 7
+		var r8 []float32
+		if res != nil {
+			r8 = res[:n8]
+		}
+		epilogueAVX2(row[:n8], r8, bias, relu)
+		row = row[n8:]
+		if res != nil {
+			res = res[n8:]
+		}
+	}
+	epilogueRowGo(row, res, bias, relu)
+}
+
+// epilogueRowGo is the pure-Go epilogueRow.
+func epilogueRowGo(row, res []float32, bias float32, relu bool) {
+	switch {
+	case res != nil && relu:
+		res = res[:len(row)]
+		for i, v := range row {
+			row[i] = max(v+bias+res[i], 0)
+		}
+	case res != nil:
+		res = res[:len(row)]
+		for i, v := range row {
+			row[i] = v + bias + res[i]
+		}
+	case relu:
+		for i, v := range row {
+			row[i] = max(v+bias, 0)
+		}
+	default:
+		for i := range row {
+			row[i] += bias
 		}
 	}
 }
