@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,102 +15,29 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/internal/tinymodel"
 	"github.com/autotag/autotag/weights"
 )
 
 // The tests in this file run a real ResNet50 graph with random weights on 32×32 inputs
-// (≈170 MFLOP per image), so that the whole Open → preprocess → forward → select path,
-// head-only models and concurrency are exercised in seconds, under -race too.
+// (internal/tinymodel).
 
-var tinyBackbone struct {
-	once    sync.Once
-	tensors map[string]*tensor.Dense
-	err     error
-}
-
-// tinySpec is a cheap preprocessing for the tiny fixture.
-func tinySpec() data.Spec {
-	s := data.TorchvisionSpec()
-	s.Resize, s.Crop = 36, 32
-	return s
-}
-
-// randomResNet50 returns He-initialised torchvision-layout ResNet50 tensors (BN as
-// identity) with a classes-wide fc, shared between tests (read-only).
+// randomResNet50 returns tiny-model tensors with a classes-wide fc.
 func randomResNet50(t testing.TB, classes int) map[string]*tensor.Dense {
 	t.Helper()
-	tinyBackbone.once.Do(func() {
-		specs, err := weights.ResNet50Tensors(weights.LayoutTorchvisionV15, 1)
-		if err != nil {
-			tinyBackbone.err = err
-			return
-		}
-		rng := rand.New(rand.NewPCG(1, 2))
-		ts := map[string]*tensor.Dense{}
-		for _, s := range specs {
-			n := 1
-			for _, d := range s.Shape {
-				n *= d
-			}
-			v := make([]float32, n)
-			switch {
-			case strings.HasSuffix(s.Name, "running_var"), strings.HasSuffix(s.Name, ".weight") && len(s.Shape) == 1:
-				for i := range v {
-					v[i] = 1
-				}
-			case len(s.Shape) == 4:
-				std := 0.5 * math.Sqrt(2/float64(s.Shape[1]*s.Shape[2]*s.Shape[3])) // halved: no BN to tame growth
-				for i := range v {
-					v[i] = float32(rng.NormFloat64() * std)
-				}
-			}
-			ts[s.Name] = tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(v))
-		}
-		delete(ts, "fc.weight")
-		delete(ts, "fc.bias")
-		tinyBackbone.tensors = ts
-	})
-	if tinyBackbone.err != nil {
-		t.Fatal(tinyBackbone.err)
+	ts, err := tinymodel.Tensors(classes)
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := map[string]*tensor.Dense{}
-	for k, v := range tinyBackbone.tensors {
-		out[k] = v
-	}
-	w, b := randomLinear(classes, 2048, 7)
-	out["fc.weight"], out["fc.bias"] = w, b
-	return out
+	return ts
 }
 
-// randomLinear returns a torch.nn.Linear-shaped weight [out,in] and bias [out].
-func randomLinear(out, in int, seed uint64) (*tensor.Dense, *tensor.Dense) {
-	rng := rand.New(rand.NewPCG(seed, 3))
-	w := make([]float32, out*in)
-	b := make([]float32, out)
-	for i := range w {
-		w[i] = float32(rng.NormFloat64() * 0.05)
-	}
-	for i := range b {
-		b[i] = float32(rng.NormFloat64() * 0.1)
-	}
-	return tensor.New(tensor.WithShape(out, in), tensor.WithBacking(w)), tensor.New(tensor.WithShape(out), tensor.WithBacking(b))
-}
+var randomLinear = tinymodel.Linear
 
 // saveTinyModel writes a model file and returns its path.
 func saveTinyModel(t testing.TB, path string, meta weights.Metadata, ts map[string]*tensor.Dense) string {
 	t.Helper()
-	if meta.Arch == "" {
-		meta.Arch = "resnet50"
-	}
-	if meta.Layout == "" {
-		meta.Layout = weights.LayoutTorchvisionV15
-		meta.BNEps = 1e-5
-	}
-	if meta.Preprocess == (data.Spec{}) {
-		meta.Preprocess = tinySpec()
-	}
-	if err := weights.Save(path, &weights.Model{Meta: meta, Tensors: ts}); err != nil {
+	if err := tinymodel.Save(path, meta, ts); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -123,9 +49,11 @@ var tinyClasses = []string{"tabby", "beagle", "seashore", "car_wheel", "web_site
 // tinyModel writes a 5-class sigmoid model into a temporary directory.
 func tinyModel(t testing.TB) string {
 	t.Helper()
-	return saveTinyModel(t, filepath.Join(t.TempDir(), "tiny.safetensors"),
-		weights.Metadata{Classes: tinyClasses, Activation: "sigmoid", Source: "random test weights"},
-		randomResNet50(t, len(tinyClasses)))
+	p := filepath.Join(t.TempDir(), "tiny.safetensors")
+	if err := tinymodel.Write(p, tinyClasses, "sigmoid"); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // testImage is a deterministic image that differs with seed.
