@@ -123,6 +123,10 @@ func (b *batcher) expectedWait(depth int64) time.Duration {
 	return time.Duration((depth - int64(b.maxBatch*b.workers)) * per / int64(b.workers))
 }
 
+// fillWait is the longest a worker holds a partial batch for images that were
+// admitted and are still being decoded.
+func (b *batcher) fillWait() time.Duration { return max(10*b.delay, 50*time.Millisecond) }
+
 // observe folds one batch's time per image into the running estimate.
 func (b *batcher) observe(elapsed time.Duration, n int) {
 	sample := int64(elapsed) / int64(n)
@@ -203,6 +207,10 @@ func (b *batcher) work() {
 			}
 		}
 		if open && len(batch) < b.maxBatch && b.delay > 0 {
+			// Wait delay for more; while admitted images are still being read or
+			// decoded (reserved, not yet queued), keep waiting for them up to fillWait,
+			// so a busy server runs full batches rather than a full one and a ragged one.
+			started := time.Now()
 			timer.Reset(b.delay)
 		wait:
 			for len(batch) < b.maxBatch {
@@ -214,6 +222,10 @@ func (b *batcher) work() {
 					b.take(j)
 					batch = append(batch, j)
 				case <-timer.C:
+					if b.depth.Load() > 0 && time.Since(started) < b.fillWait() {
+						timer.Reset(b.delay)
+						continue
+					}
 					break wait
 				}
 			}

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,10 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,39 +210,74 @@ func loadPhotos(b testing.TB) ([][]byte, []image.Image) {
 	return encoded, decoded
 }
 
-// BenchmarkServeLoad measures the server on loopback, once per engine: engine batch
-// throughput; served throughput at saturation (closed loop); latency at 1× capacity
-// and goodput, refusals and their latency at 2× capacity (open loop). It reports
-// the ratios the serve issue sets as targets. Run:
+// loadConfig is the server configuration of the load benchmark.
+var loadConfig = Config{MaxBatch: 8, BatchDelay: 5 * time.Millisecond, QueueSize: 32}
+
+// newLoadFake is the fake engine of the load benchmark: 20 ms per batch plus 5 ms
+// per image, so batching pays.
+func newLoadFake() *fakeEngine {
+	return &fakeEngine{perBatch: 20 * time.Millisecond, perImage: 5 * time.Millisecond}
+}
+
+// BenchmarkServeLoad measures the server on loopback, once per engine: the engine's
+// batch throughput (in this process), then, against the server in a subprocess (so
+// the load generator and the server do not share a Go scheduler), the served
+// throughput at saturation (closed loop), latency at 1× capacity and goodput,
+// refusals and their latency at 2× capacity (open loop). It reports the ratios the
+// serve issue sets as targets. Run:
 //
 //	go test -run XXX -bench ServeLoad -benchtime 1x ./serve
+//
+// AUTOTAG_LOAD_PHASE (a duration, default 3s with the fake engine, 12s with the real
+// model) sets the length of each phase.
 func BenchmarkServeLoad(b *testing.B) {
+	phase := func(def time.Duration) time.Duration {
+		if v, err := time.ParseDuration(os.Getenv("AUTOTAG_LOAD_PHASE")); err == nil {
+			return v
+		}
+		return def
+	}
 	b.Run("fake", func(b *testing.B) {
-		benchLoad(b, &fakeEngine{perBatch: 20 * time.Millisecond, perImage: 5 * time.Millisecond}, 8, 3*time.Second)
+		benchLoad(b, newLoadFake(), "", phase(3*time.Second))
 	})
 	b.Run("resnet50", func(b *testing.B) {
-		e := realEngine(b, 8)
-		benchLoad(b, e, 8, 12*time.Second)
+		path := testenv.KerasModel(b)
+		e := realEngine(b, loadConfig.MaxBatch)
+		benchLoad(b, e, path, phase(12*time.Second))
 	})
 }
 
-func benchLoad(b *testing.B, eng Engine, maxBatch int, d time.Duration) {
+// startChild runs the test binary as a server subprocess in mode (with the model
+// at modelPath when not empty) and returns its base URL.
+func startChild(b testing.TB, mode, modelPath string) (base string, cmd *exec.Cmd) {
+	cmd = exec.Command(os.Args[0], "-test.run=^TestSIGTERMDrains$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childEnv+"_MODE="+mode)
+	if modelPath != "" {
+		cmd.Env = append(cmd.Env, childEnv+"_MODEL="+modelPath)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("child: %v\n%s", err, stderr.String())
+	}
+	return "http://" + strings.TrimSpace(addr), cmd
+}
+
+func benchLoad(b *testing.B, eng Engine, modelPath string, d time.Duration) {
 	encoded, decoded := loadPhotos(b)
-	engineIPS := engineThroughput(b, eng, decoded, maxBatch, d/2)
-	cfg := Config{MaxBatch: maxBatch, BatchDelay: 5 * time.Millisecond, QueueSize: 4 * maxBatch, Logger: quietLogger(b)}
-	s, err := New(cfg, eng)
-	if err != nil {
-		b.Fatal(err)
+	engineIPS := engineThroughput(b, eng, decoded, loadConfig.MaxBatch, d/2)
+	if c, ok := eng.(Closer); ok {
+		c.Close() // free its memory and threads before the server starts
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // loopback only
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	tg := loadTarget{url: "http://" + ln.Addr().String() + "/v1/tag", ct: "image/jpeg", bodies: encoded}
+	base, cmd := startChild(b, "load", modelPath)
+	tg := loadTarget{url: base + "/v1/tag", ct: "image/jpeg", bodies: encoded}
+	maxBatch := loadConfig.MaxBatch
 
 	closedLoop(tg, maxBatch, d/4) // warm-up
 	sat := closedLoop(tg, 3*maxBatch, d)
@@ -249,6 +288,20 @@ func benchLoad(b *testing.B, eng Engine, maxBatch int, d time.Duration) {
 	b.Logf("1× capacity (%.1f req/s open loop): %v", capacity, one)
 	two := openLoop(tg, 2*capacity, d, 1024)
 	b.Logf("2× capacity (%.1f req/s open loop): %v", 2*capacity, two)
+	if resp, err := http.Get(base + "/metrics"); err == nil {
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "autotag_batch_size_sum") || strings.HasPrefix(line, "autotag_batch_size_count") ||
+				strings.HasPrefix(line, "autotag_rejections_total") {
+				b.Log(line)
+			}
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		b.Errorf("server exit after SIGTERM: %v", err)
+	}
 	b.ReportMetric(engineIPS, "engine_img/s")
 	b.ReportMetric(capacity, "served_img/s")
 	b.ReportMetric(capacity/engineIPS, "served/engine")

@@ -30,17 +30,22 @@ func runChildServer() {
 	defer stop()
 	cfg := Config{MaxBatch: 4, BatchDelay: time.Millisecond, QueueSize: 64, Logger: slogJSON(os.Stderr)}
 	var eng Engine = &fakeEngine{perBatch: 150 * time.Millisecond}
-	if os.Getenv(childEnv+"_MODE") == "bomb" {
+	switch os.Getenv(childEnv + "_MODE") {
+	case "bomb":
 		cfg = Config{MaxBatch: 8, MemoryLimit: -1, Logger: slogJSON(io.Discard)}
 		eng = &fakeEngine{perBatch: 20 * time.Millisecond}
-		if p := os.Getenv(childEnv + "_MODEL"); p != "" {
-			tg, err := autotag.Open(ctx, p, autotag.WithBatchSize(8))
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(2)
-			}
-			eng = taggerEngine{tg}
+	case "load":
+		cfg = loadConfig
+		cfg.Logger = slogJSON(io.Discard)
+		eng = newLoadFake()
+	}
+	if p := os.Getenv(childEnv + "_MODEL"); p != "" {
+		tg, err := autotag.Open(ctx, p, autotag.WithBatchSize(8))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
 		}
+		eng = taggerEngine{tg}
 	}
 	s, err := New(cfg, eng)
 	if err != nil {
