@@ -8,11 +8,16 @@ package nn
 // al. 2006, "High Performance Convolutional Neural Networks for Document Processing".
 func im2col(x []float32, chStride, h, w, k, s, p, ho, wo int, col []float32, ldcol, lo, hi int) {
 	plane := ho * wo
+	same := s == 1 && ho == h && wo == w
 	for ch := lo; ch < hi; ch++ {
 		xc := x[ch*chStride : ch*chStride+h*w]
 		for i := 0; i < k; i++ {
 			for j := 0; j < k; j++ {
 				row := col[((ch*k+i)*k+j)*ldcol:][:plane]
+				if same {
+					shiftPlane(xc, row, h, w, i-p, j-p)
+					continue
+				}
 				oxLo, oxHi := validRange(w, wo, s, p, j)
 				for oy := 0; oy < ho; oy++ {
 					dst := row[oy*wo : (oy+1)*wo]
@@ -33,6 +38,32 @@ func im2col(x []float32, chStride, h, w, k, s, p, ho, wo int, col []float32, ldc
 					}
 				}
 			}
+		}
+	}
+}
+
+// shiftPlane writes dst[y][x] = src[y+dy][x+dx] (0 outside) for h×w planes: the row
+// of a stride-1 "same" convolution's im2col. The bulk is one contiguous copy of the
+// flattened plane shifted by dy·w + dx; the columns that wrapped around a row edge are
+// zeroed afterwards (a position whose source row is outside the plane is either outside
+// the copied span or in such a column).
+func shiftPlane(src, dst []float32, h, w, dy, dx int) {
+	off, n := dy*w+dx, h*w
+	lo := min(max(0, -off), n)
+	hi := max(min(n, n-off), lo)
+	clear(dst[:lo])
+	if hi > lo {
+		copy(dst[lo:hi], src[lo+off:hi+off])
+	}
+	clear(dst[hi:n])
+	switch {
+	case dx < 0:
+		for y := 0; y < h; y++ {
+			clear(dst[y*w : y*w-dx])
+		}
+	case dx > 0:
+		for y := 0; y < h; y++ {
+			clear(dst[(y+1)*w-dx : (y+1)*w])
 		}
 	}
 }
