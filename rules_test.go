@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/autotag/autotag/internal/testenv"
+	"github.com/autotag/autotag/weights"
 )
 
 func TestDefaultRulesParse(t *testing.T) {
@@ -196,4 +197,66 @@ func tagsNear(got, want []Tag) bool {
 		}
 	}
 	return true
+}
+
+// TestDefaultRulesMatchImageNetNames checks the class names written beside the indices
+// in rules/imagenet-coco.yaml against the imported model's labels, so an index typo
+// cannot map, say, "cleaver" to knife by accident.
+func TestDefaultRulesMatchImageNetNames(t *testing.T) {
+	meta, err := weights.ReadMetadata(testenv.KerasModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := meta.Classes
+	if len(classes) != 1000 {
+		t.Fatalf("%d classes", len(classes))
+	}
+	name := func(s string) string { // "pot (flowerpot)" → "pot"
+		s, _, _ = strings.Cut(strings.TrimSpace(s), " ")
+		return s
+	}
+	checked := 0
+	for n, line := range strings.Split(string(defaultRulesYAML), "\n") {
+		code, comment, ok := strings.Cut(line, "#")
+		if !ok || strings.TrimSpace(code) == "" {
+			continue
+		}
+		code = strings.TrimSpace(code)
+		var ids []string
+		switch {
+		case strings.HasPrefix(code, "ids: [") && !strings.Contains(code, "-"):
+			ids = strings.Split(strings.TrimSuffix(strings.TrimPrefix(code, "ids: ["), "]"), ",")
+		case strings.HasPrefix(code, "- ") && !strings.Contains(code[2:], "-") && !strings.Contains(code, ":"):
+			ids = []string{code[2:]}
+		default:
+			continue
+		}
+		names := strings.Split(comment, ",")
+		if len(names) != len(ids) {
+			t.Errorf("line %d: %d ids but %d names in the comment", n+1, len(ids), len(names))
+			continue
+		}
+		for i, id := range ids {
+			var k int
+			if _, err := fmt.Sscan(strings.TrimSpace(id), &k); err != nil || k < 0 || k >= 1000 {
+				t.Errorf("line %d: bad id %q", n+1, id)
+				continue
+			}
+			if got, want := classes[k], name(names[i]); got != want {
+				t.Errorf("line %d: class %d is %q, the comment says %q", n+1, k, got, want)
+			}
+			checked++
+		}
+	}
+	if checked < 100 {
+		t.Errorf("only %d ids checked", checked)
+	}
+	// The ranges, by their ends.
+	for k, want := range map[int]string{7: "cock", 24: "great_grey_owl", 80: "black_grouse", 100: "black_swan",
+		127: "white_stork", 146: "albatross", 151: "Chihuahua", 268: "Mexican_hairless", 281: "tabby",
+		285: "Egyptian_cat", 294: "brown_bear", 297: "sloth_bear"} {
+		if classes[k] != want {
+			t.Errorf("class %d is %q, want %q", k, classes[k], want)
+		}
+	}
 }
