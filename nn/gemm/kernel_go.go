@@ -22,9 +22,9 @@ func tileGo4x4(kc int, a, b []float32) [16]float32 {
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
-	for p := 0; p < len(a) && p < len(b); p += 4 {
-		ap := a[p : p+4 : p+4]
-		bp := b[p : p+4 : p+4]
+	for len(a) >= 4 && len(b) >= 4 {
+		ap, bp := a[:4:4], b[:4:4]
+		a, b = a[4:], b[4:]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		a0 := ap[0]
 		c00 += a0 * b0
