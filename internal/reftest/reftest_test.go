@@ -160,6 +160,8 @@ func TestKerasResNet50MatchesReference(t *testing.T) {
 	}
 	classes := len(wm.Meta.Classes)
 	var worst float64
+	var firstInputs [][]float32 // for the batched check below
+	var firstLogits [][]float32
 	for _, it := range ref.Images {
 		t.Run(filepath.Base(it.File), func(t *testing.T) {
 			x, imgSum, inSum, err := preprocess(filepath.Join(root, it.File), spec)
@@ -178,6 +180,10 @@ func TestKerasResNet50MatchesReference(t *testing.T) {
 			_, logits, err := r.Forward(x)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(firstInputs) < 3 {
+				firstInputs = append(firstInputs, x)
+				firstLogits = append(firstLogits, append([]float32(nil), logits...))
 			}
 			p := append([]float32(nil), logits...)
 			nn.Softmax(p, classes)
@@ -220,6 +226,30 @@ func TestKerasResNet50MatchesReference(t *testing.T) {
 		})
 	}
 	t.Logf("worst |Δprob| over %d photos (stored classes): %.3g", len(ref.Images), worst)
+
+	// the same photos as one batch (a Runner's CNHW path at batch > 1) give the same logits
+	if len(firstInputs) < 2 {
+		return
+	}
+	rb, err := m.NewRunner(len(firstInputs), spec.Crop, spec.Crop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xb []float32
+	for _, x := range firstInputs {
+		xb = append(xb, x...)
+	}
+	_, lb, err := rb.Forward(xb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l1 := range firstLogits {
+		for c, v := range l1 {
+			if d := math.Abs(float64(v - lb[i*classes+c])); d > 1e-4 {
+				t.Fatalf("batch of %d, image %d, class %d: logit %g, alone %g", len(firstInputs), i, c, lb[i*classes+c], v)
+			}
+		}
+	}
 }
 
 // topK returns the indices of the k largest values, largest first.
