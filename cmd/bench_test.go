@@ -1,0 +1,45 @@
+package cmd
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestParseInts(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+		ok   bool
+	}{
+		{"1,8", []int{1, 8}, true},
+		{" 2 ", []int{2}, true},
+		{"0", nil, false},
+		{"1,,2", nil, false},
+		{"x", nil, false},
+	} {
+		got, err := parseInts(c.in)
+		if (err == nil) != c.ok || (c.ok && !reflect.DeepEqual(got, c.want)) {
+			t.Errorf("parseInts(%q) = %v, %v", c.in, got, err)
+		}
+	}
+}
+
+// TestBenchCommandJSON runs `autotag bench --json` on random weights at a small size
+// (a smoke test of the command, not a measurement).
+func TestBenchCommandJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a ResNet50")
+	}
+	out, _, err := runCLI(t, "", "bench", "--json", "--batch", "1,2", "--threads", "1", "--size", "64", "--seconds", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bad JSON %q: %v", out, err)
+	}
+	if len(rep.Results) != 2 || rep.Results[1].Batch != 2 || rep.Results[0].MsPerImage <= 0 || rep.Size != 64 {
+		t.Errorf("unexpected report %+v", rep)
+	}
+}
