@@ -7,7 +7,8 @@
 // side). Keywords go to dc:subject (an rdf:Bag: what Lightroom, darktable, digiKam,
 // exiftool and photo managers read as keywords) and lr:hierarchicalSubject
 // ("autotag|animal|dog"). autotag records what it wrote in its own namespace
-// (autotag:model, autotag:modelSHA256, autotag:config, autotag:tags), so a later run
+// (autotag:classifier, autotag:classifierSHA256, autotag:tagSettings, autotag:scores;
+// names chosen not to shadow common ones such as Exif's Model), so a later run
 // replaces its old keywords but keeps the ones a person added, and can tell an
 // up-to-date sidecar. Everything else in an existing sidecar is kept verbatim.
 package xmp
@@ -75,15 +76,15 @@ func ReadState(doc []byte) (st State, ok bool, err error) {
 	if err != nil {
 		return State{}, false, err
 	}
-	v, ok := p.Get(NSAutotag, "tags")
+	v, ok := p.Get(NSAutotag, "scores")
 	if !ok {
 		return State{}, false, nil
 	}
 	if err := json.Unmarshal([]byte(v.Text), &st.Tags); err != nil {
-		return State{}, false, fmt.Errorf("autotag:tags: %w", err)
+		return State{}, false, fmt.Errorf("autotag:scores: %w", err)
 	}
 	get := func(local string) string { v, _ := p.Get(NSAutotag, local); return v.Text }
-	st.Model, st.ModelSHA256, st.Config = get("model"), get("modelSHA256"), get("config")
+	st.Model, st.ModelSHA256, st.Config = get("classifier"), get("classifierSHA256"), get("tagSettings")
 	return st, true, nil
 }
 
@@ -169,8 +170,8 @@ func Update(doc []byte, st State, keywords []Keyword) ([]byte, error) {
 	if st.Tags == nil {
 		tagsJSON = []byte("[]")
 	}
-	d := home(NSAutotag, "tags")
-	for _, kv := range [][2]string{{"model", st.Model}, {"modelSHA256", st.ModelSHA256}, {"config", st.Config}, {"tags", string(tagsJSON)}} {
+	d := home(NSAutotag, "scores")
+	for _, kv := range [][2]string{{"classifier", st.Model}, {"classifierSHA256", st.ModelSHA256}, {"tagSettings", st.Config}, {"scores", string(tagsJSON)}} {
 		setAttr(d, NSAutotag, "autotag", kv[0], kv[1])
 	}
 	var out bytes.Buffer

@@ -82,7 +82,7 @@ const existing = `<?xml version="1.0" encoding="UTF-8"?>
     xmlns:at="https://github.com/autotag/autotag/ns/xmp/1.0/"
     xmp:Rating="3"
     darktable:xmp_version="5"
-    at:model="old" at:modelSHA256="00" at:config="c0" at:tags='[{"label":"cat","score":0.5}]'>
+    at:classifier="old" at:classifierSHA256="00" at:tagSettings="c0" at:scores='[{"label":"cat","score":0.5}]'>
    <darktable:history>
     <rdf:Seq>
      <rdf:li darktable:operation="exposure" darktable:enabled="1" darktable:params="0000a03f&amp;x"/>
@@ -139,7 +139,7 @@ func TestMergeKeepsOtherFields(t *testing.T) {
 		"<!-- keep me -->",
 		`<rdf:li darktable:operation="exposure" darktable:enabled="1" darktable:params="0000a03f&amp;x"/>`,
 		`<rdf:li xml:lang="x-default">Beach &lt;2024&gt;</rdf:li>`,
-		`at:model="resnet50-keras"`,
+		`at:classifier="resnet50-keras"`,
 		`<purl:subject>`,
 	} {
 		if !strings.Contains(s, verbatim) {
