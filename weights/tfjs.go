@@ -1,7 +1,6 @@
 package weights
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -59,6 +58,7 @@ func isTFJSModelJSON(name string) bool { return path.Base(name) == "model.json" 
 func importTFJS(ctx context.Context, files fileSet, source string) (*Model, error) {
 	var modelPath string
 	var mj tfjsModelJSON
+	var parseErrs []string
 	for _, n := range files.names() {
 		if !isTFJSModelJSON(n) {
 			continue
@@ -68,7 +68,11 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 			return nil, err
 		}
 		var cand tfjsModelJSON
-		if json.Unmarshal(b, &cand) != nil || len(cand.WeightsManifest) == 0 {
+		if err := json.Unmarshal(b, &cand); err != nil {
+			parseErrs = append(parseErrs, fmt.Sprintf("%s: %v", n, err))
+			continue
+		}
+		if len(cand.WeightsManifest) == 0 {
 			continue
 		}
 		if modelPath != "" {
@@ -77,6 +81,9 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 		modelPath, mj = n, cand
 	}
 	if modelPath == "" {
+		if len(parseErrs) > 0 {
+			return nil, fmt.Errorf("no usable TF.js model.json: %s", strings.Join(parseErrs, "; "))
+		}
 		return nil, fmt.Errorf("no TF.js model.json with a weightsManifest found")
 	}
 	if mj.Format != "" && mj.Format != "layers-model" {
@@ -94,15 +101,7 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var buf bytes.Buffer
-		for _, p := range g.Paths {
-			b, err := files.read(path.Join(dir, p))
-			if err != nil {
-				return nil, fmt.Errorf("weights group %d: shard %s: %w", gi, p, err)
-			}
-			buf.Write(b)
-		}
-		raw := buf.Bytes()
+		shards := &shardReader{files: files, dir: dir, paths: g.Paths}
 		for _, w := range g.Weights {
 			if len(w.Quantization) > 0 && string(w.Quantization) != "null" {
 				return nil, fmt.Errorf("weight %s is quantized; only float32 TF.js weights are supported", w.Name)
@@ -117,14 +116,14 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 				}
 				n *= d
 			}
-			if 4*n > len(raw) {
-				return nil, fmt.Errorf("weights group %d: shards end inside %s (%d bytes left, need %d)", gi, w.Name, len(raw), 4*n)
+			raw, err := shards.next(4 * n)
+			if err != nil {
+				return nil, fmt.Errorf("weights group %d: %s: %w", gi, w.Name, err)
 			}
 			vals := make([]float32, n)
 			for i := range vals {
 				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 			}
-			raw = raw[4*n:]
 			name, conv, ok := kerasToTorchvision(w.Name)
 			if !ok {
 				unmapped = append(unmapped, w.Name)
@@ -139,8 +138,8 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 			}
 			ts[name] = d
 		}
-		if len(raw) != 0 {
-			return nil, fmt.Errorf("weights group %d: %d bytes left over after the last weight", gi, len(raw))
+		if left, err := shards.remaining(); err != nil || left != 0 {
+			return nil, fmt.Errorf("weights group %d: %d bytes left over after the last weight (%v)", gi, left, err)
 		}
 	}
 	if len(unmapped) > 0 {
@@ -167,6 +166,60 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 		},
 		Tensors: ts,
 	}, nil
+}
+
+// shardReader reads a weights group's shards as one byte stream, loading one
+// shard at a time and dropping it once consumed, so an import holds at most one
+// shard beside the converted tensors.
+type shardReader struct {
+	files fileSet
+	dir   string
+	paths []string
+	cur   []byte
+}
+
+// next returns the next n bytes of the stream (in a fresh slice when they span
+// shards).
+func (r *shardReader) next(n int) ([]byte, error) {
+	if len(r.cur) >= n {
+		b := r.cur[:n]
+		r.cur = r.cur[n:]
+		return b, nil
+	}
+	out := make([]byte, 0, n)
+	for {
+		take := min(n-len(out), len(r.cur))
+		out = append(out, r.cur[:take]...)
+		r.cur = r.cur[take:]
+		if len(out) == n {
+			return out, nil
+		}
+		if len(r.paths) == 0 {
+			return nil, fmt.Errorf("shards end %d bytes short", n-len(out))
+		}
+		name := path.Join(r.dir, r.paths[0])
+		b, err := r.files.read(name)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", r.paths[0], err)
+		}
+		if m, ok := r.files.(memFiles); ok {
+			delete(m, name) // let the shard be collected once consumed
+		}
+		r.paths, r.cur = r.paths[1:], b
+	}
+}
+
+// remaining counts the bytes not consumed (reading the shards not yet opened).
+func (r *shardReader) remaining() (int, error) {
+	left := len(r.cur)
+	for _, p := range r.paths {
+		b, err := r.files.read(path.Join(r.dir, p))
+		if err != nil {
+			return left, err
+		}
+		left += len(b)
+	}
+	return left, nil
 }
 
 // kerasTopologyFacts reads the batch-norm epsilon (default 1e-3, Keras' default)

@@ -133,3 +133,49 @@ func TestImportNPM(t *testing.T) {
 		t.Errorf("created_by %q", back.Meta.CreatedBy)
 	}
 }
+
+// TestImportTFJSStrict edits the real package's model.json in memory: an unknown
+// weight name, a missing weight and a truncated shard are errors that say so.
+func TestImportTFJSStrict(t *testing.T) {
+	tgz := testenv.NPMWeights(t)
+	if testing.Short() {
+		t.Skip("100 MB imports skipped in -short mode")
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, want string
+		edit       func(files memFiles, modelJSON string) string
+	}{
+		{"unmapped", "res9z_branch2a/bias", func(_ memFiles, mj string) string {
+			return strings.Replace(mj, `"res5c_branch2c/bias"`, `"res9z_branch2a/bias"`, 1)
+		}},
+		{"missing", "left over", func(_ memFiles, mj string) string {
+			return strings.Replace(mj, `, {"name": "res5c_branch2c/bias", "shape": [2048], "dtype": "float32"}`, ``, 1)
+		}},
+		{"truncated", "short", func(files memFiles, mj string) string {
+			p := "package/ResNet50/group1-shard25of25.bin"
+			files[p] = files[p][:len(files[p])-4]
+			return mj
+		}},
+		{"quantized", "quantized", func(_ memFiles, mj string) string {
+			return strings.Replace(mj, `{"name": "conv1/bias", "shape": [64], "dtype": "float32"}`,
+				`{"name": "conv1/bias", "shape": [64], "dtype": "float32", "quantization": {"dtype": "uint8"}}`, 1)
+		}},
+	} {
+		files, err := readTarGz(ctx, tgz, func(n string) bool { return strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".bin") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		const mjPath = "package/ResNet50/model.json"
+		mj := string(files[mjPath])
+		edited := c.edit(files, mj)
+		if c.name != "truncated" && edited == mj {
+			t.Fatalf("%s: edit did not apply", c.name)
+		}
+		files[mjPath] = []byte(edited)
+		_, err = importTFJS(ctx, files, "test")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
+		}
+	}
+}
