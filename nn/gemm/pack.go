@@ -14,6 +14,10 @@ func packA(dst []float32, transA bool, a []float32, lda, r0, rows, p0, kc, mr in
 		rq := r0 + q*mr
 		if transA {
 			// op(A)[r][p] = a[p·lda + r]: each k step is a contiguous run of rows.
+			if live == mr {
+				copyRuns(panel, mr, a, (p0*lda)+rq, lda, kc)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				d := panel[p*mr : p*mr+mr]
 				s := a[(p0+p)*lda+rq:]
@@ -51,6 +55,10 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kc, c0, cols, nr in
 		cq := c0 + q*nr
 		if !transB {
 			// op(B)[p][j] = b[p·ldb + j]: each k step is a contiguous run of columns.
+			if live == nr {
+				copyRuns(panel, nr, b, p0*ldb+cq, ldb, kc)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				d := panel[p*nr : p*nr+nr]
 				s := b[(p0+p)*ldb+cq:]
@@ -128,5 +136,43 @@ func packRows8Go(panel []float32, stride int, a []float32, off, lda, kc int) {
 		d := panel[p*stride : p*stride+8 : p*stride+8]
 		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
 		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+	}
+}
+
+// copyRuns copies kc runs of w contiguous floats, src[off+p·ld:][:w] to dst[p·w:], for
+// w ∈ {4, 6, 8, 16, 32} as fixed-size array moves through a local, which the compiler
+// inlines as vector moves (copy, or a direct array assignment between two slices that
+// might overlap, calls memmove once per 16-128 bytes); other widths use copy.
+func copyRuns(dst []float32, w int, src []float32, off, ld, kc int) {
+	switch w {
+	case 32:
+		for p := 0; p < kc; p++ {
+			v := *(*[32]float32)(src[off+p*ld:])
+			*(*[32]float32)(dst[p*32:]) = v
+		}
+	case 16:
+		for p := 0; p < kc; p++ {
+			v := *(*[16]float32)(src[off+p*ld:])
+			*(*[16]float32)(dst[p*16:]) = v
+		}
+	case 8:
+		for p := 0; p < kc; p++ {
+			v := *(*[8]float32)(src[off+p*ld:])
+			*(*[8]float32)(dst[p*8:]) = v
+		}
+	case 6:
+		for p := 0; p < kc; p++ {
+			v := *(*[6]float32)(src[off+p*ld:])
+			*(*[6]float32)(dst[p*6:]) = v
+		}
+	case 4:
+		for p := 0; p < kc; p++ {
+			v := *(*[4]float32)(src[off+p*ld:])
+			*(*[4]float32)(dst[p*4:]) = v
+		}
+	default:
+		for p := 0; p < kc; p++ {
+			copy(dst[p*w:p*w+w], src[off+p*ld:])
+		}
 	}
 }
