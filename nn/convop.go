@@ -33,6 +33,8 @@ type convOp struct {
 	// packed, when set, is the weight input already packed for the GEMM (inference
 	// runners, whose weights never change); nil means pack the weight on every call.
 	packed *gemm.PackedA
+	// wino, when set, runs this 3x3/1/1 CNHW convolution by Winograd (winograd.go).
+	wino *winogradWeights
 }
 
 // Conv2d applies the fused convolution to graph nodes x [B,C,H,W] (NCHW), w [O,C,k,k],
@@ -50,6 +52,9 @@ func conv2d(x, w, b, res *gorgonia.Node, proto convOp) (*gorgonia.Node, error) {
 	}
 	op := &convOp{base: newBase(), k: ws2[2], stride: proto.stride, pad: proto.pad, relu: proto.relu,
 		residual: res != nil, inCNHW: proto.inCNHW, outCNHW: proto.outCNHW, ws: proto.ws, packed: proto.packed}
+	if proto.wino != nil && op.k == 3 && op.stride == 1 && op.pad == 1 && op.inCNHW && op.outCNHW {
+		op.wino = proto.wino
+	}
 	in := []*gorgonia.Node{x, w, b}
 	if res != nil {
 		in = append(in, res)
@@ -130,6 +135,10 @@ func (op *convOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	var res []float32
 	if op.residual {
 		res = ts[3].Float32s()
+	}
+	if op.wino != nil {
+		winogradForward(g, x.Float32s(), b.Float32s(), res, out.Float32s(), op.relu, op.ws, op.wino)
+		return out, nil
 	}
 	convForward(g, x.Float32s(), w.Float32s(), b.Float32s(), res, out.Float32s(), op.relu, op.ws, op.packed)
 	return out, nil

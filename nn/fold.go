@@ -16,9 +16,10 @@ import (
 // never read it. Everything here is shared read-only by every Runner of the model.
 type foldedConv struct {
 	name                string
-	shape               *tensor.Dense // the unfolded weight [out, in, k, k]: shape only
-	b                   *tensor.Dense // b' [out]
-	packed              *gemm.PackedA // W' [out, in·k·k] packed as the GEMM's left operand
+	shape               *tensor.Dense    // the unfolded weight [out, in, k, k]: shape only
+	b                   *tensor.Dense    // b' [out]
+	packed              *gemm.PackedA    // W' [out, in·k·k] packed as the GEMM's left operand
+	wino                *winogradWeights // W' Winograd-transformed, for 3x3/1/1 when Winograd
 	in, out             int
 	kernel, stride, pad int
 }
@@ -59,12 +60,17 @@ func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 		}
 		fb[o] = float32(float64(beta[o]) + s*(b0-float64(mean[o])))
 	}
+	var wino *winogradWeights
+	if Winograd && k == 3 && c.Stride == 1 && c.Pad == 1 {
+		wino = newWinogradWeights(fw, out, in)
+	}
 	name := c.Weight.Name[:len(c.Weight.Name)-len(".weight")]
 	return &foldedConv{
 		name:   name,
 		shape:  c.Weight.Value,
 		b:      tensor.New(tensor.WithShape(out), tensor.WithBacking(fb)),
 		packed: gemm.PackA(false, out, per, fw, per),
+		wino:   wino,
 		in:     in, out: out, kernel: k, stride: c.Stride, pad: c.Pad,
 	}, nil
 }

@@ -109,8 +109,11 @@ func (gb *graphBuilder) stem(x *gorgonia.Node, c *foldedConv) (*gorgonia.Node, e
 func (gb *graphBuilder) convLayout(x *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu, inCNHW bool) (*gorgonia.Node, error) {
 	w := gorgonia.NewTensor(gb.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.shape))
 	b := gorgonia.NewVector(gb.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
-	return conv2d(x, w, b, res, convOp{stride: c.stride, pad: c.pad, relu: relu,
-		inCNHW: inCNHW, outCNHW: true, ws: gb.ws, packed: c.packed})
+	proto := convOp{stride: c.stride, pad: c.pad, relu: relu, inCNHW: inCNHW, outCNHW: true, ws: gb.ws, packed: c.packed}
+	if s := x.Shape(); Winograd && c.wino != nil && s[1]*((s[2]+1)/2)*((s[3]+1)/2) >= winogradMinTiles {
+		proto.wino = c.wino
+	}
+	return conv2d(x, w, b, res, proto)
 }
 
 // bottleneck adds one residual block: ReLU(conv3(conv2(conv1(x))) + shortcut(x)),

@@ -1,0 +1,186 @@
+package nn
+
+import "github.com/autotag/autotag/nn/gemm"
+
+// Winograd F(2x2, 3x3) for the stride-1, pad-1 3x3 convolutions (Lavin & Gray 2015,
+// "Fast Algorithms for Convolutional Neural Networks", arXiv:1509.09308). Each 2x2
+// output tile is Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A from the 4x4 input tile d around it, so
+// the 3x3 convolution becomes 16 GEMMs M_ξ[O,T] = U_ξ[O,C]·V_ξ[C,T] over the T tiles of
+// the batch: 16 multiplies per 4 outputs instead of 36 (2.25x fewer flops), and the
+// input is copied 4x (V) instead of 9x (im2col). The bias / residual / ReLU epilogue is
+// fused into the output transform. F(2x2,3x3) keeps float32 error at the level of the
+// direct method (larger tiles, F(4x4,3x3), lose ~2 more digits).
+//
+//	Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+//	G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+//	Aᵀ = [1 1 1 0; 0 1 −1 −1]
+//
+// Bind transforms the weights when Winograd is set (16/9 of the 3x3 weights, ~80 MB
+// for ResNet50); runners built while it is set use them for batches with at least
+// winogradMinTiles tiles, so that the 16 GEMMs stay wide enough.
+
+// Winograd enables the F(2x2,3x3) path for stride-1 3x3 convolutions of models bound
+// and runners built while it is true. Results match the im2col path to float32
+// rounding; it exists as a switch for benchmarks (autotag bench --winograd).
+var Winograd = true
+
+// winogradMinTiles is the fewest tiles (GEMM columns) for which a Runner picks Winograd.
+const winogradMinTiles = 16
+
+// winoMaxFloats caps the transform workspace (V and M) of one group of images.
+const winoMaxFloats = 1 << 22
+
+// winogradWeights is U = G g Gᵀ of one 3x3 convolution as 16 packed O×C matrices,
+// made once and shared read-only.
+type winogradWeights struct {
+	o, c   int
+	packed [16]*gemm.PackedA
+}
+
+// newWinogradWeights transforms folded 3x3 weights w [O, C, 3, 3].
+func newWinogradWeights(w []float32, o, c int) *winogradWeights {
+	u := make([]float32, 16*o*c) // [ξ][o][c]
+	for oc := 0; oc < o*c; oc++ {
+		g := w[oc*9 : oc*9+9]
+		var gg [4][3]float32 // G·g
+		for j := 0; j < 3; j++ {
+			g0, g1, g2 := g[j], g[3+j], g[6+j]
+			gg[0][j] = g0
+			gg[1][j] = 0.5 * (g0 + g1 + g2)
+			gg[2][j] = 0.5 * (g0 - g1 + g2)
+			gg[3][j] = g2
+		}
+		for i := 0; i < 4; i++ { // (G·g)·Gᵀ
+			r0, r1, r2 := gg[i][0], gg[i][1], gg[i][2]
+			row := [4]float32{r0, 0.5 * (r0 + r1 + r2), 0.5 * (r0 - r1 + r2), r2}
+			for j := 0; j < 4; j++ {
+				u[(i*4+j)*o*c+oc] = row[j]
+			}
+		}
+	}
+	ww := &winogradWeights{o: o, c: c}
+	for xi := 0; xi < 16; xi++ {
+		ww.packed[xi] = gemm.PackA(false, o, c, u[xi*o*c:(xi+1)*o*c], c)
+	}
+	return ww
+}
+
+// winogradForward is convForward for a CNHW → CNHW 3x3 / stride 1 / pad 1 convolution.
+func winogradForward(g convGeom, x, b, res, y []float32, relu bool, ws *workspace, wino *winogradWeights) {
+	h, w, c, o := g.h, g.w, g.c, g.o
+	th, tw := (h+1)/2, (w+1)/2
+	tpi := th * tw // tiles per image
+	plane := h * w
+	group := max(1, min(g.batch, winoMaxFloats/(16*(c+o)*tpi)))
+	for b0 := 0; b0 < g.batch; b0 += group {
+		gg := min(group, g.batch-b0)
+		t := gg * tpi
+		buf := ws.get(16 * (c + o) * t)
+		v, m := buf[:16*c*t], buf[16*c*t:]
+		parallelFor(c, 16*c*t, func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				for i := 0; i < gg; i++ {
+					xp := x[ch*g.batch*plane+(b0+i)*plane:][:plane]
+					winogradInput(xp, h, w, th, tw, v[ch*t+i*tpi:], c*t)
+				}
+			}
+		})
+		for xi := 0; xi < 16; xi++ {
+			gemm.SgemmPackedA(wino.packed[xi], false, t, 1, v[xi*c*t:], t, 0, m[xi*o*t:], t)
+		}
+		parallelFor(o, 16*o*t, func(lo, hi int) {
+			for oc := lo; oc < hi; oc++ {
+				for i := 0; i < gg; i++ {
+					off := oc*g.batch*plane + (b0+i)*plane
+					var rp []float32
+					if res != nil {
+						rp = res[off : off+plane]
+					}
+					winogradOutput(m[oc*t+i*tpi:], o*t, h, w, th, tw, b[oc], rp, relu, y[off:off+plane])
+				}
+			}
+		})
+	}
+}
+
+// winogradInput writes V = Bᵀ d B of every tile of one h×w plane: tile k's value ξ
+// goes to v[ξ·stride + k].
+func winogradInput(xp []float32, h, w, th, tw int, v []float32, stride int) {
+	for ty := 0; ty < th; ty++ {
+		for tx := 0; tx < tw; tx++ {
+			var d [4][4]float32
+			y0, x0 := 2*ty-1, 2*tx-1
+			if y0 >= 0 && x0 >= 0 && y0+4 <= h && x0+4 <= w {
+				for r := 0; r < 4; r++ {
+					copy(d[r][:], xp[(y0+r)*w+x0:])
+				}
+			} else {
+				for r := 0; r < 4; r++ {
+					if iy := y0 + r; iy >= 0 && iy < h {
+						for s := 0; s < 4; s++ {
+							if ix := x0 + s; ix >= 0 && ix < w {
+								d[r][s] = xp[iy*w+ix]
+							}
+						}
+					}
+				}
+			}
+			var bd [4][4]float32 // Bᵀ·d
+			for s := 0; s < 4; s++ {
+				bd[0][s] = d[0][s] - d[2][s]
+				bd[1][s] = d[1][s] + d[2][s]
+				bd[2][s] = d[2][s] - d[1][s]
+				bd[3][s] = d[1][s] - d[3][s]
+			}
+			k := ty*tw + tx
+			for r := 0; r < 4; r++ { // (Bᵀ·d)·B
+				q := &bd[r]
+				v[(r*4+0)*stride+k] = q[0] - q[2]
+				v[(r*4+1)*stride+k] = q[1] + q[2]
+				v[(r*4+2)*stride+k] = q[2] - q[1]
+				v[(r*4+3)*stride+k] = q[1] - q[3]
+			}
+		}
+	}
+}
+
+// winogradOutput turns the 16 GEMM results of every tile of one output plane (value ξ
+// of tile k at m[ξ·stride + k]) into Y = Aᵀ M A, adds bias (and the residual), applies
+// ReLU if asked and writes the h×w plane yp (odd sizes drop the tiles' overhang).
+func winogradOutput(m []float32, stride, h, w, th, tw int, bias float32, res []float32, relu bool, yp []float32) {
+	for ty := 0; ty < th; ty++ {
+		for tx := 0; tx < tw; tx++ {
+			k := ty*tw + tx
+			var mm [4][4]float32
+			for xi := 0; xi < 16; xi++ {
+				mm[xi/4][xi%4] = m[xi*stride+k]
+			}
+			var s [2][4]float32 // Aᵀ·M
+			for j := 0; j < 4; j++ {
+				s[0][j] = mm[0][j] + mm[1][j] + mm[2][j]
+				s[1][j] = mm[1][j] - mm[2][j] - mm[3][j]
+			}
+			for r := 0; r < 2; r++ {
+				oy := 2*ty + r
+				if oy >= h {
+					break
+				}
+				out := [2]float32{s[r][0] + s[r][1] + s[r][2], s[r][1] - s[r][2] - s[r][3]}
+				for q := 0; q < 2; q++ {
+					ox := 2*tx + q
+					if ox >= w {
+						break
+					}
+					v := out[q] + bias
+					if res != nil {
+						v += res[oy*w+ox]
+					}
+					if relu {
+						v = max(v, 0)
+					}
+					yp[oy*w+ox] = v
+				}
+			}
+		}
+	}
+}
