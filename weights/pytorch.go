@@ -388,7 +388,8 @@ func tensorsOf(obj any) (map[string]*tensor.Dense, error) {
 	}
 	entries, ok := dictEntries(obj)
 	if !ok {
-		return nil, fmt.Errorf("top-level object is %T, want a state_dict (dict of tensors) or a checkpoint dict", obj)
+		return nil, fmt.Errorf("top-level object is %T, want a state_dict (dict of tensors) or a checkpoint dict; "+
+			"for a pickled module (torch.save(model)) save model.state_dict() instead", obj)
 	}
 	for _, k := range stateDictKeys {
 		for _, e := range entries {
