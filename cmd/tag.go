@@ -258,7 +258,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 				skipped++
 			}
 			if werr == nil {
-				bar.clear()
+				bar.clearFor(stdout)
 				werr = w.write(r)
 			}
 			bar.add()
@@ -404,6 +404,13 @@ func (p *tagProgress) add() {
 func (p *tagProgress) clear() {
 	if p.bar != nil {
 		_ = p.bar.Clear()
+	}
+}
+
+// clearFor clears the bar before output to w when w is a terminal too.
+func (p *tagProgress) clearFor(w io.Writer) {
+	if f, ok := w.(*os.File); ok && p.bar != nil && term.IsTerminal(int(f.Fd())) {
+		p.clear()
 	}
 }
 
