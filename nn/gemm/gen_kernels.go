@@ -30,12 +30,6 @@ func main() {
 	p("//go:build amd64 && !purego")
 	p("")
 	p(`#include "textflag.h"`)
-	p("")
-	p("// iota16 is the int32 vector 0, 1, …, 15 (scatter/gather indices for the transposed store).")
-	for i := 0; i < 16; i++ {
-		p("DATA iota16<>+%d(SB)/4, $%d", 4*i, i)
-	}
-	p("GLOBL iota16<>(SB), RODATA|NOPTR, $64")
 	for r := 1; r <= 8; r++ {
 		avx512(r, false)
 		avx512(r, true)
@@ -164,46 +158,81 @@ func avx512(rows int, trans bool) {
 	p("\tRET")
 }
 
-// avx512StoreT emits the transposed store: accumulator row i is column i of the C tile,
-// its 32 lanes rows 0..31, so each vector is scattered down a column of C (indices
-// j·ldc in Z28 for lanes 0-15, Z29 for 16-31) under the column masks K1/K2; with beta the
-// old column is gathered first. Scatters consume their mask, hence the copies to K3/K4.
+// avx512StoreT emits the transposed store. Accumulator row i (Z2i: tile columns 0-15,
+// Z2i+1: 16-31) holds column i of the C block, so the tile is transposed in registers
+// with the three permute rounds of packT8 (8 rows × 16 columns at a time, missing rows
+// zeroed) and each tile column j then becomes one 8-float row of C at c + j·ldc, stored
+// with the row mask K1 (bits [0, rows)). Stores stop at the first j ≥ cols. With beta the
+// old row of C is loaded under the same mask first. Z24-Z29 hold the permute indices,
+// Z30 is scratch, Z31 beta; alpha is applied before the transpose.
 func avx512StoreT(name string, rows int) {
-	p("\tMOVQ ldc+32(FP), R11")
-	p("\tVPBROADCASTD R11, Z27")
-	p("\tVMOVDQU32 iota16<>(SB), Z28")
-	p("\tVPMULLD Z27, Z28, Z28")
-	p("\tVPSLLD $4, Z27, Z27")
-	p("\tVPADDD Z27, Z28, Z29")
 	for _, beta := range []bool{true, false} {
 		if !beta {
 			p("%s_beta0:", name)
-			p("\tMOVQ ldc+32(FP), R11")
-			p("\tVPBROADCASTD R11, Z27")
-			p("\tVMOVDQU32 iota16<>(SB), Z28")
-			p("\tVPMULLD Z27, Z28, Z28")
-			p("\tVPSLLD $4, Z27, Z27")
-			p("\tVPADDD Z27, Z28, Z29")
 		}
-		for i := 0; i < rows; i++ {
-			p("\tVMULPS Z30, Z%d, Z%d", 2*i, 2*i)
-			p("\tVMULPS Z30, Z%d, Z%d", 2*i+1, 2*i+1)
-			if beta {
-				p("\tKMOVW K1, K3")
-				p("\tVGATHERDPS (DI)(Z28*4), K3, Z16")
-				p("\tKMOVW K2, K4")
-				p("\tVGATHERDPS (DI)(Z29*4), K4, Z17")
-				p("\tVFMADD231PS Z31, Z16, Z%d", 2*i)
-				p("\tVFMADD231PS Z31, Z17, Z%d", 2*i+1)
+		for i := 0; i < 2*rows; i++ {
+			p("\tVMULPS Z30, Z%d, Z%d", i, i)
+		}
+		for i := 2 * rows; i < 16; i++ {
+			p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+		}
+		for i, n := range []string{"p1lo", "p1hi", "p2lo", "p2hi", "p3lo", "p3hi"} {
+			p("\tVMOVUPS %s<>(SB), Z%d", n, 24+i)
+		}
+		p("\tMOVL $%d, R9", (1<<rows)-1)
+		p("\tKMOVW R9, K1")
+		perm := func(dst, t1, t2, ix int) {
+			p("\tVMOVAPS Z%d, Z%d", ix, dst)
+			p("\tVPERMI2PS Z%d, Z%d, Z%d", t2, t1, dst)
+		}
+		for h := 0; h < 2; h++ { // tile columns 16h .. 16h+15
+			in := func(r int) int { return 2*r + h } // row r of this half
+			// Round 1: rows in pairs -> Z16..Z23 (Z16+2q: rows 2q,2q+1 cols 0-7; Z17+2q: 8-15).
+			for q := 0; q < 4; q++ {
+				perm(16+2*q, in(2*q), in(2*q+1), 24)
+				perm(17+2*q, in(2*q), in(2*q+1), 25)
 			}
-			p("\tKMOVW K1, K3")
-			p("\tVSCATTERDPS Z%d, K3, (DI)(Z28*4)", 2*i)
-			p("\tKMOVW K2, K4")
-			p("\tVSCATTERDPS Z%d, K4, (DI)(Z29*4)", 2*i+1)
-			if i < rows-1 {
-				p("\tADDQ $4, DI")
+			// Round 2: pairs of pairs -> the freed inputs: in(q) holds rows 0-3, cols 4q..4q+3;
+			// in(4+q) rows 4-7.
+			perm(in(0), 16, 18, 26)
+			perm(in(1), 16, 18, 27)
+			perm(in(2), 17, 19, 26)
+			perm(in(3), 17, 19, 27)
+			perm(in(4), 20, 22, 26)
+			perm(in(5), 20, 22, 27)
+			perm(in(6), 21, 23, 26)
+			perm(in(7), 21, 23, 27)
+			// Round 3: quads -> Z16+z holds tile columns 2z, 2z+1 (rows 0-7 each).
+			for q := 0; q < 4; q++ {
+				perm(16+2*q, in(q), in(4+q), 28)
+				perm(17+2*q, in(q), in(4+q), 29)
+			}
+			for z := 0; z < 8; z++ {
+				for half := 0; half < 2; half++ {
+					j := 16*h + 2*z + half
+					p("\tCMPQ R8, $%d", j)
+					p("\tJLE %s_done%v", name, beta)
+					// Z16+z must keep its upper half until column j+1 is stored, so
+					// beta's arithmetic works on copies: the lower half in in(z) (free
+					// after round 3), the upper one in Z30; the old C row goes to the other.
+					src, tmp := fmt.Sprintf("Y%d", 16+z), "Y30"
+					if half == 1 {
+						p("\tVEXTRACTF32X8 $1, Z%d, Y30", 16+z)
+						src, tmp = "Y30", fmt.Sprintf("Y%d", in(z))
+					} else if beta {
+						p("\tVMOVAPS Z%d, Z%d", 16+z, in(z))
+						src = fmt.Sprintf("Y%d", in(z))
+					}
+					if beta {
+						p("\tVMOVUPS.Z (DI), K1, %s", tmp)
+						p("\tVFMADD231PS Y31, %s, %s", tmp, src)
+					}
+					p("\tVMOVUPS %s, K1, (DI)", src)
+					p("\tADDQ DX, DI")
+				}
 			}
 		}
+		p("%s_done%v:", name, beta)
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
