@@ -58,6 +58,11 @@ func fileHash(path string) (string, error) {
 	}
 	hashCache.Lock()
 	hashCache.m[abs] = hashEntry{Size: st.Size(), ModNano: st.ModTime().UnixNano(), SHA256: sum}
+	for p := range hashCache.m { // forget files that are gone
+		if _, err := os.Stat(p); err != nil {
+			delete(hashCache.m, p)
+		}
+	}
 	b, _ := json.MarshalIndent(hashCache.m, "", " ")
 	hashCache.Unlock()
 	saveHashCache(b)

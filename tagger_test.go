@@ -68,6 +68,7 @@ func testImage(seed, w, h int) image.Image {
 }
 
 func TestTaggerTiny(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir()) // the sha256 cache
 	ctx := context.Background()
 	path := tinyModel(t)
 	tg, err := Open(ctx, path, WithThreshold(0), WithBatchSize(2), WithWorkers(2))
@@ -127,6 +128,7 @@ func TestTaggerTiny(t *testing.T) {
 // TestTaggerConcurrent hammers one Tagger from many goroutines (run with -race) and
 // checks every result against a sequential one.
 func TestTaggerConcurrent(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
 	ctx := context.Background()
 	tg, err := Open(ctx, tinyModel(t), WithThreshold(0), WithWorkers(2), WithBatchSize(2))
 	if err != nil {
