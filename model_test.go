@@ -2,11 +2,13 @@ package autotag
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/testenv"
 )
 
@@ -62,5 +64,47 @@ func TestKerasModelDarknetPhotos(t *testing.T) {
 		case tc.rawTop == "" && (idx < 151 || idx > 268):
 			t.Errorf("%s: top raw label %q (class %d) is not a dog breed", tc.file, rawTags[0].Label, idx)
 		}
+	}
+}
+
+// BenchmarkTag measures one photo through preprocessing, the pretrained ResNet50 and
+// the default rules (decoding excluded): go test -run - -bench Tag -benchtime 20x .
+func BenchmarkTag(b *testing.B) {
+	model := testenv.KerasModel(b)
+	dir := testenv.SharedData(b, "darknet-photos")
+	img, err := data.DecodeFile(filepath.Join(dir, "dog.jpg"), data.DecodeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	tg, err := Open(ctx, model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tg.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := tg.Tag(ctx, img); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/image")
+}
+
+// BenchmarkSelectDefaultRules measures turning 1000 ImageNet probabilities into tags.
+func BenchmarkSelectDefaultRules(b *testing.B) {
+	classes := make([]string, 1000)
+	probs := make([]float32, 1000)
+	for i := range classes {
+		classes[i] = fmt.Sprint("c", i)
+		probs[i] = 1.0 / 1000
+	}
+	probs[250] = 0.5
+	sel, err := NewSelector(classes, "softmax", DefaultRules(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		sel.Select(probs, Selection{})
 	}
 }
