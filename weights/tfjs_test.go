@@ -2,6 +2,7 @@ package weights
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -142,6 +143,10 @@ func TestImportTFJSStrict(t *testing.T) {
 		t.Skip("100 MB imports skipped in -short mode")
 	}
 	ctx := context.Background()
+	pkg, err := readTarGz(ctx, tgz, func(n string) bool { return strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".bin") })
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name, want string
 		edit       func(files memFiles, modelJSON string) string
@@ -162,10 +167,7 @@ func TestImportTFJSStrict(t *testing.T) {
 				`{"name": "conv1/bias", "shape": [64], "dtype": "float32", "quantization": {"dtype": "uint8"}}`, 1)
 		}},
 	} {
-		files, err := readTarGz(ctx, tgz, func(n string) bool { return strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".bin") })
-		if err != nil {
-			t.Fatal(err)
-		}
+		files := maps.Clone(pkg) // shards are shared read-only; edits replace entries
 		const mjPath = "package/ResNet50/model.json"
 		mj := string(files[mjPath])
 		edited := c.edit(files, mj)
@@ -173,7 +175,7 @@ func TestImportTFJSStrict(t *testing.T) {
 			t.Fatalf("%s: edit did not apply", c.name)
 		}
 		files[mjPath] = []byte(edited)
-		_, err = importTFJS(ctx, files, "test")
+		_, err := importTFJS(ctx, files, "test")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
 		}
