@@ -16,7 +16,7 @@ import (
 // managers' rule files (PhotoPrism's rules.yml, digiKam's tag rules): many fine-grained
 // model labels become one friendly tag with a category ("Chihuahua", "beagle", … →
 // "dog" in "animal"), a tag can have its own threshold, and a negative priority hides
-// a label. Rules files are YAML (the subset described in yamlsubset.go) or JSON;
+// a label. Rules files are YAML (the subset ParseRules describes) or JSON;
 // DefaultRules are the embedded rules for 1000-class ImageNet models.
 //
 // A rules file looks like:
@@ -146,8 +146,12 @@ func LoadRules(path string) (*Rules, error) {
 	return r, nil
 }
 
-// ParseRules parses a rules document: JSON when it starts with '{', else the YAML
-// subset. Unknown keys are errors, so typos do not pass silently.
+// ParseRules parses a rules document: JSON when it starts with '{', else YAML. The
+// YAML may use block mappings and sequences (also a sequence at its parent key's
+// indentation), one-line flow sequences ([a, "b c", 3]), plain, 'single-' and
+// "double-quoted" scalars, and # comments; anchors, aliases, tags, block scalars (|, >)
+// and flow mappings ({…}) are rejected with the line number rather than misread.
+// Unknown keys are errors, so typos do not pass silently.
 func ParseRules(b []byte) (*Rules, error) {
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	js := b

@@ -165,7 +165,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	}
 	tagger, err := autotag.Open(ctx, f.model, opts...)
 	if err != nil {
-		return err
+		return errors.New(trimPrefix(err.Error(), "autotag: ")) // Execute adds its own
 	}
 	defer tagger.Close()
 	info := tagger.Info()
