@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/autotag/autotag"
+	"github.com/autotag/autotag/nn/gemm"
 	"github.com/autotag/autotag/serve"
 )
 
@@ -29,6 +31,20 @@ type serveFlags struct {
 	rules     string
 	logFormat string
 	logLevel  string
+
+	engineBatch int
+	spareProc   bool
+}
+
+// reserveHTTPProc keeps the engine's GEMM at one goroutine per CPU and gives the Go
+// scheduler one more P, so that accepting connections, refusing overload (503) and
+// decoding are not queued behind long GEMM slices on every P.
+func reserveHTTPProc() {
+	n := runtime.NumCPU()
+	if runtime.GOMAXPROCS(0) == n {
+		gemm.SetThreads(n)
+		runtime.GOMAXPROCS(n + 1)
+	}
 }
 
 func newServeCmd() *cobra.Command {
@@ -57,6 +73,7 @@ func newServeCmd() *cobra.Command {
 	fl.IntVar(&f.topK, "top-k", 0, "default maximum tags per image (0: no limit)")
 	fl.StringVar(&f.rules, "rules", "", "label rules file, or \"none\" for the model's raw labels (default: built-in rules for ImageNet models)")
 	fl.IntVar(&f.cfg.MaxBatch, "max-batch", 8, "images per engine batch")
+	fl.IntVar(&f.engineBatch, "engine-batch", 1, "graph batch size of the engine: a gathered batch runs as graphs of this size (pick the fastest per image from `autotag bench`)")
 	fl.DurationVar(&f.cfg.BatchDelay, "batch-delay", 5*time.Millisecond, "longest wait for a batch to fill")
 	fl.IntVar(&f.cfg.Workers, "workers", 1, "batches run at once (each holds its own activation buffers)")
 	fl.IntVar(&f.cfg.QueueSize, "queue", 0, "images waiting for a batch before new requests get 503 (default 4×max-batch×workers)")
@@ -76,6 +93,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringSliceVar(&f.cfg.CORSOrigins, "cors-origin", nil, "exact origin allowed to call /v1/* from a browser (repeatable; default: CORS off)")
 	fl.Float64Var(&f.cfg.RateLimit, "rate-limit", 0, "requests per second per client IP on /v1/* (0: unlimited)")
 	fl.IntVar(&f.cfg.RateBurst, "rate-burst", 0, "rate-limit bucket size (default 2×rate-limit)")
+	fl.BoolVar(&f.spareProc, "spare-proc", true, "run the engine on one goroutine per CPU and keep one more scheduler slot for HTTP (fast 503s under load)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return c
@@ -128,8 +146,11 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 		opts = append(opts, autotag.WithRules(r))
 	}
 	workers := max(1, f.cfg.Workers)
-	opts = append(opts, autotag.WithBatchSize(max(1, f.cfg.MaxBatch)), autotag.WithWorkers(workers),
+	opts = append(opts, autotag.WithBatchSize(max(1, f.engineBatch)), autotag.WithWorkers(workers),
 		autotag.WithMaxPixels(f.cfg.MaxPixels))
+	if f.spareProc {
+		reserveHTTPProc()
+	}
 	ctx := c.Context()
 	load := func(ctx context.Context) (serve.Engine, error) {
 		start := time.Now()

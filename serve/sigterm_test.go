@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/autotag/autotag"
+	"github.com/autotag/autotag/nn/gemm"
 )
 
 // childEnv makes the test binary run a server instead of tests (see runChildServer).
@@ -35,12 +37,16 @@ func runChildServer() {
 		cfg = Config{MaxBatch: 8, MemoryLimit: -1, Logger: slogJSON(io.Discard)}
 		eng = &fakeEngine{perBatch: 20 * time.Millisecond}
 	case "load":
+		if os.Getenv(childEnv+"_SPARE") == "1" { // what autotag serve --spare-proc does
+			gemm.SetThreads(runtime.NumCPU())
+			runtime.GOMAXPROCS(runtime.NumCPU() + 1)
+		}
 		cfg = loadConfig
 		cfg.Logger = slogJSON(io.Discard)
 		eng = newLoadFake()
 	}
 	if p := os.Getenv(childEnv + "_MODEL"); p != "" {
-		tg, err := autotag.Open(ctx, p, autotag.WithBatchSize(8))
+		tg, err := autotag.Open(ctx, p, autotag.WithBatchSize(loadEngineBatch))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
