@@ -25,6 +25,7 @@ func init() { register(newBenchCmd) }
 // shared with testdata/bench/ort_bench.js so the two can be compared line by line.
 type benchResult struct {
 	Threads          int     `json:"threads"`
+	Winograd         bool    `json:"winograd"`
 	Batch            int     `json:"batch"`
 	MsPerImage       float64 `json:"ms_per_image"`
 	ImagesPerS       float64 `json:"images_per_s"`
@@ -46,6 +47,7 @@ type benchReport struct {
 func newBenchCmd() *cobra.Command {
 	var (
 		batches, threads, model string
+		winograd                string
 		asJSON                  bool
 		seconds                 float64
 		size                    int
@@ -68,6 +70,19 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--threads: %w", err)
 			}
+			var winos []bool
+			switch winograd {
+			case "on":
+				winos = []bool{true}
+			case "off":
+				winos = []bool{false}
+			case "both":
+				winos = []bool{false, true}
+			default:
+				return fmt.Errorf("--winograd %q: want on, off or both", winograd)
+			}
+			defer func(prev bool) { nn.Winograd = prev }(nn.Winograd)
+			nn.Winograd = winograd != "off" // Bind transforms the 3x3 weights only if set
 			m, name, err := benchModel(model)
 			if err != nil {
 				return err
@@ -80,16 +95,20 @@ func newBenchCmd() *cobra.Command {
 				runtime.GOMAXPROCS(t)
 				gemm.SetThreads(t)
 				for _, b := range bs {
-					if err := c.Context().Err(); err != nil {
-						return err
-					}
-					r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
-					if err != nil {
-						return err
-					}
-					rep.Results = append(rep.Results, r)
-					if !asJSON {
-						fmt.Fprintf(c.ErrOrStderr(), "threads %d batch %d: %.1f ms/image\n", t, b, r.MsPerImage)
+					for _, wino := range winos {
+						if err := c.Context().Err(); err != nil {
+							return err
+						}
+						nn.Winograd = wino // runners read it when built
+						r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
+						if err != nil {
+							return err
+						}
+						r.Winograd = wino
+						rep.Results = append(rep.Results, r)
+						if !asJSON {
+							fmt.Fprintf(c.ErrOrStderr(), "threads %d batch %d winograd %t: %.1f ms/image\n", t, b, wino, r.MsPerImage)
+						}
 					}
 				}
 			}
@@ -103,6 +122,7 @@ func newBenchCmd() *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print one JSON document")
 	f.Float64Var(&seconds, "seconds", 3, "minimum measuring time per configuration")
 	f.IntVar(&size, "size", 224, "input height and width")
+	f.StringVar(&winograd, "winograd", "on", "Winograd F(2x2,3x3) for stride-1 3x3 convolutions: on, off or both (A/B in one run)")
 	return c
 }
 
@@ -219,9 +239,9 @@ func printBench(c *cobra.Command, rep benchReport, asJSON bool) error {
 	}
 	fmt.Fprintf(out, "model %s, %dx%d, gemm kernel %s\n", rep.Model, rep.Size, rep.Size, rep.Kernel)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "threads\tbatch\tms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
+	fmt.Fprintln(tw, "threads\tbatch\twinograd\tms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.MsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
+		fmt.Fprintf(tw, "%d\t%d\t%t\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.Winograd, r.MsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
 	}
 	return tw.Flush()
 }
