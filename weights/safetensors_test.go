@@ -192,3 +192,66 @@ func TestImportTimmSafetensors(t *testing.T) {
 		t.Errorf("re-import: %v %+v", err, again.Meta)
 	}
 }
+
+// TestHuggingFaceNames renames every tensor of a transformers ResNet50
+// (microsoft/resnet-50 naming) to torchvision's and back-checks the full set.
+func TestHuggingFaceNames(t *testing.T) {
+	for hf, tv := range map[string]string{
+		"resnet.embedder.embedder.convolution.weight":                                "conv1.weight",
+		"resnet.embedder.embedder.normalization.running_var":                         "bn1.running_var",
+		"resnet.encoder.stages.0.layers.0.shortcut.convolution.weight":               "layer1.0.downsample.0.weight",
+		"resnet.encoder.stages.3.layers.0.shortcut.normalization.bias":               "layer4.0.downsample.1.bias",
+		"resnet.encoder.stages.2.layers.5.layer.1.convolution.weight":                "layer3.5.conv2.weight",
+		"resnet.encoder.stages.1.layers.3.layer.2.normalization.running_mean":        "layer2.3.bn3.running_mean",
+		"resnet.encoder.stages.1.layers.3.layer.2.normalization.num_batches_tracked": "layer2.3.bn3.num_batches_tracked",
+		"classifier.1.weight": "fc.weight",
+	} {
+		if got, ok := hfToTorchvision(hf); !ok || got != tv {
+			t.Errorf("%s → %q, %v; want %s", hf, got, ok, tv)
+		}
+	}
+	for _, bad := range []string{"resnet.embedder.pooler.x", "classifier.0.weight", "resnet.encoder.stages.0.layers.0.layer.0.activation.x"} {
+		if got, ok := hfToTorchvision(bad); ok {
+			t.Errorf("%s mapped to %s", bad, got)
+		}
+	}
+	// A whole model written with transformers names imports as torchvision-v1.5.
+	specs, _ := ResNet50Tensors(LayoutTorchvisionV15, 1000)
+	inverse := map[string]string{}
+	for s := range 4 {
+		for b := range resnet50Blocks[s] {
+			for i := range 3 {
+				for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
+					inverse[fmt.Sprintf("layer%d.%d.bn%d.%s", s+1, b, i+1, p)] = fmt.Sprintf("resnet.encoder.stages.%d.layers.%d.layer.%d.normalization.%s", s, b, i, p)
+					inverse[fmt.Sprintf("layer%d.%d.downsample.1.%s", s+1, b, p)] = fmt.Sprintf("resnet.encoder.stages.%d.layers.%d.shortcut.normalization.%s", s, b, p)
+				}
+				inverse[fmt.Sprintf("layer%d.%d.conv%d.weight", s+1, b, i+1)] = fmt.Sprintf("resnet.encoder.stages.%d.layers.%d.layer.%d.convolution.weight", s, b, i)
+			}
+			inverse[fmt.Sprintf("layer%d.%d.downsample.0.weight", s+1, b)] = fmt.Sprintf("resnet.encoder.stages.%d.layers.%d.shortcut.convolution.weight", s, b)
+		}
+	}
+	for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
+		inverse["bn1."+p] = "resnet.embedder.embedder.normalization." + p
+	}
+	inverse["conv1.weight"] = "resnet.embedder.embedder.convolution.weight"
+	inverse["fc.weight"], inverse["fc.bias"] = "classifier.1.weight", "classifier.1.bias"
+	ts := map[string]*tensor.Dense{}
+	for _, s := range specs {
+		n := 1
+		for _, d := range s.Shape {
+			n *= d
+		}
+		hf, ok := inverse[s.Name]
+		if !ok {
+			t.Fatalf("no transformers name for %s", s.Name)
+		}
+		ts[hf] = tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(make([]float32, n)))
+	}
+	m, err := stateDictToModel(ts, importOptions{Source: "hf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Meta.Layout != LayoutTorchvisionV15 || len(m.Tensors) != len(specs) {
+		t.Errorf("layout %s, %d tensors", m.Meta.Layout, len(m.Tensors))
+	}
+}

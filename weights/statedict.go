@@ -23,10 +23,15 @@ type importOptions struct {
 // stateDictToModel turns a torchvision-named ResNet50 state_dict (torchvision .pth,
 // timm or Hugging Face safetensors) into a Model: num_batches_tracked dropped, a
 // DataParallel "module." prefix stripped, floats converted to float32, and the
-// tensor set checked strictly. A state_dict with conv biases is keras-v1 (as
+// tensor set checked strictly. Hugging Face transformers ResNet names are renamed
+// first. A state_dict with conv biases is keras-v1 (as
 // written by autotag), otherwise torchvision-v1.5 (eps 1e-5, torchvision
 // preprocessing, ImageNet classes for a 1000-class head).
 func stateDictToModel(ts map[string]*tensor.Dense, opt importOptions) (*Model, error) {
+	ts, _, err := renameHuggingFace(ts)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]*tensor.Dense, len(ts))
 	prefix := commonModulePrefix(ts)
 	for name, d := range ts {
