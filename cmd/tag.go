@@ -328,7 +328,7 @@ func upToDate(photoPath, sidecar, modelSHA, cfg string) ([]autotag.Tag, bool) {
 	if err1 != nil || err2 != nil || ss.ModTime().Before(ps.ModTime()) {
 		return nil, false
 	}
-	doc, err := os.ReadFile(sidecar)
+	doc, err := readSidecar(sidecar)
 	if err != nil {
 		return nil, false
 	}
@@ -343,10 +343,29 @@ func upToDate(photoPath, sidecar, modelSHA, cfg string) ([]autotag.Tag, bool) {
 	return tags, true
 }
 
+// maxSidecar bounds the size of an existing sidecar autotag will read and merge.
+const maxSidecar = 16 << 20
+
+// readSidecar reads an existing sidecar: a regular file (not a symbolic link, which
+// could lead outside the photo folders) of at most maxSidecar bytes.
+func readSidecar(path string) ([]byte, error) {
+	st, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file; not followed", path)
+	}
+	if st.Size() > maxSidecar {
+		return nil, fmt.Errorf("%s is larger than %d MB; not merged", path, maxSidecar>>20)
+	}
+	return os.ReadFile(path)
+}
+
 // writeSidecar merges the tags into the sidecar and writes it atomically (only when
 // its content changes; an unchanged one is touched so it counts as up to date).
 func writeSidecar(path string, t *autotag.Tagger, info autotag.ModelInfo, cfg string, tags []autotag.Tag) error {
-	old, err := os.ReadFile(path)
+	old, err := readSidecar(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("xmp: %w", err)
 	}
