@@ -3,6 +3,7 @@ package weights
 import (
 	"encoding/binary"
 	"fmt"
+	"image"
 	"math"
 	"math/rand"
 	"os"
@@ -355,4 +356,60 @@ func TestExportONNXMatchesTorch(t *testing.T) {
 		os.Remove(filepath.Join(dir, name+"-false.onnx"))
 		os.Remove(filepath.Join(dir, name+"-true.onnx"))
 	}
+}
+
+// TestKerasONNXClassifiesPhotos checks the whole import chain on real photos,
+// independently of nn: the imported npm model, exported to ONNX with BN folded,
+// run by ONNX Runtime on ../shared/data/darknet-photos preprocessed by data with
+// the model's own spec, puts a dog breed (ImageNet classes 151-268) first for
+// dog.jpg and bald_eagle first for eagle.jpg.
+func TestKerasONNXClassifiesPhotos(t *testing.T) {
+	model := testenv.KerasModel(t)
+	dir := testenv.SharedData(t, "darknet-photos")
+	nodePath := ortAvailable(t)
+	m, err := Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"dog.jpg", "eagle.jpg"}
+	var imgs []image.Image
+	for _, n := range names {
+		img, err := data.DecodeFile(filepath.Join(dir, n), data.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, img)
+	}
+	x, err := data.PreprocessBatch(imgs, m.Meta.Preprocess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	in := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(in[4*i:], math.Float32bits(v))
+	}
+	inPath, onnxPath, outPath := filepath.Join(tmp, "in.f32"), filepath.Join(tmp, "m.onnx"), filepath.Join(tmp, "out.f32")
+	os.WriteFile(inPath, in, 0o644)
+	if err := ExportONNX(onnxPath, m, ONNXOptions{FoldBN: true}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join(testenv.RepoRoot(), "testdata", "weights", "ort_run.js"), onnxPath, inPath,
+		fmt.Sprint(len(names)), "3", "224", "224", "probabilities", outPath)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ort_run.js: %v\n%s", err, out)
+	}
+	p := readF32(t, outPath)
+	top := func(i int) int {
+		row := p[i*1000 : (i+1)*1000]
+		return slices.Index(row, slices.Max(row))
+	}
+	if c := top(0); c < 151 || c > 268 {
+		t.Errorf("dog.jpg: top class %d %q is not a dog breed", c, m.Meta.Classes[c])
+	}
+	if c := top(1); m.Meta.Classes[c] != "bald_eagle" {
+		t.Errorf("eagle.jpg: top class %d %q, want bald_eagle", c, m.Meta.Classes[c])
+	}
+	t.Logf("dog.jpg → %s, eagle.jpg → %s", m.Meta.Classes[top(0)], m.Meta.Classes[top(1)])
 }
