@@ -260,3 +260,28 @@ func TestDefaultRulesMatchImageNetNames(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeRulesExample parses the rules file shown in the README and in Rules' doc.
+func TestReadmeRulesExample(t *testing.T) {
+	doc := `version: 1
+aggregate: sum        # how member probabilities combine: sum (softmax models) or max (sigmoid)
+others: keep          # labels no rule mentions: keep (under their own name) or drop
+rules:
+  - tag: dog
+    category: animal          # lr:hierarchicalSubject "autotag|animal|dog"
+    ids: [151-268]            # class indices or ranges ...
+  - tag: cat
+    category: animal
+    labels: [tabby, tiger_cat, Persian_cat, Siamese_cat, Egyptian_cat]   # ... or label names
+    threshold: 0.2            # this tag's own minimum score
+  - labels: [web_site, comic_book]
+    priority: -1              # hidden: never reported, counts towards no tag
+`
+	r, err := ParseRules([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rules) != 3 || r.Rules[0].IDs[0] != (IDRange{151, 268}) || *r.Rules[1].Threshold != 0.2 || r.Rules[2].Priority != -1 {
+		t.Errorf("parsed %+v", r)
+	}
+}
