@@ -104,41 +104,44 @@ func winogradForward(g convGeom, x, b, res, y []float32, relu bool, ws *workspac
 }
 
 // winogradInput writes V = Bᵀ d B of every tile of one h×w plane: tile k's value ξ
-// goes to v[ξ·stride + k].
+// goes to v[ξ·stride + k]. Interior tiles take a branch-free path on scalars; border
+// tiles gather their zero-padded 4x4 first.
 func winogradInput(xp []float32, h, w, th, tw int, v []float32, stride int) {
 	for ty := 0; ty < th; ty++ {
+		y0 := 2*ty - 1
 		for tx := 0; tx < tw; tx++ {
-			var d [4][4]float32
-			y0, x0 := 2*ty-1, 2*tx-1
+			x0 := 2*tx - 1
+			var d [16]float32
 			if y0 >= 0 && x0 >= 0 && y0+4 <= h && x0+4 <= w {
-				for r := 0; r < 4; r++ {
-					copy(d[r][:], xp[(y0+r)*w+x0:])
-				}
+				r0 := xp[y0*w+x0 : y0*w+x0+4]
+				r1 := xp[(y0+1)*w+x0 : (y0+1)*w+x0+4]
+				r2 := xp[(y0+2)*w+x0 : (y0+2)*w+x0+4]
+				r3 := xp[(y0+3)*w+x0 : (y0+3)*w+x0+4]
+				d = [16]float32{r0[0], r0[1], r0[2], r0[3], r1[0], r1[1], r1[2], r1[3],
+					r2[0], r2[1], r2[2], r2[3], r3[0], r3[1], r3[2], r3[3]}
 			} else {
 				for r := 0; r < 4; r++ {
 					if iy := y0 + r; iy >= 0 && iy < h {
-						for s := 0; s < 4; s++ {
-							if ix := x0 + s; ix >= 0 && ix < w {
-								d[r][s] = xp[iy*w+ix]
+						for q := 0; q < 4; q++ {
+							if ix := x0 + q; ix >= 0 && ix < w {
+								d[r*4+q] = xp[iy*w+ix]
 							}
 						}
 					}
 				}
 			}
-			var bd [4][4]float32 // Bᵀ·d
-			for s := 0; s < 4; s++ {
-				bd[0][s] = d[0][s] - d[2][s]
-				bd[1][s] = d[1][s] + d[2][s]
-				bd[2][s] = d[2][s] - d[1][s]
-				bd[3][s] = d[1][s] - d[3][s]
-			}
 			k := ty*tw + tx
-			for r := 0; r < 4; r++ { // (Bᵀ·d)·B
-				q := &bd[r]
-				v[(r*4+0)*stride+k] = q[0] - q[2]
-				v[(r*4+1)*stride+k] = q[1] + q[2]
-				v[(r*4+2)*stride+k] = q[2] - q[1]
-				v[(r*4+3)*stride+k] = q[1] - q[3]
+			for q := 0; q < 4; q++ { // columns of Bᵀ·d, in place
+				a0, a1, a2, a3 := d[q], d[4+q], d[8+q], d[12+q]
+				d[q], d[4+q], d[8+q], d[12+q] = a0-a2, a1+a2, a2-a1, a1-a3
+			}
+			for r := 0; r < 4; r++ { // rows of (Bᵀ·d)·B
+				a0, a1, a2, a3 := d[r*4], d[r*4+1], d[r*4+2], d[r*4+3]
+				i := r * 4 * stride
+				v[i+k] = a0 - a2
+				v[i+stride+k] = a1 + a2
+				v[i+2*stride+k] = a2 - a1
+				v[i+3*stride+k] = a1 - a3
 			}
 		}
 	}
@@ -151,34 +154,28 @@ func winogradOutput(m []float32, stride, h, w, th, tw int, bias float32, res []f
 	for ty := 0; ty < th; ty++ {
 		for tx := 0; tx < tw; tx++ {
 			k := ty*tw + tx
-			var mm [4][4]float32
-			for xi := 0; xi < 16; xi++ {
-				mm[xi/4][xi%4] = m[xi*stride+k]
-			}
-			var s [2][4]float32 // Aᵀ·M
+			var s [8]float32 // Aᵀ·M, two rows of four
 			for j := 0; j < 4; j++ {
-				s[0][j] = mm[0][j] + mm[1][j] + mm[2][j]
-				s[1][j] = mm[1][j] - mm[2][j] - mm[3][j]
+				m0, m1 := m[j*stride+k], m[(4+j)*stride+k]
+				m2, m3 := m[(8+j)*stride+k], m[(12+j)*stride+k]
+				s[j], s[4+j] = m0+m1+m2, m1-m2-m3
 			}
-			for r := 0; r < 2; r++ {
-				oy := 2*ty + r
-				if oy >= h {
-					break
-				}
-				out := [2]float32{s[r][0] + s[r][1] + s[r][2], s[r][1] - s[r][2] - s[r][3]}
-				for q := 0; q < 2; q++ {
-					ox := 2*tx + q
-					if ox >= w {
-						break
-					}
-					v := out[q] + bias
+			out := [4]float32{ // (Aᵀ·M)·A + bias
+				s[0] + s[1] + s[2] + bias, s[1] - s[2] - s[3] + bias,
+				s[4] + s[5] + s[6] + bias, s[5] - s[6] - s[7] + bias,
+			}
+			oy, ox := 2*ty, 2*tx
+			for r := 0; r < 2 && oy+r < h; r++ {
+				for q := 0; q < 2 && ox+q < w; q++ {
+					i := (oy+r)*w + ox + q
+					v := out[r*2+q]
 					if res != nil {
-						v += res[oy*w+ox]
+						v += res[i]
 					}
 					if relu {
 						v = max(v, 0)
 					}
-					yp[oy*w+ox] = v
+					yp[i] = v
 				}
 			}
 		}
