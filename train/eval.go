@@ -45,6 +45,7 @@ func EvalModel(ctx context.Context, modelPath, spec string, o EvalOptions) (*Eva
 	if meta.Activation != "sigmoid" {
 		return nil, fmt.Errorf("train: %s has activation %q; eval measures multi-label (sigmoid) models written by autotag train", modelPath, meta.Activation)
 	}
+	// A head-only file names its backbone by sha256; a bundle is its own backbone.
 	bbPath := modelPath
 	if meta.BackboneSHA256 != "" {
 		if bbPath, err = FindBackbone(meta.BackboneSHA256); err != nil {
@@ -68,6 +69,8 @@ func EvalModel(ctx context.Context, modelPath, spec string, o EvalOptions) (*Eva
 		return nil, err
 	}
 	defer bb.Close()
+	// The model's own preprocessing: the evaluation transform, or the squash of the
+	// original recipe when the model was trained that way.
 	mode := ViewsEval
 	if meta.Extra[MetaSquash] == "true" {
 		mode = ViewsSquash
@@ -84,6 +87,8 @@ func EvalModel(ctx context.Context, modelPath, spec string, o EvalOptions) (*Eva
 			th[i] = o.Threshold
 		}
 	}
+	// Two reports: at the model's calibrated thresholds, and at 0.5 for every class
+	// (the usual convention when comparing with published numbers).
 	res := &EvalResult{Model: modelPath, Data: spec, Head: head.Spec.String(), probs: probs, y: f.Y}
 	if res.Report, err = Evaluate(probs, f.Y, meta.Classes, th); err != nil {
 		return nil, err

@@ -189,7 +189,9 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 	n, k := len(ds.Records), opt.Views
 	f := &Features{N: n, K: k, Dim: nn.FeatureDim, Classes: len(ds.Classes), Y: ds.Targets(),
 		X: make([]float32, n*k*nn.FeatureDim)}
-	// which (image, view) pairs are missing?
+	// Which (image, view) pairs are missing? Files are named by content, so renamed
+	// or re-listed images hit the cache; a file of the wrong size (a crash between
+	// write and rename cannot leave one, but a copied cache might) is recomputed.
 	type job struct{ img, view int }
 	var todo []job
 	ids := make([]string, n)
@@ -208,6 +210,7 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 			todo = append(todo, job{i, v})
 		}
 	}
+	f.IDs = ids
 	if len(todo) == 0 {
 		return f, key, nil
 	}
@@ -265,6 +268,7 @@ func ExtractFeatures(ctx context.Context, b *Backbone, ds *data.Dataset, opt Ext
 		if err := ctx.Err(); err != nil {
 			return nil, "", err
 		}
+		// A short last batch is padded (zeros); only its first len(jobs) rows count.
 		feats, err := b.forward(bt.x, len(bt.jobs))
 		if err != nil {
 			return nil, "", fmt.Errorf("train: backbone: %w", err)

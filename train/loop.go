@@ -16,6 +16,9 @@ type Features struct {
 	Y            []float32
 	N, K         int
 	Dim, Classes int
+	// IDs are the images' content ids (sha256 prefixes) when known, for leakage
+	// checks between training and validation sets.
+	IDs []string
 }
 
 // Validate checks that the slices fit the stated sizes.

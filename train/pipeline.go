@@ -97,6 +97,8 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	res := &Result{Out: o.Out, Timings: map[string]time.Duration{}}
+	// Stage 1: datasets and backbone. Dataset problems (missing files, unknown
+	// classes, duplicates) are logged with data's report; unusable SPECs are errors.
 	t0 := time.Now()
 	trainDS, err := LoadDatasets(o.TrainSpecs, log)
 	if err != nil {
@@ -126,6 +128,8 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 	res.Timings["load"] = time.Since(t0)
 
+	// Stage 2: features. The backbone runs only for (image, view) pairs missing from
+	// the cache; validation images get the evaluation transform only (one view).
 	t0 = time.Now()
 	var trainF, valF *Features
 	var trainKey, valKey string
@@ -155,12 +159,17 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		}
 	}
 	res.Timings["features"] = time.Since(t0)
+	if err := checkLeakage(trainF, valF); err != nil {
+		return nil, err
+	}
 	if o.ExportFeatures != "" {
 		if err := exportFeatures(o.ExportFeatures, trainF, valF); err != nil {
 			return nil, err
 		}
 	}
 
+	// Stage 3: the head. pos_weight comes from the training labels (data.PosWeights:
+	// negatives/positives, clamped), the optional sampler from data's repeat factors.
 	t0 = time.Now()
 	cfg := o.Config
 	if cfg.Loss.UsePosWeight && cfg.PosWeight == nil {
@@ -182,6 +191,8 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Checkpoints are tied to this run by a fingerprint of the recipe and the feature
+	// keys, so --resume never continues a different run.
 	ckDir := o.CheckpointDir
 	if ckDir == "" {
 		ckDir = o.Out + ".ckpt"
@@ -209,6 +220,10 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	res.State = st
 	res.Timings["train"] = time.Since(t0)
 
+	// Stage 4: keep the best epoch's weights, calibrate per-class thresholds on the
+	// validation set and write the model file. The validation report uses those same
+	// thresholds, so its threshold metrics (CP…OF1) are optimistic; mAP is not
+	// affected by thresholds.
 	t0 = time.Now()
 	head := st.Best
 	classes := trainDS.Classes
@@ -230,6 +245,30 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 	res.Timings["calibrate+save"] = time.Since(t0)
 	return res, nil
+}
+
+// checkLeakage refuses a validation set that shares images (by content) with the
+// training set: the original system's split leaked copies of training images into
+// validation and reported the inflated score. Near-duplicates are `autotag data
+// check`'s job.
+func checkLeakage(tr, va *Features) error {
+	if va == nil || tr.IDs == nil || va.IDs == nil {
+		return nil
+	}
+	seen := make(map[string]bool, len(tr.IDs))
+	for _, id := range tr.IDs {
+		seen[id] = true
+	}
+	n := 0
+	for _, id := range va.IDs {
+		if seen[id] {
+			n++
+		}
+	}
+	if n > 0 {
+		return fmt.Errorf("train: %d of %d validation images are also training images (same file content); remove them (see `autotag data check`) so validation measures generalisation", n, len(va.IDs))
+	}
+	return nil
 }
 
 func lenRecords(d *data.Dataset) int {

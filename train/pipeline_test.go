@@ -91,3 +91,14 @@ func TestRunFromFeatures(t *testing.T) {
 		t.Fatal("resuming a finished run changed it")
 	}
 }
+
+func TestCheckLeakage(t *testing.T) {
+	tr := &Features{IDs: []string{"a", "b", "c"}}
+	if err := checkLeakage(tr, &Features{IDs: []string{"d", "e"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := checkLeakage(tr, &Features{IDs: []string{"d", "b"}})
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 validation images") {
+		t.Fatalf("err = %v", err)
+	}
+}
