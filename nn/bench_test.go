@@ -82,6 +82,33 @@ func BenchmarkConv(b *testing.B) {
 	}
 }
 
+// BenchmarkConvWinograd runs the stride-1 3x3 shapes through Winograd F(2x2,3x3);
+// GFLOP/s counts the direct method's flops, so it compares with BenchmarkConv.
+func BenchmarkConvWinograd(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range resnetConvShapes() {
+		if s.k != 3 || s.stride != 1 {
+			continue
+		}
+		b.Run(fmt.Sprintf("3x3_s1_%dto%d_%d", s.cin, s.cout, s.h), func(b *testing.B) {
+			x := randSlice(s.cin*s.h*s.h, rng)
+			w := randSlice(s.cout*s.cin*9, rng)
+			bias := randSlice(s.cout, rng)
+			y := make([]float32, s.cout*s.h*s.h)
+			ws := &workspace{}
+			wino := newWinogradWeights(w, s.cout, s.cin)
+			g := convGeom{batch: 1, c: s.cin, h: s.h, w: s.h, o: s.cout, k: 3, s: 1, p: 1, inCNHW: true, outCNHW: true}
+			flops := 2 * float64(s.cout*s.cin*9*s.h*s.h)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				winogradForward(g, x, bias, nil, y, true, ws, wino)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
 // BenchmarkForward runs the whole keras-v1 ResNet50 at 224x224; ms/image and the
 // allocations of one Forward (testing.AllocsPerRun) are reported as metrics.
 func BenchmarkForward(b *testing.B) {
