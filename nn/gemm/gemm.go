@@ -9,8 +9,13 @@
 // chosen at run time with golang.org/x/sys/cpu) with a pure-Go kernel for every other CPU; see
 // kernel.go. Work is split across a small pool of goroutines (SetThreads).
 //
-// Constant left operands (convolution weights) can be packed once with PackA and multiplied
-// many times with SgemmPackedA. Steady state allocates nothing: packing buffers are pooled.
+// Products with a narrow C (few columns, such as ResNet50's 7×7 last stage) run transposed,
+// Cᵀ = op(B)ᵀ·op(A)ᵀ, so the kernels' vector lanes run along the wide side (orient.go).
+//
+// Constant operands (convolution and fully connected weights) can be packed once with
+// PackA or PackB and multiplied many times with SgemmPackedA or SgemmPackedB. Steady state
+// allocates nothing: packing buffers are pooled and the worker goroutines persist.
+// BLAS plugs Sgemm into Gorgonia (gorgonia.Use).
 package gemm
 
 import "fmt"
