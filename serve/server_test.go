@@ -34,7 +34,7 @@ func decodeJSON(t testing.TB, resp *http.Response, v any) {
 
 func TestTagRawImage(t *testing.T) {
 	_, ts := newTestServer(t, Config{}, nil)
-	for _, ct := range []string{"image/jpeg", "application/x-image", "image/png", "application/octet-stream"} {
+	for _, ct := range []string{"image/jpeg", "application/x-image", "image/png", "application/octet-stream", "application/x-www-form-urlencoded"} {
 		resp := post(t, ts.URL+"/v1/tag", ct, bytes.NewReader(solidJPEG(t, 64, 48, red)))
 		if resp.StatusCode != 200 {
 			b, _ := io.ReadAll(resp.Body)

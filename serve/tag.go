@@ -68,10 +68,13 @@ func parseSelection(q url.Values) (Selection, error) {
 }
 
 // isRawImageType reports whether a raw body of media type mt is taken as one image:
-// image/*, application/x-image (what the original endpoint took) or
-// application/octet-stream (sniffed like the others).
+// image/*, application/x-image (what the original endpoint took),
+// application/octet-stream, or application/x-www-form-urlencoded (what
+// `curl --data-binary @photo.jpg` sends unless told otherwise). The bytes are sniffed
+// either way; a body that is not an image gets 415.
 func isRawImageType(mt string) bool {
-	return strings.HasPrefix(mt, "image/") || mt == "application/x-image" || mt == "application/octet-stream"
+	return strings.HasPrefix(mt, "image/") || mt == "application/x-image" || mt == "application/octet-stream" ||
+		mt == "application/x-www-form-urlencoded"
 }
 
 // handleTag is POST /v1/tag: one raw image body or a multipart form with image parts.
