@@ -1,14 +1,11 @@
 package serve
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"image"
 	"image/png"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,25 +55,12 @@ func bombBodies(t testing.TB) (bodies [][]byte, cts []string) {
 //
 //	go test -run XXX -bench BombFlood -benchtime 1x ./serve
 func BenchmarkBombFlood(b *testing.B) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGTERMDrains$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", childEnv+"_MODE=bomb")
 	model := ""
 	if p := testenv.RepoRoot() + "/.cache/home/models/resnet50-keras.safetensors"; fileExists(p) && !testing.Short() {
 		model = p
-		cmd.Env = append(cmd.Env, childEnv+"_MODEL="+p)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("child: %v\n%s", err, stderr.String())
-	}
-	url := "http://" + strings.TrimSpace(addr) + "/v1/tag"
+	base, cmd := startChild(b, "bomb", model)
+	url := base + "/v1/tag"
 	photos, _ := loadPhotos(b)
 	c := loadClient(32)
 	send := func(body []byte, ct string) int {
@@ -165,5 +149,4 @@ func BenchmarkBombFlood(b *testing.B) {
 			}
 		}
 	}
-	_ = http.StatusOK
 }

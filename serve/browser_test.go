@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/autotag/autotag/internal/testenv"
@@ -166,6 +168,21 @@ func TestBrowserUploadShowsTags(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &copied); err != nil || len(copied.Results) != 1 {
 		t.Errorf("copy JSON %q: %v", js, err)
 	}
+	// Drag and drop: a file dropped anywhere on the page is tagged like a picked one.
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => {
+		const blob = await (await fetch('/static/icon-192.png')).blob();
+		const dt = new DataTransfer();
+		dt.items.add(new File([blob], 'dropped.png', {type: 'image/png'}));
+		window.dispatchEvent(new DragEvent('dragenter', {dataTransfer: dt}));
+		window.dispatchEvent(new DragEvent('drop', {dataTransfer: dt}));
+		return window.autotag.items.length;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil || n != 3 {
+		t.Fatalf("after the drop: %d items, %v", n, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`.card[data-state="done"] .name[title="dropped.png"]`))); err != nil {
+		t.Fatal(err)
+	}
 	// Back to a useful threshold for the desktop screenshot.
 	if err := chromedp.Do(ctx,
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -182,6 +199,17 @@ func TestBrowserUploadShowsTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeShot(t, filepath.Join(dir, "serve-page-desktop.png"), shot)
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}), chromedp.Sleep(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err != nil {
+		t.Fatal(err)
+	}
+	writeShot(t, filepath.Join(dir, "serve-page-desktop-dark.png"), shot)
 	if _, err := http.Get(ts.URL + "/sw.js"); err != nil {
 		t.Error(err)
 	}
