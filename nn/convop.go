@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"sync"
 
 	"github.com/autotag/autotag/nn/gemm"
 	"github.com/chewxy/hm"
@@ -183,20 +184,16 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 	if g.outCNHW {
 		yLd, yImg = g.batch*n, n
 	}
-	mul := func(bmat []float32, ldb, cols int, yb []float32) {
-		if packed != nil {
-			gemm.SgemmPackedA(packed, false, cols, 1, bmat, ldb, 0, yb, yLd)
-		} else {
-			gemm.Sgemm(false, false, g.o, cols, kk, 1, w, kk, bmat, ldb, 0, yb, yLd)
-		}
+	if ws == nil {
+		ws = &workspace{}
 	}
 	direct := g.k == 1 && g.s == 1 && g.p == 0
 	switch {
 	case direct && g.inCNHW && g.outCNHW: // the whole batch in one GEMM, no copy
-		mul(x, g.batch*n, g.batch*n, y)
+		convGEMM(g, w, packed, x, g.batch*n, g.batch*n, y, yLd)
 	case direct && !g.inCNHW && !g.outCNHW: // NCHW: one GEMM per image, no copy
 		for i := 0; i < g.batch; i++ {
-			mul(x[i*xImg:], n, n, y[i*yImg:])
+			convGEMM(g, w, packed, x[i*xImg:], n, n, y[i*yImg:], yLd)
 		}
 	default: // unroll groups of images into the workspace, one GEMM per group
 		group := 1
@@ -207,18 +204,9 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 			gg := min(group, g.batch-b0)
 			cols := gg * n
 			col := ws.get(kk * cols)
-			parallelFor(gg*g.c, kk*cols, func(lo, hi int) {
-				for t := lo; t < hi; t++ {
-					i, ch := t/g.c, t%g.c
-					xi, ci := x[(b0+i)*xImg:], col[i*n:]
-					if g.k == 1 && g.p == 0 {
-						subsample(xi, xCh, g.h, g.w, g.s, ho, wo, ci, cols, ch, ch+1)
-					} else {
-						im2col(xi, xCh, g.h, g.w, g.k, g.s, g.p, ho, wo, ci, cols, ch, ch+1)
-					}
-				}
-			})
-			mul(col, cols, cols, y[b0*yImg:])
+			ws.unroll = unrollTask{g: g, x: x, col: col, b0: b0, cols: cols, xCh: xCh, xImg: xImg, ho: ho, wo: wo}
+			parallel(gg*g.c, kk*cols, &ws.unroll, &ws.unroll.wg)
+			convGEMM(g, w, packed, col, cols, cols, y[b0*yImg:], yLd)
 		}
 	}
 	// epilogue: in CNHW each output channel is one row of batch·n; in NCHW there are
@@ -227,8 +215,52 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 	if g.outCNHW {
 		rows, rowLen = g.o, g.batch*n
 	}
-	parallelFor(rows, rows*rowLen, func(lo, hi int) { epilogue(y, b, res, rowLen, relu, lo, hi) })
+	ws.epi = epilogueTask{y: y, b: b, res: res, n: rowLen, relu: relu}
+	parallel(rows, rows*rowLen, &ws.epi, &ws.epi.wg)
 }
+
+// convGEMM multiplies the (packed) weights by bmat (kk × cols, rows ldb apart) into yb
+// (rows yLd apart).
+func convGEMM(g convGeom, w []float32, packed *gemm.PackedA, bmat []float32, ldb, cols int, yb []float32, yLd int) {
+	if packed != nil {
+		gemm.SgemmPackedA(packed, false, cols, 1, bmat, ldb, 0, yb, yLd)
+		return
+	}
+	kk := g.c * g.k * g.k
+	gemm.Sgemm(false, false, g.o, cols, kk, 1, w, kk, bmat, ldb, 0, yb, yLd)
+}
+
+// unrollTask im2cols (or subsamples) the (image, channel) pairs [lo, hi) of a group
+// of images b0.. into col (rows cols wide).
+type unrollTask struct {
+	g                           convGeom
+	x, col                      []float32
+	b0, cols, xCh, xImg, ho, wo int
+	wg                          sync.WaitGroup
+}
+
+func (t *unrollTask) run(lo, hi int) {
+	g, n := t.g, t.ho*t.wo
+	for p := lo; p < hi; p++ {
+		i, ch := p/g.c, p%g.c
+		xi, ci := t.x[(t.b0+i)*t.xImg:], t.col[i*n:]
+		if g.k == 1 && g.p == 0 {
+			subsample(xi, t.xCh, g.h, g.w, g.s, t.ho, t.wo, ci, t.cols, ch, ch+1)
+		} else {
+			im2col(xi, t.xCh, g.h, g.w, g.k, g.s, g.p, t.ho, t.wo, ci, t.cols, ch, ch+1)
+		}
+	}
+}
+
+// epilogueTask runs epilogue over rows [lo, hi).
+type epilogueTask struct {
+	y, b, res []float32
+	n         int
+	relu      bool
+	wg        sync.WaitGroup
+}
+
+func (t *epilogueTask) run(lo, hi int) { epilogue(t.y, t.b, t.res, t.n, t.relu, lo, hi) }
 
 // epilogue adds the bias (and residual) to rows [lo, hi) of y (rows n wide; row r has
 // bias b[r mod len(b)]) and applies ReLU if asked.

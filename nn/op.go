@@ -54,15 +54,19 @@ func (o *outBuf) get(dims ...int) *tensor.Dense {
 	return o.t
 }
 
-// workspace is scratch memory (the im2col matrix) shared by the operators of one graph,
-// which run one at a time. A nil *workspace gives each call fresh memory.
-type workspace struct{ buf []float32 }
+// workspace is the scratch shared by the operators of one graph, which run one at a
+// time: the im2col / Winograd buffer and the bodies of the kernels' parallel loops.
+// Kernels given a nil *workspace make a temporary one.
+type workspace struct {
+	buf     []float32
+	unroll  unrollTask
+	epi     epilogueTask
+	winoIn  winoInputTask
+	winoOut winoOutputTask
+}
 
 // get returns n floats of scratch, growing the workspace if needed.
 func (w *workspace) get(n int) []float32 {
-	if w == nil {
-		return make([]float32, n)
-	}
 	if cap(w.buf) < n {
 		w.buf = make([]float32, n)
 	}
@@ -78,20 +82,18 @@ func dense(v gorgonia.Value) (*tensor.Dense, error) {
 	return d, nil
 }
 
-// denses unpacks the inputs of an operator expecting n float32 dense tensors.
-func denses(op fmt.Stringer, n int, inputs []gorgonia.Value) ([]*tensor.Dense, error) {
-	if len(inputs) != n {
-		return nil, fmt.Errorf("nn: %v: want %d inputs, got %d", op, n, len(inputs))
+// denses unpacks the inputs of an operator expecting n (≤ 5) float32 dense tensors.
+// It returns an array, not a slice, so that the hot path allocates nothing.
+func denses(op fmt.Stringer, n int, inputs []gorgonia.Value) (ds [5]*tensor.Dense, err error) {
+	if len(inputs) != n || n > len(ds) {
+		return ds, fmt.Errorf("nn: %v: want %d inputs, got %d", op, n, len(inputs))
 	}
-	var ds [5]*tensor.Dense
 	for i, v := range inputs {
-		d, err := dense(v)
-		if err != nil {
-			return nil, fmt.Errorf("%v input %d: %w", op, i, err)
+		if ds[i], err = dense(v); err != nil {
+			return ds, fmt.Errorf("%v input %d: %w", op, i, err)
 		}
-		ds[i] = d
 	}
-	return ds[:n], nil
+	return ds, nil
 }
 
 // guard turns a kernel panic (a bug, or a shape Gorgonia let through) into the error

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"sync"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -18,6 +19,21 @@ type maxPoolOp struct {
 	base
 	k, stride, pad int
 	out            outBuf
+	task           maxPoolTask
+}
+
+// maxPoolTask pools planes [lo, hi).
+type maxPoolTask struct {
+	x, y                  []float32
+	h, w, k, s, p, ho, wo int
+	wg                    sync.WaitGroup
+}
+
+func (t *maxPoolTask) run(lo, hi int) {
+	hw, ohw := t.h*t.w, t.ho*t.wo
+	for pl := lo; pl < hi; pl++ {
+		maxPoolPlane(t.x[pl*hw:(pl+1)*hw], t.h, t.w, t.k, t.s, t.p, t.ho, t.wo, t.y[pl*ohw:(pl+1)*ohw])
+	}
 }
 
 // MaxPool2d applies k×k max pooling with the given stride and padding to x [B,C,H,W].
@@ -55,12 +71,9 @@ func (op *maxPoolOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) 
 	k, s, p := op.k, op.stride, op.pad
 	ho, wo := convOutSize(h, k, s, p), convOutSize(w, k, s, p)
 	out := op.out.get(b, c, ho, wo)
-	x, y := ts[0].Float32s(), out.Float32s()
-	parallelFor(b*c, b*c*ho*wo*k*k, func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			maxPoolPlane(x[pl*h*w:(pl+1)*h*w], h, w, k, s, p, ho, wo, y[pl*ho*wo:(pl+1)*ho*wo])
-		}
-	})
+	t := &op.task
+	t.x, t.y, t.h, t.w, t.k, t.s, t.p, t.ho, t.wo = ts[0].Float32s(), out.Float32s(), h, w, k, s, p, ho, wo
+	parallel(b*c, b*c*ho*wo*k*k, t, &t.wg)
 	return out, nil
 }
 

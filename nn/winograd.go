@@ -1,6 +1,10 @@
 package nn
 
-import "github.com/autotag/autotag/nn/gemm"
+import (
+	"sync"
+
+	"github.com/autotag/autotag/nn/gemm"
+)
 
 // Winograd F(2x2, 3x3) for the stride-1, pad-1 3x3 convolutions (Lavin & Gray 2015,
 // "Fast Algorithms for Convolutional Neural Networks", arXiv:1509.09308). Each 2x2
@@ -67,39 +71,67 @@ func newWinogradWeights(w []float32, o, c int) *winogradWeights {
 
 // winogradForward is convForward for a CNHW → CNHW 3x3 / stride 1 / pad 1 convolution.
 func winogradForward(g convGeom, x, b, res, y []float32, relu bool, ws *workspace, wino *winogradWeights) {
+	if ws == nil {
+		ws = &workspace{}
+	}
 	h, w, c, o := g.h, g.w, g.c, g.o
 	th, tw := (h+1)/2, (w+1)/2
 	tpi := th * tw // tiles per image
-	plane := h * w
 	group := max(1, min(g.batch, winoMaxFloats/(16*(c+o)*tpi)))
 	for b0 := 0; b0 < g.batch; b0 += group {
 		gg := min(group, g.batch-b0)
 		t := gg * tpi
 		buf := ws.get(16 * (c + o) * t)
 		v, m := buf[:16*c*t], buf[16*c*t:]
-		parallelFor(c, 16*c*t, func(lo, hi int) {
-			for ch := lo; ch < hi; ch++ {
-				for i := 0; i < gg; i++ {
-					xp := x[ch*g.batch*plane+(b0+i)*plane:][:plane]
-					winogradInput(xp, h, w, th, tw, v[ch*t+i*tpi:], c*t)
-				}
-			}
-		})
+		ws.winoIn = winoInputTask{g: g, x: x, v: v, b0: b0, gg: gg, t: t, th: th, tw: tw}
+		parallel(c, 16*c*t, &ws.winoIn, &ws.winoIn.wg)
 		for xi := 0; xi < 16; xi++ {
 			gemm.SgemmPackedA(wino.packed[xi], false, t, 1, v[xi*c*t:], t, 0, m[xi*o*t:], t)
 		}
-		parallelFor(o, 16*o*t, func(lo, hi int) {
-			for oc := lo; oc < hi; oc++ {
-				for i := 0; i < gg; i++ {
-					off := oc*g.batch*plane + (b0+i)*plane
-					var rp []float32
-					if res != nil {
-						rp = res[off : off+plane]
-					}
-					winogradOutput(m[oc*t+i*tpi:], o*t, h, w, th, tw, b[oc], rp, relu, y[off:off+plane])
-				}
+		ws.winoOut = winoOutputTask{g: g, m: m, b: b, res: res, y: y, b0: b0, gg: gg, t: t, th: th, tw: tw, relu: relu}
+		parallel(o, 16*o*t, &ws.winoOut, &ws.winoOut.wg)
+	}
+}
+
+// winoInputTask transforms the input planes of channels [lo, hi) of a group of images.
+type winoInputTask struct {
+	g                 convGeom
+	x, v              []float32
+	b0, gg, t, th, tw int
+	wg                sync.WaitGroup
+}
+
+func (k *winoInputTask) run(lo, hi int) {
+	g, plane, tpi := k.g, k.g.h*k.g.w, k.th*k.tw
+	for ch := lo; ch < hi; ch++ {
+		for i := 0; i < k.gg; i++ {
+			xp := k.x[ch*g.batch*plane+(k.b0+i)*plane:][:plane]
+			winogradInput(xp, g.h, g.w, k.th, k.tw, k.v[ch*k.t+i*tpi:], g.c*k.t)
+		}
+	}
+}
+
+// winoOutputTask transforms the GEMM results of output channels [lo, hi) back into
+// output planes, with the epilogue.
+type winoOutputTask struct {
+	g                 convGeom
+	m, b, res, y      []float32
+	b0, gg, t, th, tw int
+	relu              bool
+	wg                sync.WaitGroup
+}
+
+func (k *winoOutputTask) run(lo, hi int) {
+	g, plane, tpi := k.g, k.g.h*k.g.w, k.th*k.tw
+	for oc := lo; oc < hi; oc++ {
+		for i := 0; i < k.gg; i++ {
+			off := oc*g.batch*plane + (k.b0+i)*plane
+			var rp []float32
+			if k.res != nil {
+				rp = k.res[off : off+plane]
 			}
-		})
+			winogradOutput(k.m[oc*k.t+i*tpi:], g.o*k.t, g.h, g.w, k.th, k.tw, k.b[oc], rp, k.relu, k.y[off:off+plane])
+		}
 	}
 }
 
