@@ -213,6 +213,24 @@ func TestBrowserUploadShowsTags(t *testing.T) {
 	if _, err := http.Get(ts.URL + "/sw.js"); err != nil {
 		t.Error(err)
 	}
+
+	// A photo over the server's pixel cap is scaled down in the browser and tagged.
+	_, small := newTestServer(t, Config{MaxPixels: 40_000}, &fakeEngine{})
+	big := filepath.Join(t.TempDir(), "big.jpg")
+	os.WriteFile(big, solidJPEG(t, 400, 300, red), 0o644)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(small.URL),
+		chromedp.WaitReady(chromedp.CSS(`#model:not(:empty)`)),
+		chromedp.Sleep(200*time.Millisecond), // /v1/model gives the limits
+		chromedp.SetUploadFiles(chromedp.CSS("#pick"), []string{big}),
+		chromedp.WaitVisible(chromedp.CSS(`.card[data-state="done"] .chip`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	dims, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[window.autotag.items[0].result.width, window.autotag.items[0].result.height]`))
+	if err != nil || dims[0]*dims[1] > 40_000 || dims[0] < 150 {
+		t.Errorf("downscaled upload tagged at %v (%v)", dims, err)
+	}
 }
 
 func writeShot(t *testing.T, path string, png []byte) {

@@ -22,6 +22,7 @@
   const waiting = [];
   let running = 0;
   let modelName = "";
+  let limits = { maxPixels: 40e6, maxBody: 32 << 20 }; // replaced by /v1/model
   let thresholdTouched = false;
 
   els.origin.textContent = location.origin;
@@ -57,6 +58,7 @@
       if (!resp.ok) throw new Error(await errorText(resp));
       const m = await resp.json();
       modelName = m.name;
+      limits = { maxPixels: m.max_pixels || limits.maxPixels, maxBody: m.max_body_bytes || limits.maxBody };
       els.model.textContent = `${m.name} · ${m.classes.length} classes`;
       els.model.title = [m.arch, m.layout, m.source].filter(Boolean).join(" · ");
       els.model.classList.remove("bad");
@@ -143,15 +145,43 @@
     }
   }
 
+  // fitToLimits returns the file itself when the server will take it, else a JPEG
+  // scaled down in the browser to fit the server's pixel and size limits (a 50 MP
+  // phone photo, say). Files within the limits go as they are, so the page gets
+  // exactly the tags curl gets for the same file.
+  async function fitToLimits(it) {
+    if (it.upload) return it.upload;
+    it.upload = it.file;
+    if (!("createImageBitmap" in window)) return it.upload;
+    let bmp;
+    try { bmp = await createImageBitmap(it.file); } catch { return it.upload; } // let the server explain
+    const px = bmp.width * bmp.height;
+    if (px <= limits.maxPixels && it.file.size <= limits.maxBody) { bmp.close(); return it.upload; }
+    const scale = Math.min(1, Math.sqrt((limits.maxPixels * 0.95) / px), 4096 / Math.max(bmp.width, bmp.height));
+    const w = Math.max(1, Math.round(bmp.width * scale)), h = Math.max(1, Math.round(bmp.height * scale));
+    const canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    canvas.getContext("2d").drawImage(bmp, 0, 0, w, h);
+    bmp.close();
+    const blob = await new Promise((res) => canvas.toBlob(res, "image/jpeg", 0.92));
+    if (blob) {
+      it.upload = blob;
+      it.resized = `resized from ${Math.round(px / 1e6)} MP`;
+    }
+    return it.upload;
+  }
+
   async function upload(it) {
     setState(it, "uploading", "Tagging…");
     const url = `/v1/tag?threshold=${FETCH_THRESHOLD}&top_k=${FETCH_TOP_K}`;
     let resp;
     try {
+      const body = await fitToLimits(it);
       resp = await fetch(url, {
         method: "POST",
-        headers: headers({ "Content-Type": it.file.type || "application/octet-stream" }),
-        body: it.file,
+        headers: headers({ "Content-Type": body.type || "application/octet-stream" }),
+        body,
       });
     } catch (e) {
       return fail(it, 0, "Cannot reach the server. Check your connection and try again.");
@@ -165,6 +195,7 @@
       const t = data.timing_ms || {};
       it.card.querySelector(".meta").textContent =
         `${it.result.width}×${it.result.height} · ${Math.round(t.total || 0)} ms`;
+      if (it.resized) it.card.querySelector(".meta").title = it.resized;
       setState(it, "done", "");
       renderTags(it);
       return;
