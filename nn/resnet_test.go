@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -108,4 +109,48 @@ func maxAbsDiff(a, b []float32) float64 {
 // denseOf wraps data in a float32 tensor of the given shape.
 func denseOf(data []float32, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+}
+
+// TestRunnersShareWeightsConcurrently runs two runners of one model on two goroutines
+// at once (the library's worker pattern) and checks both against a sequential run.
+func TestRunnersShareWeightsConcurrently(t *testing.T) {
+	m := NewResNet50(Config{Layout: TorchvisionV15, NumClasses: 5})
+	if err := m.Bind(randomParams(m, 6)); err != nil {
+		t.Fatal(err)
+	}
+	const h, w = 40, 40
+	x := randSlice(3*h*w, rand.New(rand.NewPCG(1, 1)))
+	ref, err := m.NewRunner(1, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, err := ref.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		r, err := m.NewRunner(1, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for j := 0; j < 3; j++ {
+				_, got, err := r.Forward(x)
+				if err == nil && maxAbsDiff(got, want) > 1e-5 {
+					err = fmt.Errorf("concurrent runner differs by %g", maxAbsDiff(got, want))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }
