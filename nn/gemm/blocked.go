@@ -1,6 +1,9 @@
 package gemm
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // problem is one multiplication on its way through the blocked driver, already in the
 // orientation the driver runs it (see orient.go). Values are pooled so that a call
@@ -20,8 +23,9 @@ type problem struct {
 	ldc            int
 	ct             bool // C is stored transposed: element (i, j) lives at c[j·ldc+i]
 
-	parts []part         // the thread partition of C
-	wg    sync.WaitGroup // counts parts running on workers
+	parts   []part         // the thread partition of C
+	wg      sync.WaitGroup // counts parts running on workers
+	pending atomic.Int32   // the same count, for polling (see spinTime)
 }
 
 // part is the block of C one goroutine computes: rows [r0, r1) × columns [c0, c1).
@@ -33,8 +37,8 @@ var problemPool = sync.Pool{New: func() any { return new(problem) }}
 // newProblem returns a zeroed pooled problem (its parts slice kept for reuse).
 func newProblem() *problem {
 	p := problemPool.Get().(*problem)
-	parts := p.parts
-	*p = problem{parts: parts[:0]}
+	p.kern, p.pa, p.pb, p.ct = nil, nil, nil, false
+	p.parts = p.parts[:0]
 	return p
 }
 

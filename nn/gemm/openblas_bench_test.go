@@ -13,8 +13,8 @@ import (
 	"github.com/autotag/autotag/nn/gemm/internal/openblas"
 )
 
-// BenchmarkVsOpenBLAS times Sgemm and OpenBLAS's cblas_sgemm back to back on every
-// ResNet50 conv shape at 1 and 2 threads, so both see the same machine load, and
+// BenchmarkVsOpenBLAS times Sgemm and OpenBLAS's cblas_sgemm in alternating blocks on
+// every ResNet50 conv shape at 1 and 2 threads, so both see the same machine load, and
 // reports both rates and their ratio (ours/openblas; above 1 means we are faster), by mean
 // wall time, by CPU time (cpu-ratio) and by the fastest single call (best-*). Run with
 //
@@ -49,25 +49,35 @@ func vsOpenBLAS(b *testing.B, packed bool) {
 					}
 				}
 				// Wall time, and CPU time of this thread (1 thread) or the process (2 threads):
-				// on a loaded machine CPU time is the steadier measure of the kernels.
+				// on a loaded machine CPU time is the steadier measure of the kernels (with
+				// 2 threads it also counts idle spinning: OpenBLAS's more than ours).
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				clock := cpuTime(th == 1)
 				var tOurs, tTheirs, cOurs, cTheirs time.Duration
 				bestOurs, bestTheirs := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+				// Each library runs in blocks of its own, alternating, with a pause between
+				// blocks: idle OpenBLAS threads busy-wait for a while (as ours poll for
+				// spinTime), and a spinner must not steal a core from the other library.
+				timeBlock := func(f func(), n int, wall, cpu, best *time.Duration) {
+					for range n {
+						c0, t0 := clock(), time.Now()
+						f()
+						d := time.Since(t0)
+						*wall += d
+						*cpu += clock() - c0
+						*best = min(*best, d)
+					}
+					b.StopTimer()
+					time.Sleep(pause)
+					b.StartTimer()
+				}
+				const rounds = 4
 				b.ResetTimer()
-				for b.Loop() {
-					c0, t0 := clock(), time.Now()
-					ours()
-					c1, t1 := clock(), time.Now()
-					theirs()
-					c2, t2 := clock(), time.Now()
-					tOurs += t1.Sub(t0)
-					tTheirs += t2.Sub(t1)
-					bestOurs = min(bestOurs, t1.Sub(t0))
-					bestTheirs = min(bestTheirs, t2.Sub(t1))
-					cOurs += c1 - c0
-					cTheirs += c2 - c1
+				for r := range rounds {
+					n := b.N/rounds + btoi(r < b.N%rounds)
+					timeBlock(ours, n, &tOurs, &cOurs, &bestOurs)
+					timeBlock(theirs, n, &tTheirs, &cTheirs, &bestTheirs)
 				}
 				flop := 2 * float64(s.m*s.n*s.k) * float64(b.N)
 				b.ReportMetric(flop/tOurs.Seconds()/1e9, "GFLOP/s")
@@ -82,4 +92,15 @@ func vsOpenBLAS(b *testing.B, packed bool) {
 			})
 		}
 	}
+}
+
+// pause separates benchmark blocks: long enough for OpenBLAS's idle threads to stop
+// spinning (2^28 cycles by default, about 0.07 s) and ours to park.
+const pause = 100 * time.Millisecond
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // threads is the SetThreads value; 0 means GOMAXPROCS.
@@ -51,12 +52,43 @@ func ensureWorkers(n int) {
 		workers.jobs = make(chan job, 256)
 	}
 	for ; workers.started < n; workers.started++ {
-		go func(jobs <-chan job) {
-			for j := range jobs {
-				j.p.runPart(j.p.parts[j.i])
-				j.p.wg.Done()
-			}
-		}(workers.jobs)
+		go worker(workers.jobs)
+	}
+}
+
+// spinTime is how long a worker polls for its next job, and a caller for its workers,
+// before parking. A network runs its GEMMs back to back with short gaps (im2col, pooling),
+// and waking a parked goroutine costs a futex wake-up and a work steal, tens of
+// microseconds on a VM: a sizeable share of a sub-millisecond product. OpenBLAS's threads
+// spin for the same reason (far longer). Polling yields the processor between checks.
+const spinTime = 100 * time.Microsecond
+
+// worker runs jobs forever, polling for spinTime after each before blocking.
+func worker(jobs <-chan job) {
+	for {
+		j, ok := poll(jobs)
+		if !ok {
+			j = <-jobs
+		}
+		j.p.runPart(j.p.parts[j.i])
+		j.p.pending.Add(-1)
+		j.p.wg.Done() // last touch of j.p: the caller may recycle it now
+	}
+}
+
+// poll tries to receive a job for up to spinTime.
+func poll(jobs <-chan job) (job, bool) {
+	start := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case j := <-jobs:
+			return j, true
+		default:
+		}
+		if i%16 == 15 && time.Since(start) > spinTime {
+			return job{}, false
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -67,11 +99,22 @@ func run(p *problem) {
 	if len(p.parts) > 1 {
 		ensureWorkers(len(p.parts) - 1)
 		p.wg.Add(len(p.parts) - 1)
+		p.pending.Store(int32(len(p.parts) - 1))
 		for i := 1; i < len(p.parts); i++ {
 			workers.jobs <- job{p, i}
 		}
 	}
 	p.runPart(p.parts[0])
+	if len(p.parts) > 1 {
+		// Poll for the workers' parts before parking (see spinTime).
+		start := time.Now()
+		for i := 0; p.pending.Load() > 0; i++ {
+			if i%16 == 15 && time.Since(start) > spinTime {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
 	p.wg.Wait()
 	p.a, p.b, p.c, p.pa, p.pb, p.kern = nil, nil, nil, nil, nil, nil
 	problemPool.Put(p)
