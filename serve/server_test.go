@@ -18,7 +18,10 @@ import (
 	"time"
 )
 
-var red = color.RGBA{230, 20, 20, 255}
+var (
+	red   = color.RGBA{230, 20, 20, 255}
+	white = color.RGBA{255, 255, 255, 255}
+)
 
 func decodeJSON(t testing.TB, resp *http.Response, v any) {
 	t.Helper()
