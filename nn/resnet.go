@@ -31,16 +31,22 @@ type ResNet50 struct {
 	// after Bind: BN folded, shared read-only by all runners
 	stem   *foldedConv
 	blocks [4][]*foldedBottleneck
+	// cfgErr is an invalid Config, reported by Bind (NewResNet50 has no error result)
+	cfgErr error
 }
 
 // NewResNet50 declares an unbound ResNet50 for cfg (zero fields take the layout's
-// defaults: eps 1e-3 / 1e-5, 1000 classes). An invalid config panics; call Bind next.
+// defaults: eps 1e-3 / 1e-5, 1000 classes); call Bind next. An invalid config (say an
+// unknown layout read from a model file) is reported by Bind, and the model is laid
+// out as KerasV1 meanwhile.
 func NewResNet50(cfg Config) *ResNet50 {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		panic(err)
+	cfgErr := cfg.validate()
+	if cfgErr != nil {
+		cfg = Config{Layout: KerasV1}.withDefaults()
 	}
 	m := &ResNet50{
+		cfgErr: cfgErr,
 		Config: cfg,
 		Conv1:  newConv2D("conv1", 3, 64, 7, 2, 3, cfg.Layout.ConvBias()),
 		BN1:    newBatchNorm("bn1", 64, cfg.BNEps),
@@ -86,6 +92,9 @@ func (m *ResNet50) ParamNames() []string {
 // every offender at once. It then folds each batch norm into its convolution. The
 // tensors are kept (not copied) and must not change afterwards.
 func (m *ResNet50) Bind(params map[string]*tensor.Dense) error {
+	if m.cfgErr != nil {
+		return m.cfgErr
+	}
 	var missing, wrong, extra []string
 	want := map[string]bool{}
 	for _, s := range m.slots() {

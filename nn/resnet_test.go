@@ -32,6 +32,15 @@ func TestBindStrict(t *testing.T) {
 	}
 }
 
+func TestBadConfigIsABindError(t *testing.T) {
+	for _, cfg := range []Config{{Layout: "resnet-v9"}, {NumClasses: -1}, {BNEps: -1}} {
+		m := NewResNet50(cfg)
+		if err := m.Bind(nil); err == nil || !strings.Contains(err.Error(), "nn:") {
+			t.Errorf("%+v: Bind error %v", cfg, err)
+		}
+	}
+}
+
 func TestParamNames(t *testing.T) {
 	k := NewResNet50(Config{Layout: KerasV1})
 	tv := NewResNet50(Config{Layout: TorchvisionV15})
