@@ -49,8 +49,9 @@ type Tagger struct {
 	head     *denseHead // nil: the backbone's own fc gives the logits
 	selector *Selector
 
-	pool chan *worker // idle workers
-	all  []*worker
+	pool   chan *worker // idle workers
+	all    []*worker
+	inputs sync.Pool // *[]float32 of one batch of preprocessed images (opts.batch of them)
 
 	mu     sync.Mutex
 	closed bool
@@ -393,7 +394,13 @@ feed:
 // stores the probabilities in out.
 func (t *Tagger) runChunk(ctx context.Context, imgs []image.Image, out [][]float32) error {
 	per := 3 * t.spec.Crop * t.spec.Crop
-	x := make([]float32, len(imgs)*per)
+	buf, _ := t.inputs.Get().(*[]float32)
+	if buf == nil || len(*buf) != t.opts.batch*per {
+		b := make([]float32, t.opts.batch*per)
+		buf = &b
+	}
+	defer t.inputs.Put(buf)
+	x := (*buf)[:len(imgs)*per]
 	for i, img := range imgs {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -1,11 +1,13 @@
 package autotag
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/tinymodel"
 	"github.com/autotag/autotag/weights"
 )
@@ -115,8 +118,20 @@ func TestTaggerTiny(t *testing.T) {
 	if _, err := tg.Tag(ctx, image.NewRGBA(image.Rect(0, 0, 0, 0))); err == nil {
 		t.Error("empty image: no error")
 	}
-	if _, err := tg.TagReader(ctx, strings.NewReader("not an image")); err == nil {
-		t.Error("TagReader(text): no error")
+	if _, err := tg.TagReader(ctx, strings.NewReader("not an image")); !errors.Is(err, data.ErrUnsupportedFormat) {
+		t.Errorf("TagReader(text): %v, want ErrUnsupportedFormat", err)
+	}
+	var big bytes.Buffer // a 300x300 PNG, over a 50,000-pixel cap set below
+	if err := png.Encode(&big, image.NewGray(image.Rect(0, 0, 300, 300))); err != nil {
+		t.Fatal(err)
+	}
+	capped, err := Open(ctx, path, WithMaxPixels(50_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capped.Close()
+	if _, err := capped.TagReader(ctx, &big); !errors.Is(err, data.ErrTooManyPixels) {
+		t.Errorf("TagReader over the pixel cap: %v, want ErrTooManyPixels", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
