@@ -61,7 +61,7 @@ func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 		fb[o] = float32(float64(beta[o]) + s*(b0-float64(mean[o])))
 	}
 	var wino *winogradWeights
-	if Winograd && k == 3 && c.Stride == 1 && c.Pad == 1 {
+	if Winograd && k == 3 && c.Stride == 1 && c.Pad == 1 && min(in, out) >= winogradMinChannels {
 		wino = newWinogradWeights(fw, out, in)
 	}
 	name := c.Weight.Name[:len(c.Weight.Name)-len(".weight")]

@@ -19,9 +19,9 @@ import (
 //	G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //	Aᵀ = [1 1 1 0; 0 1 −1 −1]
 //
-// Bind transforms the weights when Winograd is set (16/9 of the 3x3 weights, ~80 MB
-// for ResNet50); runners built while it is set use them for batches with at least
-// winogradMinTiles tiles, so that the 16 GEMMs stay wide enough.
+// Bind transforms the weights when Winograd is set (16/9 of the 3x3 weights, ~78 MB
+// for ResNet50's layer2-4); runners built while it is set use them for convolutions
+// with at least winogradMinChannels channels and winogradMinTiles tiles in the batch.
 
 // Winograd enables the F(2x2,3x3) path for stride-1 3x3 convolutions of models bound
 // and runners built while it is true. Results match the im2col path to float32
@@ -30,6 +30,11 @@ var Winograd = true
 
 // winogradMinTiles is the fewest tiles (GEMM columns) for which a Runner picks Winograd.
 const winogradMinTiles = 16
+
+// winogradMinChannels is the fewest channels for which Winograd pays: the transforms
+// cost ∝ (C + O) per pixel while the flops saved ∝ C·O, so ResNet50's 64-channel
+// layer1 would spend 43% of all transform work to save 18% of the flops.
+const winogradMinChannels = 128
 
 // winoMaxFloats caps the transform workspace (V and M) of one group of images.
 const winoMaxFloats = 1 << 22
