@@ -22,6 +22,8 @@ type problem struct {
 	c              []float32
 	ldc            int
 	ct             bool // C is stored transposed: element (i, j) lives at c[j·ldc+i]
+	fill           FillB    // non-nil: the caller's op(B) (before any transposition) comes from fill
+	epi            Epilogue // non-nil: called on each final block of the caller's C
 
 	parts   []part         // the thread partition of C
 	wg      sync.WaitGroup // counts parts running on workers
@@ -37,13 +39,13 @@ var problemPool = sync.Pool{New: func() any { return new(problem) }}
 // newProblem returns a zeroed pooled problem (its parts slice kept for reuse).
 func newProblem() *problem {
 	p := problemPool.Get().(*problem)
-	p.kern, p.pa, p.pb, p.ct = nil, nil, nil, false
+	p.kern, p.pa, p.pb, p.ct, p.fill, p.epi = nil, nil, nil, false, nil, nil
 	p.parts = p.parts[:0]
 	return p
 }
 
-// scratch holds one goroutine's packing buffers.
-type scratch struct{ a, b []float32 }
+// scratch holds one goroutine's packing buffers, and t, a block filled by a FillB.
+type scratch struct{ a, b, t []float32 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -75,6 +77,7 @@ func blockSizes(kn *kernel) (kc, mc, nc int) {
 //	    for each block of nc columns      (pack B, L2)
 //	      for each mr-row micro-panel     (A micro-panel, L1)
 //	        for each nr-column micro-panel: micro-kernel
+//	        on the last depth block: the epilogue on that mr×nc stripe of C, still in L1
 func (p *problem) runPart(pt part) {
 	kn := p.kern
 	mr, nr := kn.mr, kn.nr
@@ -100,9 +103,17 @@ func (p *problem) runPart(pt part) {
 				beta = 1
 			}
 			var ap []float32
-			if p.pa != nil {
+			switch {
+			case p.pa != nil:
 				ap = p.pa.block(pc, ic, kc)
-			} else {
+			case p.fill != nil && p.ct:
+				// op(A) here is the caller's op(B)ᵀ: fill its kc×mc block, pack its columns.
+				s.t = grow(s.t, kc*mc)
+				p.fill(s.t, pc, kc, ic, mc)
+				s.a = grow(s.a, ceilDiv(mc, mr)*mr*kc)
+				packA(s.a, true, s.t, mc, 0, mc, 0, kc, mr)
+				ap = s.a
+			default:
 				s.a = grow(s.a, ceilDiv(mc, mr)*mr*kc)
 				packA(s.a, p.transA, p.a, p.lda, ic, mc, pc, kc, mr)
 				ap = s.a
@@ -110,9 +121,16 @@ func (p *problem) runPart(pt part) {
 			for jc := pt.c0; jc < pt.c1; jc += ncMax {
 				nc := min(ncMax, pt.c1-jc)
 				var bp []float32
-				if p.pb != nil {
+				switch {
+				case p.pb != nil:
 					bp = p.pb.block(pc, jc, kc)
-				} else {
+				case p.fill != nil && !p.ct:
+					s.t = grow(s.t, kc*nc)
+					p.fill(s.t, pc, kc, jc, nc)
+					s.b = grow(s.b, ceilDiv(nc, nr)*nr*kc)
+					packB(s.b, false, s.t, nc, 0, kc, 0, nc, nr)
+					bp = s.b
+				default:
 					s.b = grow(s.b, ceilDiv(nc, nr)*nr*kc)
 					packB(s.b, p.transB, p.b, p.ldb, pc, kc, jc, nc, nr)
 					bp = s.b
@@ -127,6 +145,13 @@ func (p *problem) runPart(pt part) {
 						}
 						fn(kc, apanel, bp[jr*kc:jr*kc+nr*kc], p.c[off:], p.ldc,
 							rows, min(nr, nc-jr), p.alpha, beta)
+					}
+					if p.epi != nil && pc+kc == p.k { // this row panel of C is final
+						if p.ct {
+							p.epi(jc, jc+nc, ic+ir, ic+ir+rows)
+						} else {
+							p.epi(ic+ir, ic+ir+rows, jc, jc+nc)
+						}
 					}
 				}
 			}

@@ -278,15 +278,22 @@ func TestSgemmAllocatesNothing(t *testing.T) {
 	m, n, k := 128, 196, 300
 	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
 	pa, pb := PackA(false, m, k, a, k), PackB(false, k, n, b, n)
+	fill := FillB(func(dst []float32, p0, kc, j0, nc int) {
+		for p := 0; p < kc; p++ {
+			copy(dst[p*nc:(p+1)*nc], b[(p0+p)*n+j0:])
+		}
+	})
+	epi := Epilogue(func(i0, i1, j0, j1 int) {})
 	for _, th := range []int{1, 2} {
 		SetThreads(th)
 		allocs := testing.AllocsPerRun(20, func() {
 			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 			SgemmPackedA(pa, false, n, 1, b, n, 0, c, n)
 			SgemmPackedB(false, m, 1, a, k, pb, 0, c, n)
+			SgemmPackedAFused(pa, n, 1, nil, n, fill, 0, c, n, epi)
 		})
 		if allocs > 0.5 {
-			t.Errorf("threads=%d: %.1f allocations per three calls, want 0", th, allocs)
+			t.Errorf("threads=%d: %.1f allocations per four calls, want 0", th, allocs)
 		}
 	}
 }

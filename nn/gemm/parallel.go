@@ -116,7 +116,7 @@ func run(p *problem) {
 		}
 	}
 	p.wg.Wait()
-	p.a, p.b, p.c, p.pa, p.pb, p.kern = nil, nil, nil, nil, nil, nil
+	p.a, p.b, p.c, p.pa, p.pb, p.kern, p.fill, p.epi = nil, nil, nil, nil, nil, nil, nil, nil
 	problemPool.Put(p)
 }
 
@@ -141,6 +141,9 @@ func (p *problem) partition(t int) {
 		}
 		if p.pa == nil {
 			cost += 16 * rows * p.k
+			if p.fill != nil && p.ct {
+				cost += 16 * rows * p.k // a FillB (im2col) costs more than a copy
+			}
 		}
 		if best < 0 || cost < best || (cost == best && tm*tn > bestM*bestN) {
 			bestM, bestN, best = tm, tn, cost
