@@ -21,7 +21,7 @@ type problem struct {
 	pb             *panels // non-nil: op(B) is pre-packed; b, ldb and transB are unused
 	c              []float32
 	ldc            int
-	ct             bool // C is stored transposed: element (i, j) lives at c[j·ldc+i]
+	ct             bool     // C is stored transposed: element (i, j) lives at c[j·ldc+i]
 	fill           FillB    // non-nil: the caller's op(B) (before any transposition) comes from fill
 	epi            Epilogue // non-nil: called on each final block of the caller's C
 
