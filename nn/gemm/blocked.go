@@ -125,10 +125,18 @@ func (p *problem) runPart(pt part) {
 				case p.pb != nil:
 					bp = p.pb.block(pc, jc, kc)
 				case p.fill != nil && !p.ct:
-					s.t = grow(s.t, kc*nc)
-					p.fill(s.t, pc, kc, jc, nc)
+					// A full kc×nr block with row stride nr is exactly a packed micro-panel,
+					// so fill writes those in place; only a ragged last one goes via s.t.
 					s.b = grow(s.b, ceilDiv(nc, nr)*nr*kc)
-					packB(s.b, false, s.t, nc, 0, kc, 0, nc, nr)
+					full := nc / nr * nr
+					for jr := 0; jr < full; jr += nr {
+						p.fill(s.b[jr*kc:(jr+nr)*kc], pc, kc, jc+jr, nr)
+					}
+					if full < nc {
+						s.t = grow(s.t, kc*(nc-full))
+						p.fill(s.t, pc, kc, jc+full, nc-full)
+						packB(s.b[full*kc:], false, s.t, nc-full, 0, kc, 0, nc-full, nr)
+					}
 					bp = s.b
 				default:
 					s.b = grow(s.b, ceilDiv(nc, nr)*nr*kc)
