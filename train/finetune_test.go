@@ -1,0 +1,140 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/internal/testenv"
+	"github.com/autotag/autotag/weights"
+)
+
+// TestFoldedGraphMatchesRunner: the trunk + layer4 built here from nn's exported
+// operators and our own BN folding must give the same pooled features as nn's
+// inference Runner on a real photo.
+func TestFoldedGraphMatchesRunner(t *testing.T) {
+	model := testenv.KerasModel(t)
+	img, err := data.DecodeFile(filepath.Join(testenv.SharedData(t, "darknet-photos"), "dog.jpg"), data.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := OpenBackbone(model, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	spec := bb.Meta.Preprocess
+	x := make([]float32, 3*spec.Crop*spec.Crop)
+	if err := data.Preprocess(img, spec, x); err != nil {
+		t.Fatal(err)
+	}
+	want, err := bb.forward(x, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := weights.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := foldResNet(m.Tensors, m.Meta.Layout, m.Meta.BNEps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gorgonia.NewGraph()
+	xn := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(1, 3, spec.Crop, spec.Crop), gorgonia.WithName("x"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(1, 3, spec.Crop, spec.Crop), tensor.WithBacking(x))))
+	l3, err := trunkNode(g, xn, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := layer4Node(g, l3, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Value().Data().([]float32)
+	var maxDiff, maxVal float64
+	for i := range want {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
+		maxVal = math.Max(maxVal, math.Abs(float64(want[i])))
+	}
+	if maxDiff > 1e-3*maxVal {
+		t.Fatalf("pooled features differ from the Runner's by %g (max |feature| %g)", maxDiff, maxVal)
+	}
+	t.Logf("max difference %g of max %g", maxDiff, maxVal)
+}
+
+// TestLayer4GradientsNumerically: gradients through a small bottleneck (nn's conv
+// operators, strided 1x1 first as in keras-v1, with a downsample) and the head match
+// central finite differences of the loss.
+func TestLayer4GradientsNumerically(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	mk := func(name string, out, in, k, stride, pad int) *foldedParam {
+		p := &foldedParam{name: name, shape: []int{out, in, k, k}, stride: stride, pad: pad,
+			w: make([]float32, out*in*k*k), b: make([]float32, out)}
+		for i := range p.w {
+			p.w[i] = float32(rng.NormFloat64() * 0.5)
+		}
+		for i := range p.b {
+			p.b[i] = float32(rng.NormFloat64() * 0.1)
+		}
+		return p
+	}
+	r := &foldedResNet{}
+	r.stages[3] = []foldedBlock{{conv1: mk("c1", 3, 4, 1, 2, 0), conv2: mk("c2", 3, 3, 3, 1, 1), conv3: mk("c3", 8, 3, 1, 1, 0), down: mk("d", 8, 4, 1, 2, 0)}}
+	h := NewHead(HeadSpec{}, 8, 3, 1)
+	loss, _ := NewLoss("wbce")
+	shape := []int{4, 6, 6}
+	g, err := newLayer4Graph(r, h, loss, 2, shape, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.vm.Close()
+	x := g.xT.Data().([]float32)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y := []float32{1, 0, 1, 0, 1, 0}
+	loss.Coefficients(y, []float32{2, 1, 3}, 3, g.posT.Data().([]float32), g.negT.Data().([]float32))
+	_, grads, err := g.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads = snapshot(grads)
+	params, _ := layer4Params(r, h)
+	value := func() float64 {
+		l, _, err := g.run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(l)
+	}
+	checked := 0
+	for pi, p := range params {
+		for _, i := range []int{0, len(p) / 2, len(p) - 1} {
+			orig := p[i]
+			const eps = 1e-2
+			p[i] = orig + eps
+			lp := value()
+			p[i] = orig - eps
+			lm := value()
+			p[i] = orig
+			num := (lp - lm) / (2 * eps)
+			got := float64(grads[pi][i])
+			if math.Abs(got-num) > 2e-3+3e-2*math.Abs(num) {
+				t.Errorf("param %d[%d]: gradient %.6f, numeric %.6f", pi, i, got, num)
+			}
+			checked++
+		}
+	}
+	t.Logf("%d gradient entries checked", checked)
+}
