@@ -77,21 +77,39 @@ func (op *maxPoolOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) 
 	return out, nil
 }
 
-// maxPoolPlane pools one h×w plane into ho×wo.
+// maxPoolPlane pools one h×w plane into ho×wo. The 3x3 windows that lie inside the
+// plane (all but the border ones) take a fast path on three row slices.
 func maxPoolPlane(x []float32, h, w, k, s, p, ho, wo int, y []float32) {
 	for oy := 0; oy < ho; oy++ {
 		y0, y1 := max(oy*s-p, 0), min(oy*s-p+k, h)
-		for ox := 0; ox < wo; ox++ {
-			x0, x1 := max(ox*s-p, 0), min(ox*s-p+k, w)
-			m := float32(math.Inf(-1))
-			for iy := y0; iy < y1; iy++ {
-				for _, v := range x[iy*w+x0 : iy*w+x1] {
-					m = max(m, v)
+		yr := y[oy*wo : (oy+1)*wo]
+		if k == 3 && y1-y0 == 3 {
+			r0, r1, r2 := x[y0*w:(y0+1)*w], x[(y0+1)*w:(y0+2)*w], x[(y0+2)*w:(y0+3)*w]
+			for ox := range yr {
+				if x0 := ox*s - p; x0 >= 0 && x0+3 <= w {
+					yr[ox] = max(r0[x0], r0[x0+1], r0[x0+2], r1[x0], r1[x0+1], r1[x0+2], r2[x0], r2[x0+1], r2[x0+2])
+				} else {
+					yr[ox] = windowMax(x, w, y0, y1, ox, k, s, p)
 				}
 			}
-			y[oy*wo+ox] = m
+			continue
+		}
+		for ox := range yr {
+			yr[ox] = windowMax(x, w, y0, y1, ox, k, s, p)
 		}
 	}
+}
+
+// windowMax is the maximum of rows [y0, y1) of the window of output column ox.
+func windowMax(x []float32, w, y0, y1, ox, k, s, p int) float32 {
+	x0, x1 := max(ox*s-p, 0), min(ox*s-p+k, w)
+	m := float32(math.Inf(-1))
+	for iy := y0; iy < y1; iy++ {
+		for _, v := range x[iy*w+x0 : iy*w+x1] {
+			m = max(m, v)
+		}
+	}
+	return m
 }
 
 func (op *maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
