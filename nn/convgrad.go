@@ -68,8 +68,13 @@ type reluGradOp struct {
 	out outBuf
 }
 
-func (op *reluGradOp) Arity() int    { return 2 }
+// Arity is the number of inputs the operator takes.
+func (op *reluGradOp) Arity() int { return 2 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *reluGradOp) Type() hm.Type { return fnType(4, 4, 4) }
+
+// InferShape checks the input shapes and returns the output's.
 func (op *reluGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	y, ok1 := inputs[0].(tensor.Shape)
 	g, ok2 := inputs[1].(tensor.Shape)
@@ -79,6 +84,7 @@ func (op *reluGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, err
 	return y.Clone(), nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *reluGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 2, inputs)
@@ -98,9 +104,14 @@ func (op *reluGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error)
 	return out, nil
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *reluGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *reluGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *reluGradOp) String() string        { return "ReLUGrad" }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *reluGradOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
+func (op *reluGradOp) String() string { return "ReLUGrad" }
 
 // convGradOp computes, from (x, W, dz), the gradient of the convolution's input
 // (wrtInput) or of its weight.
@@ -111,8 +122,13 @@ type convGradOp struct {
 	out            outBuf
 }
 
-func (op *convGradOp) Arity() int    { return 3 }
+// Arity is the number of inputs the operator takes.
+func (op *convGradOp) Arity() int { return 3 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *convGradOp) Type() hm.Type { return fnType(4, 4, 4, 4) }
+
+// InferShape checks the input shapes and returns the output's.
 func (op *convGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	x, ok1 := inputs[0].(tensor.Shape)
 	w, ok2 := inputs[1].(tensor.Shape)
@@ -125,6 +141,7 @@ func (op *convGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, err
 	return w.Clone(), nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *convGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 3, inputs)
@@ -161,8 +178,13 @@ func (op *convGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error)
 	return out, nil
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *convGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *convGradOp) Hashcode() uint32      { return hashOf(op) }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *convGradOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
 func (op *convGradOp) String() string {
 	return fmt.Sprintf("ConvGrad{k=%d,s=%d,p=%d,input=%t}", op.k, op.stride, op.pad, op.wrtInput)
 }

@@ -67,6 +67,7 @@ func conv2d(x, w, b, res *gorgonia.Node, proto convOp) (*gorgonia.Node, error) {
 	return n, nil
 }
 
+// Arity is the number of inputs the operator takes.
 func (op *convOp) Arity() int {
 	if op.residual {
 		return 4
@@ -74,6 +75,7 @@ func (op *convOp) Arity() int {
 	return 3
 }
 
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *convOp) Type() hm.Type {
 	if op.residual {
 		return fnType(4, 4, 1, 4, 4)
@@ -91,6 +93,7 @@ func (op *convOp) geom(x, w tensor.Shape) convGeom {
 	return g
 }
 
+// InferShape checks the input shapes and returns the output's.
 func (op *convOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	if len(inputs) != op.Arity() {
 		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(inputs))
@@ -118,6 +121,7 @@ func (op *convOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) 
 	return out, nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *convOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, op.Arity(), inputs)
@@ -239,6 +243,7 @@ type unrollTask struct {
 	wg                          sync.WaitGroup
 }
 
+// run executes the loop body over [lo, hi).
 func (t *unrollTask) run(lo, hi int) {
 	g, n := t.g, t.ho*t.wo
 	for p := lo; p < hi; p++ {
@@ -260,6 +265,7 @@ type epilogueTask struct {
 	wg        sync.WaitGroup
 }
 
+// run executes the loop body over [lo, hi).
 func (t *epilogueTask) run(lo, hi int) { epilogue(t.y, t.b, t.res, t.n, t.relu, lo, hi) }
 
 // epilogue adds the bias (and residual) to rows [lo, hi) of y (rows n wide; row r has
@@ -316,10 +322,13 @@ func epilogueRowGo(row, res []float32, bias float32, relu bool) {
 	}
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
 
+// Hashcode is the FNV-1a hash of WriteHash.
 func (op *convOp) Hashcode() uint32 { return hashOf(op) }
 
+// String names the operator and its attributes.
 func (op *convOp) String() string {
 	return fmt.Sprintf("FusedConv{k=%d,s=%d,p=%d,res=%t,relu=%t}", op.k, op.stride, op.pad, op.residual, op.relu)
 }

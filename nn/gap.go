@@ -30,9 +30,13 @@ func globalAvgPool(x *gorgonia.Node, cnhw bool) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-func (op *gapOp) Arity() int    { return 1 }
+// Arity is the number of inputs the operator takes.
+func (op *gapOp) Arity() int { return 1 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *gapOp) Type() hm.Type { return fnType(4, 2) }
 
+// InferShape checks the input shapes and returns the output's.
 func (op *gapOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	x, ok := inputs[0].(tensor.Shape)
 	if !ok || len(x) != 4 {
@@ -44,6 +48,7 @@ func (op *gapOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{x[0], x[1]}, nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *gapOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 1, inputs)
@@ -144,9 +149,14 @@ func gapBackward(dy, dx []float32, planes, hw int, accumulate bool) {
 	}
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *gapOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *gapOp) Hashcode() uint32      { return hashOf(op) }
-func (op *gapOp) String() string        { return "GlobalAvgPool" }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *gapOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
+func (op *gapOp) String() string { return "GlobalAvgPool" }
 
 // gapGradOp computes the input gradient of gapOp from (x, dy); x gives only the shape.
 type gapGradOp struct {
@@ -154,8 +164,13 @@ type gapGradOp struct {
 	out outBuf
 }
 
-func (op *gapGradOp) Arity() int    { return 2 }
+// Arity is the number of inputs the operator takes.
+func (op *gapGradOp) Arity() int { return 2 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *gapGradOp) Type() hm.Type { return fnType(4, 2, 4) }
+
+// InferShape checks the input shapes and returns the output's.
 func (op *gapGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	x, ok := inputs[0].(tensor.Shape)
 	if !ok || len(x) != 4 {
@@ -164,6 +179,7 @@ func (op *gapGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, erro
 	return x.Clone(), nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *gapGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 2, inputs)
@@ -176,6 +192,11 @@ func (op *gapGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) 
 	return out, nil
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *gapGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *gapGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *gapGradOp) String() string        { return "GlobalAvgPoolGrad" }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *gapGradOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
+func (op *gapGradOp) String() string { return "GlobalAvgPoolGrad" }

@@ -27,9 +27,13 @@ func LinearNode(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-func (op *linearOp) Arity() int    { return 3 }
+// Arity is the number of inputs the operator takes.
+func (op *linearOp) Arity() int { return 3 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *linearOp) Type() hm.Type { return fnType(2, 2, 1, 2) }
 
+// InferShape checks the input shapes and returns the output's.
 func (op *linearOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	x, ok1 := inputs[0].(tensor.Shape)
 	w, ok2 := inputs[1].(tensor.Shape)
@@ -40,6 +44,7 @@ func (op *linearOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error
 	return tensor.Shape{x[0], w[0]}, nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *linearOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 3, inputs)
@@ -83,9 +88,14 @@ func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) 
 	return gorgonia.Nodes{dx, dw, db}, nil
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *linearOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *linearOp) Hashcode() uint32      { return hashOf(op) }
-func (op *linearOp) String() string        { return "Linear" }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *linearOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
+func (op *linearOp) String() string { return "Linear" }
 
 // matmul kinds of the linear layer's backward pass.
 const (
@@ -100,8 +110,13 @@ type matmulOp struct {
 	out  outBuf
 }
 
-func (op *matmulOp) Arity() int    { return 2 }
+// Arity is the number of inputs the operator takes.
+func (op *matmulOp) Arity() int { return 2 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *matmulOp) Type() hm.Type { return fnType(2, 2, 2) }
+
+// InferShape checks the input shapes and returns the output's.
 func (op *matmulOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	a, ok1 := inputs[0].(tensor.Shape)
 	b, ok2 := inputs[1].(tensor.Shape)
@@ -117,6 +132,7 @@ func (op *matmulOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error
 	return nil, fmt.Errorf("%v: shapes %v and %v disagree", op, a, b)
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *matmulOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 2, inputs)
@@ -135,9 +151,14 @@ func (op *matmulOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	return out, nil
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *matmulOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *matmulOp) Hashcode() uint32      { return hashOf(op) }
-func (op *matmulOp) String() string        { return fmt.Sprintf("LinearGrad{%d}", op.kind) }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *matmulOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
+func (op *matmulOp) String() string { return fmt.Sprintf("LinearGrad{%d}", op.kind) }
 
 // biasGradOp sums a gradient over everything but the channel axis: [B,C] → [C] for
 // the linear layer, [B,C,H,W] → [C] for convolutions.
@@ -147,8 +168,13 @@ type biasGradOp struct {
 	out  outBuf
 }
 
-func (op *biasGradOp) Arity() int    { return 1 }
+// Arity is the number of inputs the operator takes.
+func (op *biasGradOp) Arity() int { return 1 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *biasGradOp) Type() hm.Type { return fnType(op.dims, 1) }
+
+// InferShape checks the input shapes and returns the output's.
 func (op *biasGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s, ok := inputs[0].(tensor.Shape)
 	if !ok || len(s) != op.dims || (len(s) != 2 && len(s) != 4) {
@@ -157,6 +183,7 @@ func (op *biasGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, err
 	return tensor.Shape{s[1]}, nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *biasGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 1, inputs)
@@ -183,6 +210,11 @@ func (op *biasGradOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error)
 	return out, nil
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *biasGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *biasGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *biasGradOp) String() string        { return "BiasGrad" }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *biasGradOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
+func (op *biasGradOp) String() string { return "BiasGrad" }

@@ -29,6 +29,7 @@ type maxPoolTask struct {
 	wg                    sync.WaitGroup
 }
 
+// run executes the loop body over [lo, hi).
 func (t *maxPoolTask) run(lo, hi int) {
 	hw, ohw := t.h*t.w, t.ho*t.wo
 	for pl := lo; pl < hi; pl++ {
@@ -45,9 +46,13 @@ func MaxPool2d(x *gorgonia.Node, k, stride, pad int) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-func (op *maxPoolOp) Arity() int    { return 1 }
+// Arity is the number of inputs the operator takes.
+func (op *maxPoolOp) Arity() int { return 1 }
+
+// Type is the operator's Hindley-Milner type over tensors of a type variable.
 func (op *maxPoolOp) Type() hm.Type { return fnType(4, 4) }
 
+// InferShape checks the input shapes and returns the output's.
 func (op *maxPoolOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	x, ok := inputs[0].(tensor.Shape)
 	if !ok || len(x) != 4 {
@@ -60,6 +65,7 @@ func (op *maxPoolOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, erro
 	return tensor.Shape{x[0], x[1], ho, wo}, nil
 }
 
+// Do runs the kernel into the operator's own output buffer.
 func (op *maxPoolOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	ts, err := denses(op, 1, inputs)
@@ -112,8 +118,13 @@ func windowMax(x []float32, w, y0, y1, ox, k, s, p int) float32 {
 	return m
 }
 
+// WriteHash writes the operator's identity (its id keeps instances apart).
 func (op *maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String(), op.id) }
-func (op *maxPoolOp) Hashcode() uint32      { return hashOf(op) }
+
+// Hashcode is the FNV-1a hash of WriteHash.
+func (op *maxPoolOp) Hashcode() uint32 { return hashOf(op) }
+
+// String names the operator and its attributes.
 func (op *maxPoolOp) String() string {
 	return fmt.Sprintf("MaxPool{k=%d,s=%d,p=%d}", op.k, op.stride, op.pad)
 }

@@ -108,6 +108,7 @@ type winoInputTask struct {
 	wg                sync.WaitGroup
 }
 
+// run executes the loop body over [lo, hi).
 func (k *winoInputTask) run(lo, hi int) {
 	g, plane, tpi := k.g, k.g.h*k.g.w, k.th*k.tw
 	for ch := lo; ch < hi; ch++ {
@@ -128,6 +129,7 @@ type winoOutputTask struct {
 	wg                sync.WaitGroup
 }
 
+// run executes the loop body over [lo, hi).
 func (k *winoOutputTask) run(lo, hi int) {
 	g, plane, tpi := k.g, k.g.h*k.g.w, k.th*k.tw
 	for oc := lo; oc < hi; oc++ {
