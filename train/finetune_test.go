@@ -11,6 +11,7 @@ import (
 
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/testenv"
+	"github.com/autotag/autotag/nn"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -137,4 +138,50 @@ func TestLayer4GradientsNumerically(t *testing.T) {
 		}
 	}
 	t.Logf("%d gradient entries checked", checked)
+}
+
+// TestLayer4TensorsRoundTrip: a fine-tuned folded layer4 written back as model
+// tensors (BN as identity) folds again to the same weights, in both layouts.
+func TestLayer4TensorsRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a full random ResNet50")
+	}
+	for _, layout := range []nn.Layout{nn.KerasV1, nn.TorchvisionV15} {
+		m := nn.NewResNet50(nn.Config{Layout: layout})
+		ts := nn.RandomParams(m, 1)
+		eps := layout.DefaultBNEps()
+		r, err := foldResNet(ts, string(layout), eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, blk := range r.stages[3] {
+			blk.conv2.w[0] += 0.5 // "training" changed it
+			blk.conv3.b[1] -= 0.25
+		}
+		for name, v := range layer4Tensors(r, ts, eps) {
+			if _, ok := ts[name]; !ok {
+				t.Fatalf("%s: %s is not a model tensor", layout, name)
+			}
+			ts[name] = v
+		}
+		r2, err := foldResNet(ts, string(layout), eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, blk := range r.stages[3] {
+			b2 := r2.stages[3][i]
+			for _, pair := range [][2]*foldedParam{{blk.conv1, b2.conv1}, {blk.conv2, b2.conv2}, {blk.conv3, b2.conv3}} {
+				for j := range pair[0].w {
+					if d := math.Abs(float64(pair[0].w[j] - pair[1].w[j])); d > 1e-5*(1+math.Abs(float64(pair[0].w[j]))) {
+						t.Fatalf("%s %s weight %d: %v vs %v", layout, pair[0].name, j, pair[0].w[j], pair[1].w[j])
+					}
+				}
+				for j := range pair[0].b {
+					if d := math.Abs(float64(pair[0].b[j] - pair[1].b[j])); d > 1e-5*(1+math.Abs(float64(pair[0].b[j]))) {
+						t.Fatalf("%s %s bias %d: %v vs %v", layout, pair[0].name, j, pair[0].b[j], pair[1].b[j])
+					}
+				}
+			}
+		}
+	}
 }

@@ -43,9 +43,16 @@ type RunOptions struct {
 	MaxPosWeight    float32 // clamp of wbce's pos_weight
 	ExportFeatures  string  // directory for train_X.npy, train_Y.npy, val_X.npy, val_Y.npy
 	FromFeatures    string  // train on features exported earlier instead of running the backbone
-	BackboneBatch   int
-	Progress        io.Writer
-	Log             *slog.Logger
+	// Finetune "layer4" also trains the last stage (BN frozen) after the head, for
+	// FinetuneEpochs at FinetuneLR on FinetuneViews views per image; the model file
+	// is then a bundle.
+	Finetune       string
+	FinetuneEpochs int
+	FinetuneLR     float64
+	FinetuneViews  int
+	BackboneBatch  int
+	Progress       io.Writer
+	Log            *slog.Logger
 }
 
 // Result summarises a training run.
@@ -55,6 +62,7 @@ type Result struct {
 	Report     *Report // on the validation set with the stored thresholds (nil without one)
 	Thresholds []float32
 	Timings    map[string]time.Duration
+	Finetune   *FinetuneResult // with --finetune
 }
 
 // LoadDatasets loads and concatenates SPECs; all must share one class vocabulary.
@@ -224,12 +232,33 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	// validation set and write the model file. The validation report uses those same
 	// thresholds, so its threshold metrics (CP…OF1) are optimistic; mAP is not
 	// affected by thresholds.
-	t0 = time.Now()
 	head := st.Best
+	var override map[string]*tensor.Dense
+	var ftProbs []float32
+	switch o.Finetune {
+	case "":
+	case "layer4":
+		// Stage 3b: fine-tune layer4 (BN frozen) together with the head trained above.
+		t0 = time.Now()
+		ft, err := FinetuneLayer4(ctx, o.Backbone, trainDS, valDS, head, max(1, o.FinetuneViews), o.FinetuneOptions(cfg), o.Progress, log)
+		if err != nil {
+			return nil, err
+		}
+		head, override, ftProbs = ft.Head, ft.Tensors, ft.ValProb
+		res.Finetune = ft
+		res.Timings["finetune"] = time.Since(t0)
+	default:
+		return nil, fmt.Errorf("train: --finetune %q: only layer4 is supported", o.Finetune)
+	}
+
+	t0 = time.Now()
 	classes := trainDS.Classes
 	var thresholds []float32
 	if valF != nil {
-		probs := head.Probabilities(valF.View(0), valF.N)
+		probs := ftProbs
+		if probs == nil {
+			probs = head.Probabilities(valF.View(0), valF.N)
+		}
 		if o.Calibrate {
 			if thresholds, err = CalibrateThresholds(probs, valF.Y, valF.Classes, o.ThresholdFloor, o.MinPositives); err != nil {
 				return nil, err
@@ -240,11 +269,17 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		}
 	}
 	res.Thresholds = thresholds
-	if err := SaveModel(o.Out, head, bb, classes, thresholds, st, o); err != nil {
+	if err := SaveModel(o.Out, head, bb, classes, thresholds, st, o, override); err != nil {
 		return nil, err
 	}
 	res.Timings["calibrate+save"] = time.Since(t0)
 	return res, nil
+}
+
+// FinetuneOptions derives the fine-tuning recipe from the head's.
+func (o RunOptions) FinetuneOptions(cfg Config) FinetuneOptions {
+	return FinetuneOptions{Epochs: max(1, o.FinetuneEpochs), Batch: 16, LR: o.FinetuneLR, WeightDecay: cfg.WeightDecay,
+		Seed: cfg.Seed, Loss: cfg.Loss, PosWeight: cfg.PosWeight}
 }
 
 // checkLeakage refuses a validation set that shares images (by content) with the
@@ -361,7 +396,10 @@ const (
 // activation "sigmoid", the backbone's preprocessing and layout, and either
 // backbone_sha256 (head-only file; the backbone is found in the cache by its hash) or,
 // with Bundle, the backbone's tensors too.
-func SaveModel(path string, head *Head, bb *Backbone, classes []string, thresholds []float32, st *State, o RunOptions) error {
+//
+// backbone, when not nil, replaces backbone tensors (a fine-tuned layer4) and forces
+// a bundle.
+func SaveModel(path string, head *Head, bb *Backbone, classes []string, thresholds []float32, st *State, o RunOptions, backbone map[string]*tensor.Dense) error {
 	meta := bb.Meta
 	meta.Classes = classes
 	meta.Thresholds = thresholds
@@ -381,8 +419,11 @@ func SaveModel(path string, head *Head, bb *Backbone, classes []string, threshol
 	if o.Squash {
 		meta.Extra[MetaSquash] = "true"
 	}
+	if backbone != nil {
+		meta.Extra["finetuned"] = o.Finetune
+	}
 	ts := head.Tensors()
-	if o.Bundle {
+	if o.Bundle || backbone != nil {
 		m, err := weights.Load(bb.Path)
 		if err != nil {
 			return err
@@ -391,6 +432,12 @@ func SaveModel(path string, head *Head, bb *Backbone, classes []string, threshol
 			if !strings.HasPrefix(name, "fc.") {
 				ts[name] = t
 			}
+		}
+		for name, t := range backbone {
+			if _, ok := ts[name]; !ok {
+				return fmt.Errorf("train: fine-tuned tensor %s is not in the backbone", name)
+			}
+			ts[name] = t
 		}
 		meta.BackboneSHA256 = ""
 	} else {
