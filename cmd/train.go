@@ -107,9 +107,13 @@ func newTrainCmd() *cobra.Command {
 				fmt.Fprintf(w, "validation (%d images): ", res.Report.Images)
 				train.WriteSummary(w, res.Report)
 			}
-			fmt.Fprintf(w, "time: load %s, features %s, train %s, calibrate+save %s, total %s\n",
+			ft := ""
+			if d, ok := res.Timings["finetune"]; ok {
+				ft = fmt.Sprintf(", finetune %s", d.Round(time.Millisecond))
+			}
+			fmt.Fprintf(w, "time: load %s, features %s, train %s%s, calibrate+save %s, total %s\n",
 				res.Timings["load"].Round(time.Millisecond), res.Timings["features"].Round(time.Millisecond),
-				res.Timings["train"].Round(time.Millisecond), res.Timings["calibrate+save"].Round(time.Millisecond),
+				res.Timings["train"].Round(time.Millisecond), ft, res.Timings["calibrate+save"].Round(time.Millisecond),
 				time.Since(start).Round(time.Millisecond))
 			return nil
 		},
