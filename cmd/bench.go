@@ -26,6 +26,7 @@ func init() { register(newBenchCmd) }
 type benchResult struct {
 	Threads          int     `json:"threads"`
 	Winograd         bool    `json:"winograd"`
+	Fused            bool    `json:"fused"`
 	Batch            int     `json:"batch"`
 	MsPerImage       float64 `json:"ms_per_image"`
 	ImagesPerS       float64 `json:"images_per_s"`
@@ -47,7 +48,7 @@ type benchReport struct {
 func newBenchCmd() *cobra.Command {
 	var (
 		batches, threads, model string
-		winograd                string
+		winograd, fused         string
 		asJSON                  bool
 		seconds                 float64
 		size                    int
@@ -70,18 +71,16 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--threads: %w", err)
 			}
-			var winos []bool
-			switch winograd {
-			case "on":
-				winos = []bool{true}
-			case "off":
-				winos = []bool{false}
-			case "both":
-				winos = []bool{false, true}
-			default:
-				return fmt.Errorf("--winograd %q: want on, off or both", winograd)
+			winos, err := onOffBoth("--winograd", winograd)
+			if err != nil {
+				return err
+			}
+			fuseds, err := onOffBoth("--fused", fused)
+			if err != nil {
+				return err
 			}
 			defer func(prev bool) { nn.Winograd = prev }(nn.Winograd)
+			defer func(prev bool) { nn.FusedGEMM = prev }(nn.FusedGEMM)
 			nn.Winograd = winograd != "off" // Bind transforms the 3x3 weights only if set
 			m, name, err := benchModel(model)
 			if err != nil {
@@ -96,18 +95,20 @@ func newBenchCmd() *cobra.Command {
 				gemm.SetThreads(t)
 				for _, b := range bs {
 					for _, wino := range winos {
-						if err := c.Context().Err(); err != nil {
-							return err
-						}
-						nn.Winograd = wino // runners read it when built
-						r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
-						if err != nil {
-							return err
-						}
-						r.Winograd = wino
-						rep.Results = append(rep.Results, r)
-						if !asJSON {
-							fmt.Fprintf(c.ErrOrStderr(), "threads %d batch %d winograd %t: %.1f ms/image\n", t, b, wino, r.MsPerImage)
+						for _, fu := range fuseds {
+							if err := c.Context().Err(); err != nil {
+								return err
+							}
+							nn.Winograd, nn.FusedGEMM = wino, fu // runners read them when built / run
+							r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
+							if err != nil {
+								return err
+							}
+							r.Winograd, r.Fused = wino, fu
+							rep.Results = append(rep.Results, r)
+							if !asJSON {
+								fmt.Fprintf(c.ErrOrStderr(), "threads %d batch %d winograd %t fused %t: %.1f ms/image\n", t, b, wino, fu, r.MsPerImage)
+							}
 						}
 					}
 				}
@@ -123,7 +124,21 @@ func newBenchCmd() *cobra.Command {
 	f.Float64Var(&seconds, "seconds", 3, "minimum measuring time per configuration")
 	f.IntVar(&size, "size", 224, "input height and width")
 	f.StringVar(&winograd, "winograd", "on", "Winograd F(2x2,3x3) for stride-1 3x3 convolutions: on, off or both (A/B in one run)")
+	f.StringVar(&fused, "fused", "on", "implicit-GEMM convolutions with fused epilogue: on, off or both (A/B in one run)")
 	return c
+}
+
+// onOffBoth maps "on", "off" and "both" to the settings to measure.
+func onOffBoth(flag, v string) ([]bool, error) {
+	switch v {
+	case "on":
+		return []bool{true}, nil
+	case "off":
+		return []bool{false}, nil
+	case "both":
+		return []bool{false, true}, nil
+	}
+	return nil, fmt.Errorf("%s %q: want on, off or both", flag, v)
 }
 
 // parseInts parses "1,8" into [1 8], every value ≥ 1.
@@ -239,9 +254,9 @@ func printBench(c *cobra.Command, rep benchReport, asJSON bool) error {
 	}
 	fmt.Fprintf(out, "model %s, %dx%d, gemm kernel %s\n", rep.Model, rep.Size, rep.Size, rep.Kernel)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "threads\tbatch\twinograd\tms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
+	fmt.Fprintln(tw, "threads\tbatch\twinograd\tfused\tms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%d\t%d\t%t\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.Winograd, r.MsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
+		fmt.Fprintf(tw, "%d\t%d\t%t\t%t\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.Winograd, r.Fused, r.MsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
 	}
 	return tw.Flush()
 }

@@ -68,7 +68,7 @@ func BenchmarkConv(b *testing.B) {
 			w := randSlice(s.cout*s.cin*s.k*s.k, rng)
 			bias := randSlice(s.cout, rng)
 			y := make([]float32, s.cout*ho*ho)
-			ws := &workspace{}
+			ws := newWorkspace()
 			packed := gemm.PackA(false, s.cout, s.cin*s.k*s.k, w, s.cin*s.k*s.k)
 			g := convGeom{batch: 1, c: s.cin, h: s.h, w: s.h, o: s.cout, k: s.k, s: s.stride, p: s.pad, inCNHW: true, outCNHW: true}
 			flops := 2 * float64(s.cout*s.cin*s.k*s.k*ho*ho)
@@ -96,7 +96,7 @@ func BenchmarkConvWinograd(b *testing.B) {
 			w := randSlice(s.cout*s.cin*9, rng)
 			bias := randSlice(s.cout, rng)
 			y := make([]float32, s.cout*s.h*s.h)
-			ws := &workspace{}
+			ws := newWorkspace()
 			wino := newWinogradWeights(w, s.cout, s.cin)
 			g := convGeom{batch: 1, c: s.cin, h: s.h, w: s.h, o: s.cout, k: 3, s: 1, p: 1, inCNHW: true, outCNHW: true}
 			flops := 2 * float64(s.cout*s.cin*9*s.h*s.h)

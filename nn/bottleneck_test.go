@@ -56,7 +56,7 @@ func TestBottleneckGolden(t *testing.T) {
 			in := fx.Input.Shape
 			x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithName("x"),
 				gorgonia.WithValue(denseOf(swapBatchChannel(fx.Input.Data, in), in[1], in[0], in[2], in[3])))
-			y, err := (&graphBuilder{g: g, ws: &workspace{}}).bottleneck(x, fb)
+			y, err := (&graphBuilder{g: g, ws: newWorkspace()}).bottleneck(x, fb)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -189,7 +189,11 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 		yLd, yImg = g.batch*n, n
 	}
 	if ws == nil {
-		ws = &workspace{}
+		ws = newWorkspace()
+	}
+	if packed != nil && FusedGEMM && g.k <= len(ws.fs.oxLo) {
+		convForwardFused(g, x, b, res, y, relu, ws, packed)
+		return
 	}
 	direct := g.k == 1 && g.s == 1 && g.p == 0
 	switch {

@@ -147,7 +147,7 @@ func TestONNXConv(t *testing.T) {
 			}
 			y := make([]float32, len(out.data))
 			g := convGeom{batch: b, c: ch, h: h, w: wd, o: o, k: k, s: c.stride, p: c.pad}
-			convForward(g, x.data, w.data, make([]float32, o), nil, y, false, &workspace{}, nil)
+			convForward(g, x.data, w.data, make([]float32, o), nil, y, false, newWorkspace(), nil)
 			closeTo(t, c.name, y, out.data)
 		})
 	}

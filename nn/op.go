@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/autotag/autotag/nn/gemm"
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -63,6 +64,18 @@ type workspace struct {
 	epi     epilogueTask
 	winoIn  winoInputTask
 	winoOut winoOutputTask
+	// the implicit GEMM's callbacks: method values made once (see fused.go)
+	fs     fillState
+	fe     fusedEpilogue
+	fillFn gemm.FillB
+	epiFn  gemm.Epilogue
+}
+
+// newWorkspace returns an empty workspace with its callbacks bound.
+func newWorkspace() *workspace {
+	ws := &workspace{}
+	ws.fillFn, ws.epiFn = ws.fs.fill, ws.fe.apply
+	return ws
 }
 
 // get returns n floats of scratch, growing the workspace if needed.

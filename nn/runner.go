@@ -35,7 +35,7 @@ func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
 	r := &Runner{model: m, batch: batch, h: height, w: width, g: gorgonia.NewGraph()}
 	r.input = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(batch, 3, height, width))
 	x := gorgonia.NewTensor(r.g, tensor.Float32, 4, gorgonia.WithName("input"), gorgonia.WithValue(r.input))
-	ws := &workspace{}
+	ws := newWorkspace()
 	if err := r.build(x, ws); err != nil {
 		return nil, err
 	}

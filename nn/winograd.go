@@ -79,7 +79,7 @@ func newWinogradWeights(w []float32, o, c int) *winogradWeights {
 // winogradForward is convForward for a CNHW → CNHW 3x3 / stride 1 / pad 1 convolution.
 func winogradForward(g convGeom, x, b, res, y []float32, relu bool, ws *workspace, wino *winogradWeights) {
 	if ws == nil {
-		ws = &workspace{}
+		ws = newWorkspace()
 	}
 	h, w, c, o := g.h, g.w, g.c, g.o
 	th, tw := (h+1)/2, (w+1)/2

@@ -25,8 +25,8 @@ func TestWinogradMatchesDirect(t *testing.T) {
 			}
 			want := make([]float32, c.batch*c.o*c.h*c.w)
 			got := randSlice(len(want), rng) // garbage: every output must be written
-			convForward(g, x, w, b, res, want, true, &workspace{}, nil)
-			winogradForward(g, x, b, res, got, true, &workspace{}, newWinogradWeights(w, c.o, c.c))
+			convForward(g, x, w, b, res, want, true, newWorkspace(), nil)
+			winogradForward(g, x, b, res, got, true, newWorkspace(), newWinogradWeights(w, c.o, c.c))
 			var scale float64
 			for _, v := range want {
 				scale = max(scale, math.Abs(float64(v)))

@@ -1,0 +1,136 @@
+package nn
+
+import "github.com/autotag/autotag/nn/gemm"
+
+// FusedGEMM makes runners' convolutions with packed weights run as implicit GEMMs with
+// a fused epilogue (gemm.SgemmPackedAFused): the im2col of each block of B is written
+// by fillState.fill straight into the GEMM's cache-resident panel buffer, instead of
+// unrolling the whole matrix and packing it again, and bias / residual / ReLU are
+// applied by fusedEpilogue.apply to each block of the output while it is in cache,
+// instead of in a separate pass. It exists as a switch for benchmarks (autotag bench
+// --fused); both paths compute the same sums in the same order.
+var FusedGEMM = true
+
+// fillState is the im2col source of an implicit GEMM: the B matrix of a group of
+// images b0.. of x (channel planes xCh apart, images xImg apart), rows (ch, i, j),
+// columns (image, oy, ox).
+type fillState struct {
+	g                     convGeom
+	x                     []float32
+	xCh, xImg, b0, ho, wo int
+	oxLo, oxHi            [16]int // validRange per kernel column j (k ≤ 16)
+}
+
+// set prepares the fill of the group starting at image b0.
+func (f *fillState) set(g convGeom, x []float32, xCh, xImg, b0, ho, wo int) {
+	f.g, f.x, f.xCh, f.xImg, f.b0, f.ho, f.wo = g, x, xCh, xImg, b0, ho, wo
+	for j := 0; j < g.k; j++ {
+		f.oxLo[j], f.oxHi[j] = validRange(g.w, wo, g.s, g.p, j)
+	}
+}
+
+// fill writes rows [p0, p0+kc) × columns [j0, j0+nc) of the im2col matrix into dst
+// (row-major, row stride nc): a gemm.FillB. It only reads shared state, so the GEMM's
+// goroutines may call it at once.
+func (f *fillState) fill(dst []float32, p0, kc, j0, nc int) {
+	g := f.g
+	kk2, n := g.k*g.k, f.ho*f.wo
+	for r := 0; r < kc; r++ {
+		row := p0 + r
+		ch, rem := row/kk2, row%kk2
+		i, j := rem/g.k, rem%g.k
+		oxLo, oxHi := f.oxLo[j], f.oxHi[j]
+		d := dst[r*nc : (r+1)*nc]
+		for t := j0; t < j0+nc; {
+			img, pos := t/n, t%n
+			oy, ox := pos/f.wo, pos%f.wo
+			run := min(f.wo-ox, j0+nc-t) // the rest of this output row
+			seg := d[t-j0 : t-j0+run]
+			t += run
+			iy := oy*g.s - g.p + i
+			if iy < 0 || iy >= g.h {
+				clear(seg)
+				continue
+			}
+			src := f.x[(f.b0+img)*f.xImg+ch*f.xCh+iy*g.w:][:g.w]
+			lo, hi := max(oxLo, ox)-ox, min(oxHi, ox+run)-ox // valid part of seg
+			if hi <= lo {
+				clear(seg)
+				continue
+			}
+			clear(seg[:lo])
+			clear(seg[hi:])
+			if g.s == 1 {
+				copy(seg[lo:hi], src[ox+lo-g.p+j:])
+				continue
+			}
+			for q := lo; q < hi; q++ {
+				seg[q] = src[(ox+q)*g.s-g.p+j]
+			}
+		}
+	}
+}
+
+// fusedEpilogue finishes blocks of a convolution's output y (rows = output channels,
+// ldc apart): bias, residual (same layout as y) and ReLU. A gemm.Epilogue.
+type fusedEpilogue struct {
+	y, b, res []float32
+	ldc       int
+	relu      bool
+}
+
+// apply finishes rows [i0, i1) × columns [j0, j1).
+func (e *fusedEpilogue) apply(i0, i1, j0, j1 int) {
+	for r := i0; r < i1; r++ {
+		off := r * e.ldc
+		var rr []float32
+		if e.res != nil {
+			rr = e.res[off+j0 : off+j1]
+		}
+		epilogueRow(e.y[off+j0:off+j1], rr, e.b[r], e.relu)
+	}
+}
+
+// convForwardFused is convForward with packed weights through implicit GEMMs.
+func convForwardFused(g convGeom, x, b, res, y []float32, relu bool, ws *workspace, packed *gemm.PackedA) {
+	ho, wo := g.outSize()
+	n := ho * wo
+	xCh, xImg := g.h*g.w, g.c*g.h*g.w
+	if g.inCNHW {
+		xCh, xImg = g.batch*g.h*g.w, g.h*g.w
+	}
+	yLd, yImg := n, g.o*n
+	if g.outCNHW {
+		yLd, yImg = g.batch*n, n
+	}
+	e := &ws.fe
+	e.b, e.ldc, e.relu = b, yLd, relu
+	at := func(s []float32, off int) []float32 { // s[off:], or nil for a nil s
+		if s == nil {
+			return nil
+		}
+		return s[off:]
+	}
+	direct := g.k == 1 && g.s == 1 && g.p == 0
+	switch {
+	case direct && g.inCNHW && g.outCNHW: // the whole batch in one GEMM on x itself
+		e.y, e.res = y, res
+		gemm.SgemmPackedAFused(packed, g.batch*n, 1, x, g.batch*n, nil, 0, y, yLd, ws.epiFn)
+	case direct && !g.inCNHW && !g.outCNHW: // NCHW: one GEMM per image
+		for i := 0; i < g.batch; i++ {
+			e.y, e.res = y[i*yImg:], at(res, i*yImg)
+			gemm.SgemmPackedAFused(packed, n, 1, x[i*xImg:], n, nil, 0, e.y, yLd, ws.epiFn)
+		}
+	default: // implicit im2col: all images at once in CNHW, one at a time in NCHW
+		group := 1
+		if g.outCNHW {
+			group = g.batch
+		}
+		for b0 := 0; b0 < g.batch; b0 += group {
+			cols := min(group, g.batch-b0) * n
+			ws.fs.set(g, x, xCh, xImg, b0, ho, wo)
+			e.y, e.res = y[b0*yImg:], at(res, b0*yImg)
+			gemm.SgemmPackedAFused(packed, cols, 1, nil, cols, ws.fillFn, 0, e.y, yLd, ws.epiFn)
+		}
+	}
+}
