@@ -20,10 +20,12 @@ func TestSgemmPackedAFused(t *testing.T) {
 			for _, th := range []int{1, 2} {
 				for _, sz := range [][3]int{{64, 49, 400}, {33, 70, 65}, {130, 196, 9}, {1, 1, 1}} {
 					for _, useFill := range []bool{false, true} {
-						forceOrient.Store(o)
-						SetThreads(th)
-						name := fmt.Sprintf("o%d_t%d_%v_fill%v", o, th, sz, useFill)
-						checkFused(t, r, name, sz[0], sz[1], sz[2], useFill)
+						for _, beta := range []float32{0, 0.5} {
+							forceOrient.Store(o)
+							SetThreads(th)
+							name := fmt.Sprintf("o%d_t%d_%v_fill%v_beta%v", o, th, sz, useFill, beta)
+							checkFused(t, r, name, sz[0], sz[1], sz[2], useFill, beta)
+						}
 					}
 				}
 			}
@@ -31,16 +33,18 @@ func TestSgemmPackedAFused(t *testing.T) {
 	})
 }
 
-func checkFused(t *testing.T, r *rand.Rand, name string, m, n, k int, useFill bool) {
+func checkFused(t *testing.T, r *rand.Rand, name string, m, n, k int, useFill bool, beta float32) {
 	t.Helper()
 	ldb, ldc := n+3, n+1
 	a, b := randSlice(r, m*k), randSlice(r, k*ldb)
 	bias := randSlice(r, m)
 	c := randSlice(r, m*ldc)
-	for i := range c {
-		c[i] = float32(math.NaN())
+	if beta == 0 {
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
 	}
-	want, _ := naive(false, false, m, n, k, 1.5, a, k, b, ldb, 0, nil, ldc)
+	want, _ := naive(false, false, m, n, k, 1.5, a, k, b, ldb, beta, c, ldc)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			want[i*n+j] = math.Max(0, want[i*n+j]+float64(bias[i]))
@@ -66,7 +70,7 @@ func checkFused(t *testing.T, r *rand.Rand, name string, m, n, k int, useFill bo
 		bArg = nil
 	}
 	pa := PackA(false, m, k, a, k)
-	SgemmPackedAFused(pa, n, 1.5, bArg, ldb, fill, 0, c, ldc, epi)
+	SgemmPackedAFused(pa, n, 1.5, bArg, ldb, fill, beta, c, ldc, epi)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			if s := seen[i*n+j].Load(); s != 1 {
