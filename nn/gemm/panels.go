@@ -26,24 +26,24 @@ func newPanels(kn *kernel, w, n, k int) *panels {
 // block returns the packed data of depth block p0 (length kc) from row/column x on.
 func (pp *panels) block(p0, x, kc int) []float32 { return pp.data[p0*pp.pad+x*kc:] }
 
-// at returns element (x, p): op(A)[x][p] for A-role panels, op(B)[p][x] for B-role.
-func (pp *panels) at(x, p int) float32 {
-	p0 := p / pp.kc * pp.kc
-	kc := min(pp.kc, pp.k-p0)
-	return pp.data[p0*pp.pad+(x/pp.w)*pp.w*kc+(p-p0)*pp.w+x%pp.w]
-}
-
 // repack returns the same operand in panels of width w: A-role panels become B-role
-// panels of the transpose and vice versa, for products run transposed (orient.go).
+// panels of the transpose and vice versa, for products run transposed (orient.go). When
+// one width divides the other (8 and 32 for AVX-512, 4 and 4 for Go) it moves whole runs.
 func (pp *panels) repack(w int) *panels {
 	out := newPanels(pp.kern, w, pp.n, pp.k)
+	run := min(w, pp.w)
+	if max(w, pp.w)%run != 0 {
+		run = 1
+	}
 	for p0 := 0; p0 < pp.k; p0 += pp.kc {
 		kc := min(pp.kc, pp.k-p0)
-		blk := out.data[p0*out.pad:]
-		for x := 0; x < pp.n; x++ {
-			panel := blk[(x/w)*w*kc:]
+		src, dst := pp.data[p0*pp.pad:], out.data[p0*out.pad:]
+		for x := 0; x < pp.n; x += run {
+			// rows/columns x..x+run-1 share a panel in both layouts
+			s := src[(x/pp.w)*pp.w*kc+x%pp.w:]
+			d := dst[(x/w)*w*kc+x%w:]
 			for p := 0; p < kc; p++ {
-				panel[p*w+x%w] = pp.at(x, p0+p)
+				copy(d[p*w:p*w+run], s[p*pp.w:p*pp.w+run])
 			}
 		}
 	}
