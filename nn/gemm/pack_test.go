@@ -73,3 +73,23 @@ func TestPackLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestRepack checks that repacking A-role panels of op(A) gives the B-role panels of
+// op(A)ᵀ (and back), for widths that divide each other and for ones that do not.
+func TestRepack(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	for _, kn := range kernels {
+		for _, sz := range [][2]int{{37, 500}, {8, 3}, {64, 384}} {
+			m, k := sz[0], sz[1]
+			a := randSlice(r, m*k)
+			asA := packAPanels(kn, false, a, k, m, k)
+			asB := packBPanels(kn, true, a, k, k, m) // op(B) = Aᵀ: column j is row j of A
+			if got := asA.repack(kn.nr); !slices.Equal(got.data, asB.data) {
+				t.Fatalf("%s %dx%d: A-role repacked to width %d differs from B-role packing", kn.name, m, k, kn.nr)
+			}
+			if got := asB.repack(kn.mr); !slices.Equal(got.data, asA.data) {
+				t.Fatalf("%s %dx%d: B-role repacked to width %d differs from A-role packing", kn.name, m, k, kn.mr)
+			}
+		}
+	}
+}
