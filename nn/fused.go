@@ -35,37 +35,44 @@ func (f *fillState) set(g convGeom, x []float32, xCh, xImg, b0, ho, wo int) {
 func (f *fillState) fill(dst []float32, p0, kc, j0, nc int) {
 	g := f.g
 	kk2, n := g.k*g.k, f.ho*f.wo
+	// the column j0 is output pixel (oy0, ox0) of image img0; later columns follow
+	// incrementally (divisions only here)
+	img0, pos0 := j0/n, j0%n
+	oy0, ox0 := pos0/f.wo, pos0%f.wo
 	for r := 0; r < kc; r++ {
 		row := p0 + r
 		ch, rem := row/kk2, row%kk2
 		i, j := rem/g.k, rem%g.k
 		oxLo, oxHi := f.oxLo[j], f.oxHi[j]
 		d := dst[r*nc : (r+1)*nc]
-		for t := j0; t < j0+nc; {
-			img, pos := t/n, t%n
-			oy, ox := pos/f.wo, pos%f.wo
-			run := min(f.wo-ox, j0+nc-t) // the rest of this output row
-			seg := d[t-j0 : t-j0+run]
+		plane := f.x[ch*f.xCh:]
+		img, oy, ox := img0, oy0, ox0
+		for t := 0; t < nc; {
+			run := min(f.wo-ox, nc-t) // the rest of this output row
+			seg := d[t : t+run]
 			t += run
-			iy := oy*g.s - g.p + i
-			if iy < 0 || iy >= g.h {
+			if iy := oy*g.s - g.p + i; iy < 0 || iy >= g.h {
 				clear(seg)
-				continue
-			}
-			src := f.x[(f.b0+img)*f.xImg+ch*f.xCh+iy*g.w:][:g.w]
-			lo, hi := max(oxLo, ox)-ox, min(oxHi, ox+run)-ox // valid part of seg
-			if hi <= lo {
+			} else if lo, hi := max(oxLo, ox)-ox, min(oxHi, ox+run)-ox; hi <= lo {
 				clear(seg)
-				continue
+			} else {
+				src := plane[(f.b0+img)*f.xImg+iy*g.w:][:g.w]
+				clear(seg[:lo])
+				clear(seg[hi:])
+				if g.s == 1 {
+					copy(seg[lo:hi], src[ox+lo-g.p+j:])
+				} else {
+					for q := lo; q < hi; q++ {
+						seg[q] = src[(ox+q)*g.s-g.p+j]
+					}
+				}
 			}
-			clear(seg[:lo])
-			clear(seg[hi:])
-			if g.s == 1 {
-				copy(seg[lo:hi], src[ox+lo-g.p+j:])
-				continue
-			}
-			for q := lo; q < hi; q++ {
-				seg[q] = src[(ox+q)*g.s-g.p+j]
+			if ox += run; ox == f.wo {
+				ox = 0
+				if oy++; oy == f.ho {
+					oy = 0
+					img++
+				}
 			}
 		}
 	}
