@@ -58,7 +58,18 @@ func randSlice(n int, rng *rand.Rand) []float32 {
 	return s
 }
 
-func BenchmarkConv(b *testing.B) {
+// BenchmarkConv runs every distinct convolution of ResNet50 at batch 1 as a Runner
+// does (packed weights, implicit GEMM with fused epilogue unless FusedGEMM is off).
+func BenchmarkConv(b *testing.B) { benchConv(b) }
+
+// BenchmarkConvUnfused is BenchmarkConv with im2col + GEMM + a separate epilogue.
+func BenchmarkConvUnfused(b *testing.B) {
+	defer func(prev bool) { FusedGEMM = prev }(FusedGEMM)
+	FusedGEMM = false
+	benchConv(b)
+}
+
+func benchConv(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range resnetConvShapes() {
 		ho := convOutSize(s.h, s.k, s.stride, s.pad)

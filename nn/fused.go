@@ -2,14 +2,18 @@ package nn
 
 import "github.com/autotag/autotag/nn/gemm"
 
-// FusedGEMM makes runners' convolutions with packed weights run as implicit GEMMs with
-// a fused epilogue (gemm.SgemmPackedAFused): the im2col of each block of B is written
-// by fillState.fill straight into the GEMM's cache-resident panel buffer, instead of
-// unrolling the whole matrix and packing it again, and bias / residual / ReLU are
-// applied by fusedEpilogue.apply to each block of the output while it is in cache,
-// instead of in a separate pass. It exists as a switch for benchmarks (autotag bench
-// --fused); both paths compute the same sums in the same order.
+// FusedGEMM makes runners' convolutions with packed weights apply bias / residual /
+// ReLU to each block of the output while it is still in cache (fusedEpilogue.apply,
+// called by gemm.SgemmPackedAFused) instead of in a separate pass. It exists as a
+// switch for benchmarks (autotag bench --fused); both paths compute the same sums.
 var FusedGEMM = true
+
+// implicitIm2col makes the fused path also fill B block by block (fillState.fill, an
+// implicit GEMM) instead of unrolling it into the workspace first. Off: measured on 2
+// cores at batch 1 it was 1.4-2x slower on every 3x3 shape than the plane-copy im2col
+// followed by the GEMM's own packing (the fill runs per output-row segment, and a
+// transposed product fills the same block on each thread).
+var implicitIm2col = false
 
 // fillState is the im2col source of an implicit GEMM: the B matrix of a group of
 // images b0.. of x (channel planes xCh apart, images xImg apart), rows (ch, i, j),
@@ -128,7 +132,7 @@ func convForwardFused(g convGeom, x, b, res, y []float32, relu bool, ws *workspa
 			e.y, e.res = y[i*yImg:], at(res, i*yImg)
 			gemm.SgemmPackedAFused(packed, n, 1, x[i*xImg:], n, nil, 0, e.y, yLd, ws.epiFn)
 		}
-	default: // implicit im2col: all images at once in CNHW, one at a time in NCHW
+	case implicitIm2col: // all images at once in CNHW, one at a time in NCHW
 		group := 1
 		if g.outCNHW {
 			group = g.batch
@@ -138,6 +142,21 @@ func convForwardFused(g convGeom, x, b, res, y []float32, relu bool, ws *workspa
 			ws.fs.set(g, x, xCh, xImg, b0, ho, wo)
 			e.y, e.res = y[b0*yImg:], at(res, b0*yImg)
 			gemm.SgemmPackedAFused(packed, cols, 1, nil, cols, ws.fillFn, 0, e.y, yLd, ws.epiFn)
+		}
+	default: // im2col groups of images into the workspace, as convForward
+		kk := g.c * g.k * g.k
+		group := 1
+		if g.outCNHW {
+			group = max(1, min(g.batch, maxColFloats/(kk*n)))
+		}
+		for b0 := 0; b0 < g.batch; b0 += group {
+			gg := min(group, g.batch-b0)
+			cols := gg * n
+			col := ws.get(kk * cols)
+			ws.unroll = unrollTask{g: g, x: x, col: col, b0: b0, cols: cols, xCh: xCh, xImg: xImg, ho: ho, wo: wo}
+			parallel(gg*g.c, kk*cols, &ws.unroll, &ws.unroll.wg)
+			e.y, e.res = y[b0*yImg:], at(res, b0*yImg)
+			gemm.SgemmPackedAFused(packed, cols, 1, col, cols, nil, 0, e.y, yLd, ws.epiFn)
 		}
 	}
 }

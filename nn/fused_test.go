@@ -8,11 +8,20 @@ import (
 	"github.com/autotag/autotag/nn/gemm"
 )
 
-// TestFusedMatchesUnfused compares the implicit GEMM with fused epilogue against
+// TestFusedMatchesUnfused compares the fused GEMM (explicit or implicit im2col) against
 // im2col + GEMM + epilogue over kernels 1/3/7, strides 1/2, paddings, odd sizes,
 // batches 1-3 and both layouts, with and without residual. Tolerance: 1e-5 of the
 // output's largest magnitude (the GEMM may block the sums differently).
 func TestFusedMatchesUnfused(t *testing.T) {
+	for _, implicit := range []bool{false, true} {
+		prev := implicitIm2col
+		implicitIm2col = implicit
+		checkFused(t)
+		implicitIm2col = prev
+	}
+}
+
+func checkFused(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, c := range []struct{ batch, c, o, h, w, k, s, p int }{
 		{1, 3, 8, 9, 9, 7, 2, 3}, {2, 3, 5, 12, 10, 7, 2, 3}, {1, 8, 16, 8, 8, 3, 1, 1},
