@@ -82,6 +82,7 @@ func newServeCmd() *cobra.Command {
 	fl.IntVar(&f.cfg.MaxPixels, "max-pixels", 40_000_000, "per-image pixel cap, checked before decoding")
 	fl.IntVar(&f.cfg.MaxParts, "max-parts", 16, "multipart parts per request")
 	fl.Int64Var(&f.cfg.DecodeBudgetBytes, "decode-budget", 192<<20, "bytes of decoded images held at once by all requests; beyond it 503")
+	fl.IntVar(&f.cfg.DecodeConcurrency, "decode-concurrency", 0, "images decoded at once (default GOMAXPROCS)")
 	fl.Int64Var(&f.cfg.MemoryLimit, "memory-limit", -1, "Go soft memory limit in bytes (-1: memory in use at start + decode budget + 48 MiB; 0: none)")
 	fl.DurationVar(&f.cfg.RequestTimeout, "request-timeout", 30*time.Second, "per-request deadline")
 	fl.DurationVar(&f.cfg.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "time to read request headers")

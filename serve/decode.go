@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -61,7 +62,11 @@ func decodedSize(cfg image.Config) int64 {
 // decodeUpload checks the header of one uploaded image (format, pixel count), takes
 // its share of the decode budget and decodes it with a recover, so no decoder bug
 // can take the server down. release must be called once the image is no longer used.
-func (s *Server) decodeUpload(data []byte, name string) (img image.Image, release func(), err error) {
+//
+// At most DecodeConcurrency images decode at once: a CPU-bound decoder per core is
+// as fast as more, and keeps the scheduler's run queue short, so new connections
+// (and the 503s that refuse them) are not stuck behind dozens of decoding goroutines.
+func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (img image.Image, release func(), err error) {
 	cfg, format, err := decodeHeader(data)
 	switch {
 	case err == nil:
@@ -95,7 +100,14 @@ func (s *Server) decodeUpload(data []byte, name string) (img image.Image, releas
 	}
 	var once sync.Once
 	release = func() { once.Do(func() { s.budget.release(size) }) }
+	select {
+	case s.decoders <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, nil, contextError(ctx)
+	}
 	img, err = s.safeDecode(data)
+	<-s.decoders
 	if err != nil {
 		release()
 		return nil, nil, s.classifyDecodeError(err, name)

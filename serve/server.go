@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"sync"
@@ -36,6 +37,7 @@ type Config struct {
 	MaxPixels         int   // per-image pixel cap checked before decoding (default 40 000 000)
 	MaxParts          int   // multipart parts per request (default 16)
 	DecodeBudgetBytes int64 // decoded-image bytes held at once by all requests (default 192 MiB)
+	DecodeConcurrency int   // images decoded at once (default GOMAXPROCS)
 
 	// MemoryLimit, when negative, sets the Go runtime's soft memory limit when Serve
 	// starts to the memory in use then plus DecodeBudgetBytes plus 48 MiB, so that a
@@ -89,6 +91,9 @@ func (c *Config) setDefaults() {
 	if c.MaxParts <= 0 {
 		c.MaxParts = 16
 	}
+	if c.DecodeConcurrency <= 0 {
+		c.DecodeConcurrency = runtime.GOMAXPROCS(0)
+	}
 	if c.DecodeBudgetBytes <= 0 {
 		c.DecodeBudgetBytes = 192 << 20
 	}
@@ -129,6 +134,7 @@ type Server struct {
 	engine    atomic.Pointer[engineSlot]
 	batch     *batcher
 	budget    *decodeBudget
+	decoders  chan struct{} // semaphore of DecodeConcurrency slots
 	limiter   *rateLimiter
 	keys      [][32]byte
 	cors      map[string]bool
@@ -171,6 +177,7 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	}
 	s.engine.Store(&engineSlot{e: eng})
 	s.budget = &decodeBudget{max: cfg.DecodeBudgetBytes, m: s.m}
+	s.decoders = make(chan struct{}, cfg.DecodeConcurrency)
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
 	}

@@ -211,7 +211,7 @@ func (s *Server) readRaw(r *http.Request, sel Selection, t *timingMS) (pending, 
 // submitImage decodes one image on a reserved slot and queues it.
 func (s *Server) submitImage(ctx context.Context, data []byte, name string, sel Selection, t *timingMS) (pending, error) {
 	decStart := time.Now()
-	img, release, err := s.decodeUpload(data, name)
+	img, release, err := s.decodeUpload(ctx, data, name)
 	t.Decode += msSince(decStart)
 	if err != nil {
 		s.batch.unreserve(1)
