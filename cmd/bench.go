@@ -99,7 +99,7 @@ func newBenchCmd() *cobra.Command {
 							if err := c.Context().Err(); err != nil {
 								return err
 							}
-							nn.Winograd, nn.FusedGEMM = wino, fu // runners read them when built / run
+							nn.Winograd, nn.FusedGEMM = wino, fu // runners read them when built
 							r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
 							if err != nil {
 								return err
@@ -124,7 +124,7 @@ func newBenchCmd() *cobra.Command {
 	f.Float64Var(&seconds, "seconds", 3, "minimum measuring time per configuration")
 	f.IntVar(&size, "size", 224, "input height and width")
 	f.StringVar(&winograd, "winograd", "on", "Winograd F(2x2,3x3) for stride-1 3x3 convolutions: on, off or both (A/B in one run)")
-	f.StringVar(&fused, "fused", "on", "implicit-GEMM convolutions with fused epilogue: on, off or both (A/B in one run)")
+	f.StringVar(&fused, "fused", "on", "GEMM with fused bias/residual/ReLU epilogue for batches > 1: on, off or both (A/B in one run)")
 	return c
 }
 

@@ -58,8 +58,8 @@ func randSlice(n int, rng *rand.Rand) []float32 {
 	return s
 }
 
-// BenchmarkConv runs every distinct convolution of ResNet50 at batch 1 as a Runner
-// does (packed weights, implicit GEMM with fused epilogue unless FusedGEMM is off).
+// BenchmarkConv runs every distinct convolution of ResNet50 at batch 1 with packed
+// weights and the fused epilogue (unless FusedGEMM is off).
 func BenchmarkConv(b *testing.B) { benchConv(b) }
 
 // BenchmarkConvUnfused is BenchmarkConv with im2col + GEMM + a separate epilogue.

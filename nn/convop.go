@@ -191,7 +191,7 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 	if ws == nil {
 		ws = newWorkspace()
 	}
-	if packed != nil && FusedGEMM && g.k <= len(ws.fs.oxLo) {
+	if packed != nil && ws.fused && g.k <= len(ws.fs.oxLo) {
 		convForwardFused(g, x, b, res, y, relu, ws, packed)
 		return
 	}

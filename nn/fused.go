@@ -2,10 +2,11 @@ package nn
 
 import "github.com/autotag/autotag/nn/gemm"
 
-// FusedGEMM makes runners' convolutions with packed weights apply bias / residual /
-// ReLU to each block of the output while it is still in cache (fusedEpilogue.apply,
-// called by gemm.SgemmPackedAFused) instead of in a separate pass. It exists as a
-// switch for benchmarks (autotag bench --fused); both paths compute the same sums.
+// FusedGEMM makes runners built while it is set (for batches > 1) apply bias /
+// residual / ReLU to each block of a convolution's output while it is still in cache
+// (fusedEpilogue.apply, called by gemm.SgemmPackedAFused) instead of in a separate
+// pass. It exists as a switch for benchmarks (autotag bench --fused); both paths
+// compute the same sums.
 var FusedGEMM = true
 
 // implicitIm2col makes the fused path also fill B block by block (fillState.fill, an
@@ -90,15 +91,40 @@ type fusedEpilogue struct {
 	relu      bool
 }
 
-// apply finishes rows [i0, i1) × columns [j0, j1).
+// apply finishes rows [i0, i1) × columns [j0, j1). Narrow blocks (a transposed product
+// hands over a few columns by many rows) are finished inline: a call per short row
+// would cost more than the arithmetic.
 func (e *fusedEpilogue) apply(i0, i1, j0, j1 int) {
+	if j1-j0 >= 32 {
+		for r := i0; r < i1; r++ {
+			off := r * e.ldc
+			var rr []float32
+			if e.res != nil {
+				rr = e.res[off+j0 : off+j1]
+			}
+			epilogueRow(e.y[off+j0:off+j1], rr, e.b[r], e.relu)
+		}
+		return
+	}
 	for r := i0; r < i1; r++ {
 		off := r * e.ldc
-		var rr []float32
+		row, bias := e.y[off+j0:off+j1], e.b[r]
 		if e.res != nil {
-			rr = e.res[off+j0 : off+j1]
+			rr := e.res[off+j0 : off+j1]
+			rr = rr[:len(row)]
+			for i, v := range row {
+				row[i] = v + bias + rr[i]
+			}
+		} else {
+			for i, v := range row {
+				row[i] = v + bias
+			}
 		}
-		epilogueRow(e.y[off+j0:off+j1], rr, e.b[r], e.relu)
+		if e.relu {
+			for i, v := range row {
+				row[i] = max(v, 0)
+			}
+		}
 	}
 }
 

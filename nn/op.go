@@ -64,16 +64,19 @@ type workspace struct {
 	epi     epilogueTask
 	winoIn  winoInputTask
 	winoOut winoOutputTask
-	// the implicit GEMM's callbacks: method values made once (see fused.go)
+	// fused: run packed convolutions through gemm.SgemmPackedAFused (see fused.go)
+	fused bool
+	// the fused GEMM's callbacks: method values made once
 	fs     fillState
 	fe     fusedEpilogue
 	fillFn gemm.FillB
 	epiFn  gemm.Epilogue
 }
 
-// newWorkspace returns an empty workspace with its callbacks bound.
+// newWorkspace returns an empty workspace with its callbacks bound; its convolutions
+// fuse the epilogue if FusedGEMM is set.
 func newWorkspace() *workspace {
-	ws := &workspace{}
+	ws := &workspace{fused: FusedGEMM}
 	ws.fillFn, ws.epiFn = ws.fs.fill, ws.fe.apply
 	return ws
 }
