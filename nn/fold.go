@@ -31,35 +31,12 @@ type foldedConv struct {
 //
 // computed in float64 and rounded once to float32. A missing conv bias counts as zero.
 func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
+	fw, fb, err := foldWeights(c, bn)
+	if err != nil {
+		return nil, err
+	}
 	out, in, k := c.Out(), c.In(), c.Kernel
-	if c.Weight.Value == nil || bn.Weight.Value == nil {
-		return nil, fmt.Errorf("nn: fold %s: parameters are not bound", c.Weight.Name)
-	}
-	w := c.Weight.Value.Float32s()
-	gamma, beta := bn.Weight.Value.Float32s(), bn.Bias.Value.Float32s()
-	mean, variance := bn.RunningMean.Value.Float32s(), bn.RunningVar.Value.Float32s()
-	var bias []float32
-	if c.Bias != nil {
-		bias = c.Bias.Value.Float32s()
-	}
-	fw := make([]float32, len(w))
-	fb := make([]float32, out)
 	per := in * k * k
-	for o := 0; o < out; o++ {
-		v := float64(variance[o]) + bn.Eps
-		if v <= 0 || math.IsNaN(v) {
-			return nil, fmt.Errorf("nn: fold %s: running_var[%d] + eps = %g is not positive", bn.RunningVar.Name, o, v)
-		}
-		s := float64(gamma[o]) / math.Sqrt(v)
-		for i := o * per; i < (o+1)*per; i++ {
-			fw[i] = float32(float64(w[i]) * s)
-		}
-		b0 := 0.0
-		if bias != nil {
-			b0 = float64(bias[o])
-		}
-		fb[o] = float32(float64(beta[o]) + s*(b0-float64(mean[o])))
-	}
 	var wino *winogradWeights
 	if Winograd && k == 3 && c.Stride == 1 && c.Pad == 1 && min(in, out) >= winogradMinChannels {
 		wino = newWinogradWeights(fw, out, in)
@@ -73,4 +50,38 @@ func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 		wino:   wino,
 		in:     in, out: out, kernel: k, stride: c.Stride, pad: c.Pad,
 	}, nil
+}
+
+// foldWeights computes W' [out·in·k·k] and b' [out] (see foldBatchNorm).
+func foldWeights(c *Conv2D, bn *BatchNorm) (fw, fb []float32, err error) {
+	out, in, k := c.Out(), c.In(), c.Kernel
+	if c.Weight.Value == nil || bn.Weight.Value == nil {
+		return nil, nil, fmt.Errorf("nn: fold %s: parameters are not bound", c.Weight.Name)
+	}
+	w := c.Weight.Value.Float32s()
+	gamma, beta := bn.Weight.Value.Float32s(), bn.Bias.Value.Float32s()
+	mean, variance := bn.RunningMean.Value.Float32s(), bn.RunningVar.Value.Float32s()
+	var bias []float32
+	if c.Bias != nil {
+		bias = c.Bias.Value.Float32s()
+	}
+	fw = make([]float32, len(w))
+	fb = make([]float32, out)
+	per := in * k * k
+	for o := 0; o < out; o++ {
+		v := float64(variance[o]) + bn.Eps
+		if v <= 0 || math.IsNaN(v) {
+			return nil, nil, fmt.Errorf("nn: fold %s: running_var[%d] + eps = %g is not positive", bn.RunningVar.Name, o, v)
+		}
+		s := float64(gamma[o]) / math.Sqrt(v)
+		for i := o * per; i < (o+1)*per; i++ {
+			fw[i] = float32(float64(w[i]) * s)
+		}
+		b0 := 0.0
+		if bias != nil {
+			b0 = float64(bias[o])
+		}
+		fb[o] = float32(float64(beta[o]) + s*(b0-float64(mean[o])))
+	}
+	return fw, fb, nil
 }
