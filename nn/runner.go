@@ -16,6 +16,7 @@ import (
 type Runner struct {
 	model        *ResNet50
 	batch, h, w  int
+	stages       int // 4, or fewer for a trunk runner (NewTrunkRunner)
 	g            *gorgonia.ExprGraph
 	vm           gorgonia.VM
 	input        *tensor.Dense
@@ -26,13 +27,28 @@ type Runner struct {
 // checks the activation shape after the stem and after each stage and returns an
 // error naming the stage if one is off.
 func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
+	return m.newRunner(batch, height, width, 4)
+}
+
+// NewTrunkRunner compiles the stem and stages 1..stages (1-3) only: its Forward
+// returns, as features, the activation after the last of them in NCHW order
+// (batch × C × H × W, e.g. 1024×14×14 after layer3 at 224²) and nil logits. It feeds
+// fine-tuning the later stages (see Stage) from cached activations.
+func (m *ResNet50) NewTrunkRunner(batch, height, width, stages int) (*Runner, error) {
+	if stages < 1 || stages > 3 {
+		return nil, fmt.Errorf("nn: NewTrunkRunner: %d stages, want 1-3", stages)
+	}
+	return m.newRunner(batch, height, width, stages)
+}
+
+func (m *ResNet50) newRunner(batch, height, width, stages int) (*Runner, error) {
 	if !m.Bound() {
 		return nil, fmt.Errorf("nn: NewRunner: the model has no weights (call Bind first)")
 	}
 	if batch < 1 || height < 32 || width < 32 {
 		return nil, fmt.Errorf("nn: NewRunner: batch %d, size %dx%d: want batch ≥ 1 and size ≥ 32x32", batch, height, width)
 	}
-	r := &Runner{model: m, batch: batch, h: height, w: width, g: gorgonia.NewGraph()}
+	r := &Runner{model: m, batch: batch, h: height, w: width, stages: stages, g: gorgonia.NewGraph()}
 	r.input = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(batch, 3, height, width))
 	x := gorgonia.NewTensor(r.g, tensor.Float32, 4, gorgonia.WithName("input"), gorgonia.WithValue(r.input))
 	ws := newWorkspace()
@@ -42,7 +58,11 @@ func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
 	if err := r.build(x, ws); err != nil {
 		return nil, err
 	}
-	if err := planBuffers(r.g, r.feats, r.logit); err != nil {
+	keep := []*gorgonia.Node{r.feats}
+	if r.logit != nil {
+		keep = append(keep, r.logit)
+	}
+	if err := planBuffers(r.g, keep...); err != nil {
 		return nil, err
 	}
 	r.vm = gorgonia.NewTapeMachine(r.g)
@@ -62,7 +82,7 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 	if err := checkShape("stem (conv1+maxpool)", y, 64, r.batch, h, w); err != nil {
 		return err
 	}
-	for l, blocks := range m.blocks {
+	for l, blocks := range m.blocks[:r.stages] {
 		for _, b := range blocks {
 			if y, err = gb.bottleneck(y, b); err != nil {
 				return fmt.Errorf("nn: %s: %w", b.name, err)
@@ -74,6 +94,10 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 		if err := checkShape(fmt.Sprintf("layer%d", l+1), y, 256<<l, r.batch, h, w); err != nil {
 			return err
 		}
+	}
+	if r.stages < 4 {
+		r.feats, err = gorgonia.ApplyOp(&toNCHWOp{base: newBase()}, y)
+		return err
 	}
 	if r.feats, err = globalAvgPool(y, true); err != nil {
 		return err
@@ -169,10 +193,16 @@ func (r *Runner) Forward(x []float32) (features, logits []float32, err error) {
 	if err := r.vm.RunAll(); err != nil {
 		return nil, nil, fmt.Errorf("nn: Forward: %w", err)
 	}
-	f, err1 := dense(r.feats.Value())
-	l, err2 := dense(r.logit.Value())
-	if err1 != nil || err2 != nil {
-		return nil, nil, fmt.Errorf("nn: Forward: outputs missing")
+	f, err := dense(r.feats.Value())
+	if err != nil {
+		return nil, nil, fmt.Errorf("nn: Forward: features missing")
+	}
+	if r.logit == nil {
+		return f.Float32s(), nil, nil
+	}
+	l, err := dense(r.logit.Value())
+	if err != nil {
+		return nil, nil, fmt.Errorf("nn: Forward: logits missing")
 	}
 	return f.Float32s(), l.Float32s(), nil
 }

@@ -97,3 +97,51 @@ func TestStageMatchesRunnerOpsAndHasGradients(t *testing.T) {
 		t.Errorf("d cost / d %s[0] = %g, numerically %g", params[last].Name, sym, num)
 	}
 }
+
+// TestTrunkRunnerFeedsStage checks the fine-tuning path end to end: layer1-3 by a
+// trunk runner (batch 2, NCHW out), then layer4 by Stage and global pooling, equals the
+// full runner's pooled features.
+func TestTrunkRunnerFeedsStage(t *testing.T) {
+	m := NewResNet50(Config{Layout: TorchvisionV15, NumClasses: 3})
+	if err := m.Bind(randomParams(m, 9)); err != nil {
+		t.Fatal(err)
+	}
+	const batch, size = 2, 64
+	x := randSlice(batch*3*size*size, rand.New(rand.NewPCG(4, 5)))
+	full, err := m.NewRunner(batch, size, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := full.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunk, err := m.NewTrunkRunner(batch, size, size, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, logits, err := trunk.Forward(x)
+	if err != nil || logits != nil || len(act) != batch*1024*4*4 {
+		t.Fatalf("trunk: %d floats, logits %v, err %v", len(act), logits, err)
+	}
+	g := gorgonia.NewGraph()
+	in := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithName("l3"),
+		gorgonia.WithValue(denseOf(append([]float32(nil), act...), batch, 1024, 4, 4)))
+	y, _, err := m.Stage(g, in, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := GlobalAvgPool(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	got := p.Value().(*tensor.Dense).Float32s()
+	if d := maxAbsDiff(got, want); d > 1e-4 {
+		t.Errorf("trunk + Stage(4) + GAP differs from the full runner by %g", d)
+	}
+}
