@@ -7,16 +7,24 @@
 // and re-allocates every intermediate on every run. The operators here instead
 //
 //   - fold batch normalisation (Ioffe & Szegedy 2015, arXiv:1502.03167) into the
-//     convolution weights and bias once, at Bind;
+//     convolution weights and bias once, at Bind, and pack them for the GEMM once;
 //   - fuse convolution + bias (+ residual add) + ReLU into one operator;
-//   - run 1x1 convolutions as a plain GEMM on the NCHW activations (no im2col) and the
-//     3x3 / 7x7 ones through im2col into one scratch buffer reused by every layer;
-//   - write their output in NCHW, the layout the next operator reads;
-//   - own their output buffers, so a compiled Runner allocates (almost) nothing per
-//     Forward, while the folded weights are shared read-only by all runners.
+//   - run 1x1 convolutions as a plain GEMM on the activations (no im2col), 3x3 / 7x7
+//     ones through im2col into one scratch buffer reused by every layer, and the wide
+//     stride-1 3x3 ones of a batch by Winograd F(2x2,3x3) (Lavin & Gray 2015);
+//   - keep a Runner's activations channel-major across the batch, (C,B,H,W) — NCHW
+//     itself at batch 1 — so every operator writes the layout the next one reads and a
+//     whole batch goes through one GEMM per layer;
+//   - own their output buffers, planned by liveness so that layers share them, so a
+//     Runner allocates nothing in nn per Forward (Gorgonia's VM makes ~2 small
+//     allocations per instruction), while the weights are shared read-only by all
+//     runners; the non-GEMM loops run on two goroutines.
 //
-// The convolution, linear and global-average-pool operators implement gorgonia.SDOp, so
-// gorgonia.Grad works through them (used to fine-tune the last stage with BN frozen).
+// Runner.Forward takes NCHW input and returns pooled features and logits. For
+// training, Conv2d, GlobalAvgPool and LinearNode implement gorgonia.SDOp, so
+// gorgonia.Grad works through them (Gorgonia's own GlobalAveragePool2D has no
+// gradient), and ResNet50.Stage builds a stage with BN frozen as a trainable NCHW
+// subgraph, fed by a NewTrunkRunner.
 //
 // nn never imports the data or weights packages: a model binds a plain
 // map[string]*tensor.Dense keyed by torchvision state_dict names.
