@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/autotag/autotag/internal/atomicfile"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -70,18 +71,4 @@ func fileHash(path string) (string, error) {
 }
 
 // saveHashCache writes the cache atomically; failure only costs a re-hash later.
-func saveHashCache(b []byte) {
-	dir := filepath.Dir(hashCachePath())
-	if os.MkdirAll(dir, 0o755) != nil {
-		return
-	}
-	f, err := os.CreateTemp(dir, ".sha256-cache-*.json")
-	if err != nil {
-		return
-	}
-	_, werr := f.Write(b)
-	cerr := f.Close()
-	if werr != nil || cerr != nil || os.Rename(f.Name(), hashCachePath()) != nil {
-		os.Remove(f.Name())
-	}
-}
+func saveHashCache(b []byte) { _ = atomicfile.WriteBytes(hashCachePath(), b) }

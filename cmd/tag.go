@@ -21,6 +21,7 @@ import (
 
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/internal/atomicfile"
 	"github.com/autotag/autotag/internal/xmp"
 	"github.com/autotag/autotag/weights"
 )
@@ -394,7 +395,7 @@ func writeSidecar(path string, t *autotag.Tagger, info autotag.ModelInfo, cfg st
 		}
 		return nil
 	}
-	if err := xmp.WriteFileAtomic(path, doc); err != nil {
+	if err := atomicfile.WriteBytes(path, doc); err != nil {
 		return fmt.Errorf("xmp: writing %s: %w", path, err)
 	}
 	return nil

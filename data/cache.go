@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
+
+	"github.com/autotag/autotag/internal/atomicfile"
 )
 
 // DefaultCacheShort is the shorter side the decode cache stores: enough for
@@ -142,7 +144,7 @@ func writeCacheEntry(path string, img *image.NRGBA) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return atomicWrite(path, func(f *os.File) error { _, err := f.Write(buf); return err })
+	return atomicfile.Write(path, func(f *os.File) error { _, err := f.Write(buf); return err })
 }
 
 var errBadEntry = errors.New("decode cache: corrupt entry")

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/autotag/autotag/internal/atomicfile"
 )
 
 // WriteCSVDataset writes ds as a csv: dataset: labels.csv (file,tags with paths
@@ -39,7 +41,7 @@ func WriteCSVDataset(ds *Dataset, csvPath, imageDir, namesPath string) (string, 
 		}
 		rows = append(rows, []string{filepath.ToSlash(rel), strings.Join(tags, ";")})
 	}
-	if err := atomicWrite(csvPath, func(f *os.File) error {
+	if err := atomicfile.Write(csvPath, func(f *os.File) error {
 		w := csv.NewWriter(f)
 		if err := w.WriteAll(rows); err != nil {
 			return err
@@ -48,36 +50,11 @@ func WriteCSVDataset(ds *Dataset, csvPath, imageDir, namesPath string) (string, 
 	}); err != nil {
 		return "", err
 	}
-	if err := atomicWrite(namesPath, func(f *os.File) error {
+	if err := atomicfile.Write(namesPath, func(f *os.File) error {
 		_, err := f.WriteString(strings.Join(ds.Classes, "\n") + "\n")
 		return err
 	}); err != nil {
 		return "", err
 	}
 	return "csv:" + csvPath + ":" + imageDir + ":" + namesPath, nil
-}
-
-// atomicWrite writes path through a temporary file in the same directory, synced and
-// renamed into place, so readers never see a partial file.
-func atomicWrite(path string, write func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

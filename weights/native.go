@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/internal/atomicfile"
 )
 
 // Load reads a native autotag model file: safetensors whose __metadata__ says
@@ -76,7 +78,7 @@ func Save(path string, m *Model) error {
 	if err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
-	err = writeFileAtomic(path, func(f *os.File) error { return writeSafetensors(f, m.Tensors, kv) })
+	err = atomicfile.Write(path, func(f *os.File) error { return writeSafetensors(f, m.Tensors, kv) })
 	if err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/internal/atomicfile"
 )
 
 // ONNX export writes a standard ModelProto by hand with protowire, field numbers
@@ -78,7 +80,7 @@ func ExportONNX(path string, m *Model, opt ONNXOptions) error {
 	if err != nil {
 		return fmt.Errorf("exporting ONNX: %w", err)
 	}
-	return writeFileAtomic(path, func(f *os.File) error {
+	return atomicfile.Write(path, func(f *os.File) error {
 		_, err := f.Write(b)
 		return err
 	})

@@ -2,8 +2,6 @@ package xmp
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -201,31 +199,6 @@ func TestParseForms(t *testing.T) {
 	dup = strings.Replace(dup, "</e:k>", "</e:a>", 1)
 	if _, err := Parse([]byte(dup)); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("duplicate property: %v", err)
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "sub", "a.jpg.xmp")
-	if err := WriteFileAtomic(p, []byte("one")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(p, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(p, []byte("two")); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	st, _ := os.Stat(p)
-	if string(b) != "two" || st.Mode().Perm() != 0o600 {
-		t.Errorf("content %q mode %v", b, st.Mode())
-	}
-	ents, _ := os.ReadDir(filepath.Dir(p))
-	if len(ents) != 1 {
-		t.Errorf("temporary files left: %v", ents)
-	}
-	if SidecarPath("/a/b.jpg") != "/a/b.jpg.xmp" {
-		t.Error("SidecarPath")
 	}
 }
 
