@@ -26,16 +26,16 @@ var ErrClosed = errors.New("autotag: tagger is closed")
 
 // ModelInfo describes the model a Tagger runs.
 type ModelInfo struct {
-	Name       string    `json:"name"`       // cache name, or the file name without extension
-	Path       string    `json:"path"`       // the model file
-	SHA256     string    `json:"sha256"`     // of the model file
-	Arch       string    `json:"arch"`       // "resnet50"
-	Layout     string    `json:"layout"`     // "keras-v1" or "torchvision-v1.5" (of the backbone)
-	Source     string    `json:"source"`     // where the weights came from
-	Activation string    `json:"activation"` // "softmax" or "sigmoid"
-	Classes    []string  `json:"classes"`    // the model's own labels, in output order
-	Thresholds []float32 `json:"thresholds"` // per-class thresholds from the file, if any
-	InputSize  int       `json:"input_size"` // side of the square input, pixels
+	Name       string    `json:"name"`                 // cache name, or the file name without extension
+	Path       string    `json:"path,omitempty"`       // the model file
+	SHA256     string    `json:"sha256,omitempty"`     // of the model file
+	Arch       string    `json:"arch,omitempty"`       // "resnet50"
+	Layout     string    `json:"layout,omitempty"`     // "keras-v1" or "torchvision-v1.5" (of the backbone)
+	Source     string    `json:"source,omitempty"`     // where the weights came from
+	Activation string    `json:"activation,omitempty"` // "softmax" or "sigmoid"
+	Classes    []string  `json:"classes"`              // the model's own labels, in output order
+	Thresholds []float32 `json:"thresholds,omitempty"` // per-class thresholds from the file, if any
+	InputSize  int       `json:"input_size,omitempty"` // side of the square input, pixels
 }
 
 // Tagger tags images with one model. It is safe for concurrent use: each of its

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -160,7 +159,7 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 			return nil, err
 		}
 		log.Info("model loaded", "model", t.Info().Name, "path", t.Info().Path, "took", time.Since(start).Round(time.Millisecond).String())
-		return taggerEngine{t}, nil
+		return t, nil
 	}
 	eng, err := load(ctx)
 	if err != nil {
@@ -192,27 +191,3 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 	}
 	return err
 }
-
-// taggerEngine adapts *autotag.Tagger to serve.Engine.
-type taggerEngine struct{ t *autotag.Tagger }
-
-func (e taggerEngine) Probabilities(ctx context.Context, imgs []image.Image) ([][]float32, error) {
-	return e.t.Probabilities(ctx, imgs)
-}
-
-func (e taggerEngine) Select(probs []float32, sel serve.Selection) []serve.Tag {
-	tags := e.t.Select(probs, autotag.Selection{Threshold: sel.Threshold, TopK: sel.TopK})
-	out := make([]serve.Tag, len(tags))
-	for i, t := range tags {
-		out[i] = serve.Tag{Label: t.Label, Score: t.Score}
-	}
-	return out
-}
-
-func (e taggerEngine) Info() serve.ModelInfo {
-	i := e.t.Info()
-	return serve.ModelInfo{Name: i.Name, Path: i.Path, SHA256: i.SHA256, Arch: i.Arch, Layout: i.Layout,
-		Source: i.Source, Activation: i.Activation, InputSize: i.InputSize, Classes: i.Classes, Thresholds: i.Thresholds}
-}
-
-func (e taggerEngine) Close() error { return e.t.Close() }
