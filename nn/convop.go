@@ -247,8 +247,8 @@ type unrollTask struct {
 	wg                          sync.WaitGroup
 }
 
-// run executes the loop body over [lo, hi).
-func (t *unrollTask) run(lo, hi int) {
+// RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
+func (t *unrollTask) RunRange(lo, hi int) {
 	g, n := t.g, t.ho*t.wo
 	for p := lo; p < hi; p++ {
 		i, ch := p/g.c, p%g.c
@@ -269,8 +269,8 @@ type epilogueTask struct {
 	wg        sync.WaitGroup
 }
 
-// run executes the loop body over [lo, hi).
-func (t *epilogueTask) run(lo, hi int) { epilogue(t.y, t.b, t.res, t.n, t.relu, lo, hi) }
+// RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
+func (t *epilogueTask) RunRange(lo, hi int) { epilogue(t.y, t.b, t.res, t.n, t.relu, lo, hi) }
 
 // epilogue adds the bias (and residual) to rows [lo, hi) of y (rows n wide; row r has
 // bias b[r mod len(b)]) and applies ReLU if asked.

@@ -29,8 +29,8 @@ type maxPoolTask struct {
 	wg                    sync.WaitGroup
 }
 
-// run executes the loop body over [lo, hi).
-func (t *maxPoolTask) run(lo, hi int) {
+// RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
+func (t *maxPoolTask) RunRange(lo, hi int) {
 	hw, ohw := t.h*t.w, t.ho*t.wo
 	for pl := lo; pl < hi; pl++ {
 		maxPoolPlane(t.x[pl*hw:(pl+1)*hw], t.h, t.w, t.k, t.s, t.p, t.ho, t.wo, t.y[pl*ohw:(pl+1)*ohw])

@@ -108,8 +108,8 @@ type winoInputTask struct {
 	wg                sync.WaitGroup
 }
 
-// run executes the loop body over [lo, hi).
-func (k *winoInputTask) run(lo, hi int) {
+// RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
+func (k *winoInputTask) RunRange(lo, hi int) {
 	g, plane, tpi := k.g, k.g.h*k.g.w, k.th*k.tw
 	for ch := lo; ch < hi; ch++ {
 		for i := 0; i < k.gg; i++ {
@@ -129,8 +129,8 @@ type winoOutputTask struct {
 	wg                sync.WaitGroup
 }
 
-// run executes the loop body over [lo, hi).
-func (k *winoOutputTask) run(lo, hi int) {
+// RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
+func (k *winoOutputTask) RunRange(lo, hi int) {
 	g, plane, tpi := k.g, k.g.h*k.g.w, k.th*k.tw
 	for oc := lo; oc < hi; oc++ {
 		for i := 0; i < k.gg; i++ {

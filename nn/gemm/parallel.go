@@ -30,10 +30,13 @@ func Threads() int {
 // minWorkPerThread is the fewest multiply-adds worth handing to another goroutine.
 const minWorkPerThread = 1 << 18
 
-// job asks a worker to compute parts[i] of problem p.
+// job asks a worker to compute parts[i] of problem p, or, when r is set, to run r's
+// task over [lo, hi).
 type job struct {
-	p *problem
-	i int
+	p      *problem
+	i      int
+	r      *rangeCall
+	lo, hi int
 }
 
 // workers is a pool of long-lived goroutines that run parts of calls, so a call spawns
@@ -70,6 +73,12 @@ func worker(jobs <-chan job) {
 		if !ok {
 			j = <-jobs
 		}
+		if j.r != nil {
+			j.r.task.RunRange(j.lo, j.hi)
+			j.r.pending.Add(-1)
+			j.r.wg.Done() // last touch of j.r: the caller may recycle it now
+			continue
+		}
 		j.p.runPart(j.p.parts[j.i])
 		j.p.pending.Add(-1)
 		j.p.wg.Done() // last touch of j.p: the caller may recycle it now
@@ -101,19 +110,12 @@ func run(p *problem) {
 		p.wg.Add(len(p.parts) - 1)
 		p.pending.Store(int32(len(p.parts) - 1))
 		for i := 1; i < len(p.parts); i++ {
-			workers.jobs <- job{p, i}
+			workers.jobs <- job{p: p, i: i}
 		}
 	}
 	p.runPart(p.parts[0])
 	if len(p.parts) > 1 {
-		// Poll for the workers' parts before parking (see spinTime).
-		start := time.Now()
-		for i := 0; p.pending.Load() > 0; i++ {
-			if i%16 == 15 && time.Since(start) > spinTime {
-				break
-			}
-			runtime.Gosched()
-		}
+		awaitPending(&p.pending)
 	}
 	p.wg.Wait()
 	p.a, p.b, p.c, p.pa, p.pb, p.kern, p.fill, p.epi = nil, nil, nil, nil, nil, nil, nil, nil
@@ -159,4 +161,56 @@ func (p *problem) partition(t int) {
 			}
 		}
 	}
+}
+
+// awaitPending polls until pending drops to zero or spinTime passes (then the caller
+// parks in its WaitGroup): the workers' parts are usually done within microseconds.
+func awaitPending(pending *atomic.Int32) {
+	start := time.Now()
+	for i := 0; pending.Load() > 0; i++ {
+		if i%16 == 15 && time.Since(start) > spinTime {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// RangeTask is the body of a loop over [lo, hi) for ParallelFor. Implement it on a
+// pointer to a struct the caller keeps, not a closure, so that a call allocates nothing.
+type RangeTask interface{ RunRange(lo, hi int) }
+
+// rangeCall is one ParallelFor call in flight. Values are pooled.
+type rangeCall struct {
+	task    RangeTask
+	wg      sync.WaitGroup
+	pending atomic.Int32
+}
+
+var rangePool = sync.Pool{New: func() any { return new(rangeCall) }}
+
+// ParallelFor runs task over [0, n) split into up to Threads() equal ranges, the first
+// on the calling goroutine and the others on the GEMM's worker goroutines, and returns
+// when all are done. Sharing the workers with the products means the loops between
+// them (im2col, bias/ReLU passes, pooling) find a worker still polling for its next job
+// (see spinTime) rather than a parked goroutine to wake. Ranges are disjoint, so
+// task must only write state owned by its range.
+func ParallelFor(n int, task RangeTask) {
+	t := min(Threads(), n)
+	if t < 2 {
+		task.RunRange(0, n)
+		return
+	}
+	ensureWorkers(t - 1)
+	r := rangePool.Get().(*rangeCall)
+	r.task = task
+	r.wg.Add(t - 1)
+	r.pending.Store(int32(t - 1))
+	for i := 1; i < t; i++ {
+		workers.jobs <- job{r: r, lo: i * n / t, hi: (i + 1) * n / t}
+	}
+	task.RunRange(0, n/t)
+	awaitPending(&r.pending)
+	r.wg.Wait()
+	r.task = nil
+	rangePool.Put(r)
 }
