@@ -29,6 +29,7 @@ type benchResult struct {
 	Fused            bool    `json:"fused"`
 	Batch            int     `json:"batch"`
 	MsPerImage       float64 `json:"ms_per_image"`
+	CPUMsPerImage    float64 `json:"cpu_ms_per_image"`
 	ImagesPerS       float64 `json:"images_per_s"`
 	Runs             int     `json:"runs"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
@@ -194,6 +195,7 @@ func benchOne(m *nn.ResNet50, threads, batch, size int, minTime time.Duration) (
 	debug.FreeOSMemory() // return what earlier configurations freed, then measure this one
 	resetPeakRSS()
 	runs := 0
+	cpu0 := processCPUSeconds()
 	start := time.Now()
 	for runs < 3 || time.Since(start) < minTime {
 		if _, _, err := r.Forward(x); err != nil {
@@ -202,6 +204,7 @@ func benchOne(m *nn.ResNet50, threads, batch, size int, minTime time.Duration) (
 		runs++
 	}
 	el := time.Since(start)
+	cpu := processCPUSeconds() - cpu0
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := 0; i < 3; i++ {
@@ -214,6 +217,7 @@ func benchOne(m *nn.ResNet50, threads, batch, size int, minTime time.Duration) (
 	return benchResult{
 		Threads: threads, Batch: batch, Runs: runs,
 		MsPerImage:       round(ms, 3),
+		CPUMsPerImage:    round(cpu*1e3/float64(runs*batch), 3),
 		ImagesPerS:       round(1e3/ms, 2),
 		PeakRSSMB:        round(peakRSSMB(), 1),
 		AllocsPerForward: float64(after.Mallocs-before.Mallocs) / 3,
@@ -229,6 +233,28 @@ func round(v float64, digits int) float64 {
 // resetPeakRSS asks Linux to reset VmHWM to the current RSS (clear_refs "5"); a no-op
 // elsewhere or when not permitted.
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// processCPUSeconds is the process's user + system CPU time from /proc/self/stat (0
+// where unavailable). On a loaded machine it is steadier than wall time, though it also
+// counts the GEMM workers' polling between products.
+func processCPUSeconds() float64 {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state); utime, stime are fields 14, 15
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ, 100 on Linux
+}
 
 // peakRSSMB reads VmHWM from /proc/self/status in MB (0 where unavailable).
 func peakRSSMB() float64 {
@@ -254,9 +280,9 @@ func printBench(c *cobra.Command, rep benchReport, asJSON bool) error {
 	}
 	fmt.Fprintf(out, "model %s, %dx%d, gemm kernel %s\n", rep.Model, rep.Size, rep.Size, rep.Kernel)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "threads\tbatch\twinograd\tfused\tms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
+	fmt.Fprintln(tw, "threads\tbatch\twinograd\tfused\tms/image\tCPU ms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%d\t%d\t%t\t%t\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.Winograd, r.Fused, r.MsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
+		fmt.Fprintf(tw, "%d\t%d\t%t\t%t\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.Winograd, r.Fused, r.MsPerImage, r.CPUMsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
 	}
 	return tw.Flush()
 }
