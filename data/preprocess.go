@@ -100,6 +100,10 @@ func resizeForCrop(img image.Image, spec Spec) (*image.NRGBA, image.Point, error
 	if err != nil {
 		return nil, image.Point{}, err
 	}
+	if spec.Squash {
+		out, err := guard("resize", func() (*image.NRGBA, error) { return imaging.Resize(img, spec.Crop, spec.Crop, f), nil })
+		return out, image.Point{}, err
+	}
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
 	w, h := ResizedSize(sw, sh, spec.Resize)
@@ -154,7 +158,8 @@ func newChannelLUT(spec Spec) *channelLUT {
 
 // Preprocess applies a model's preprocessing to img and writes 3·Crop·Crop float32
 // values into dst in CHW order (channels in spec.Color order): resize the shorter side
-// to spec.Resize keeping the aspect (never a squash), centre crop spec.Crop×spec.Crop,
+// to spec.Resize keeping the aspect, centre crop spec.Crop×spec.Crop (or, only when
+// spec.Squash is set, resize the whole image to Crop×Crop),
 // then (v·Scale − Mean[c]) / Std[c] per channel. This is torchvision's evaluation
 // transform (Resize, CenterCrop, ToTensor, Normalize) and Keras' caffe mode with the
 // same resize and crop. Alpha is dropped (as PIL's convert("RGB") does).

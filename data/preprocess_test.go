@@ -254,3 +254,38 @@ func BenchmarkPreprocess(b *testing.B) {
 		}
 	}
 }
+
+func TestPreprocessSquash(t *testing.T) {
+	// A 40×10 image: a red left quarter, blue elsewhere. Resize 8 + crop 4 keeps only
+	// the centre (blue); a squash keeps the whole width, so column 0 is red.
+	img := image.NewNRGBA(image.Rect(0, 0, 40, 10))
+	for y := 0; y < 10; y++ {
+		for x := 0; x < 40; x++ {
+			c := color.NRGBA{0, 0, 255, 255}
+			if x < 10 {
+				c = color.NRGBA{255, 0, 0, 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	s := Spec{Resize: 8, Crop: 4, Color: "rgb", Scale: 1, Std: [3]float32{1, 1, 1}, Interpolation: "bilinear"}
+	crop := make([]float32, 3*16)
+	if err := Preprocess(img, s, crop); err != nil {
+		t.Fatal(err)
+	}
+	if crop[0] != 0 || crop[2*16] != 255 {
+		t.Errorf("centre crop: pixel (0,0) = R %v B %v, want blue", crop[0], crop[2*16])
+	}
+	s.Squash = true
+	sq := make([]float32, 3*16)
+	if err := Preprocess(img, s, sq); err != nil {
+		t.Fatal(err)
+	}
+	// The antialiasing filter reaches into the blue neighbour: mostly red, not pure.
+	if sq[0] < 200 || sq[2*16] > 60 {
+		t.Errorf("squash: pixel (0,0) = R %v B %v, want mostly red", sq[0], sq[2*16])
+	}
+	if sq[3] != 0 || sq[2*16+3] != 255 {
+		t.Errorf("squash: pixel (3,0) = R %v B %v, want blue", sq[3], sq[2*16+3])
+	}
+}

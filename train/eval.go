@@ -72,7 +72,7 @@ func EvalModel(ctx context.Context, modelPath, spec string, o EvalOptions) (*Eva
 	// The model's own preprocessing: the evaluation transform, or the squash of the
 	// original recipe when the model was trained that way.
 	mode := ViewsEval
-	if meta.Extra[MetaSquash] == "true" {
+	if meta.Preprocess.Squash {
 		mode = ViewsSquash
 	}
 	f, _, err := ExtractFeatures(ctx, bb, ds, ExtractOptions{CacheDir: o.CacheDir, Views: 1, Mode: mode, Progress: o.Progress, Log: o.Log})

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/disintegration/imaging"
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
@@ -315,7 +314,8 @@ func fileID(path string) (string, error) {
 func makeView(img image.Image, spec data.Spec, opt ExtractOptions, id string, v int, dst []float32) error {
 	switch {
 	case opt.Mode == ViewsSquash:
-		return data.Preprocess(squash(img, spec.Crop), cropSpec(spec), dst)
+		spec.Squash = true
+		return data.Preprocess(img, spec, dst)
 	case v == 0:
 		return data.Preprocess(img, spec, dst)
 	default:
@@ -330,17 +330,4 @@ func makeView(img image.Image, spec data.Spec, opt ExtractOptions, id string, v 
 func imageIndex(id string) int {
 	v, _ := strconv.ParseUint(id[:15], 16, 64)
 	return int(v)
-}
-
-// squash resizes img to size×size ignoring its aspect ratio (the original recipe's
-// preprocessing; kept only to replicate it).
-func squash(img image.Image, size int) image.Image {
-	return imaging.Resize(img, size, size, imaging.Linear)
-}
-
-// cropSpec is spec applied to an image that is already Crop×Crop (resize and crop
-// become no-ops; colour order and normalisation stay).
-func cropSpec(spec data.Spec) data.Spec {
-	spec.Resize = spec.Crop
-	return spec
 }

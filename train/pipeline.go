@@ -388,7 +388,6 @@ func backboneInfo(path string) (*Backbone, error) {
 const (
 	MetaTrainHistory = "train_history" // JSON list of EpochStats
 	MetaTrainRecipe  = "train_recipe"  // JSON of the recipe (loss, head, epochs, …)
-	MetaSquash       = "preprocess_squash"
 )
 
 // SaveModel writes the trained head as a native model file (DESIGN.md §4): the head
@@ -416,9 +415,9 @@ func SaveModel(path string, head *Head, bb *Backbone, classes []string, threshol
 		"batch": o.Config.Batch, "lr": o.Config.LR, "wd": o.Config.WeightDecay, "seed": o.Config.Seed, "views": o.Views,
 		"sampler": o.Sampler, "squash": o.Squash, "best_epoch": bestEpoch(st)})
 	meta.Extra[MetaTrainRecipe] = string(recipe)
-	if o.Squash {
-		meta.Extra[MetaSquash] = "true"
-	}
+	// A squash-trained head must be served with the squash: it travels in the
+	// preprocessing spec, which tag, serve and eval all apply.
+	meta.Preprocess.Squash = o.Squash
 	if backbone != nil {
 		meta.Extra["finetuned"] = o.Finetune
 	}
