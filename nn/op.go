@@ -64,6 +64,7 @@ type workspace struct {
 	epi     epilogueTask
 	winoIn  winoInputTask
 	winoOut winoOutputTask
+	winoMul winoMulTask
 	// fused: run packed convolutions through gemm.SgemmPackedAFused (see fused.go)
 	fused bool
 	// the fused GEMM's callbacks: method values made once

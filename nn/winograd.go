@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/autotag/autotag/nn/gemm"
@@ -28,10 +29,13 @@ import (
 // rounding; it exists as a switch for benchmarks (autotag bench --winograd).
 var Winograd = true
 
-// winogradMinTiles is the fewest tiles (GEMM columns) for which a Runner picks Winograd:
-// measured on 2 Xeon cores, 16 narrow GEMMs lose to one wide im2col GEMM at batch 1
-// (every stage) and win at batch 8 in layer2-3 (1568 and 392 tiles).
-const winogradMinTiles = 256
+// winogradMinTiles is the fewest tiles (GEMM columns) for which a Runner picks Winograd.
+// Since the 16 products are shared out whole between the threads (winoMulTask), not
+// each split, Winograd wins at batch 1 too, down to layer4's 16 tiles: measured on this
+// 2-core EPYC at 1 thread, batch 1 went from 88 to 81 ms/image with layer2-4 on it (and
+// was slower with layer4 left out). Split per product, 16 narrow GEMMs had lost to one
+// wide im2col GEMM at batch 1.
+const winogradMinTiles = 16
 
 // winogradMinChannels is the fewest channels for which Winograd pays: the transforms
 // cost ∝ (C + O) per pixel while the flops saved ∝ C·O, so ResNet50's 64-channel
@@ -92,11 +96,31 @@ func winogradForward(g convGeom, x, b, res, y []float32, relu bool, ws *workspac
 		v, m := buf[:16*c*t], buf[16*c*t:]
 		ws.winoIn = winoInputTask{g: g, x: x, v: v, b0: b0, gg: gg, t: t, th: th, tw: tw}
 		parallel(c, 16*c*t, &ws.winoIn, &ws.winoIn.wg)
-		for xi := 0; xi < 16; xi++ {
-			gemm.SgemmPackedA(wino.packed[xi], false, t, 1, v[xi*c*t:], t, 0, m[xi*o*t:], t)
+		ws.winoMul = winoMulTask{w: wino, v: v, m: m, c: c, o: o, t: t}
+		if gemm.Threads() > 1 && runtime.GOMAXPROCS(0) > 1 {
+			gemm.ParallelFor(16, &ws.winoMul) // the 16 products split between the threads
+		} else {
+			ws.winoMul.RunRange(0, 16)
 		}
 		ws.winoOut = winoOutputTask{g: g, m: m, b: b, res: res, y: y, b0: b0, gg: gg, t: t, th: th, tw: tw, relu: relu}
 		parallel(o, 16*o*t, &ws.winoOut, &ws.winoOut.wg)
+	}
+}
+
+// winoMulTask computes the products M[ξ] = U[ξ]·V[ξ] for ξ in [lo, hi), each on the
+// calling goroutine: sharing the 16 products out between threads needs one hand-off
+// per convolution where splitting each product needs 16, and keeps each product whole
+// (at batch 1 they are only 16-196 columns wide).
+type winoMulTask struct {
+	w       *winogradWeights
+	v, m    []float32
+	c, o, t int
+}
+
+// RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
+func (k *winoMulTask) RunRange(lo, hi int) {
+	for xi := lo; xi < hi; xi++ {
+		gemm.SgemmPackedASerial(k.w.packed[xi], false, k.t, 1, k.v[xi*k.c*k.t:], k.t, 0, k.m[xi*k.o*k.t:], k.t)
 	}
 }
 

@@ -58,7 +58,7 @@ func TestRunnerUsesWinograd(t *testing.T) {
 			n++
 		}
 	}
-	if n != 4 {
-		t.Errorf("%d Winograd convolutions, want 4 (layer2's at batch 2)", n)
+	if n != 13 {
+		t.Errorf("%d Winograd convolutions, want 13 (layer2-4's at batch 2; layer1 has too few channels)", n)
 	}
 }

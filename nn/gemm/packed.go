@@ -49,6 +49,19 @@ func (pa *PackedA) transposedPanels() *panels {
 // from pa: op(B) is k×n (B is k×n with leading dimension ldb, or n×k if transB) and C is m×n
 // with leading dimension ldc. When beta is zero C is not read. It panics on a short slice.
 func SgemmPackedA(pa *PackedA, transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmPackedA(Threads(), pa, transB, n, alpha, b, ldb, beta, c, ldc)
+}
+
+// SgemmPackedASerial is SgemmPackedA computed on the calling goroutine alone, for
+// callers that spread several independent products over the threads themselves (with
+// ParallelFor), such as the 16 products of a Winograd convolution: one split of the
+// work instead of one per product.
+func SgemmPackedASerial(pa *PackedA, transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmPackedA(1, pa, transB, n, alpha, b, ldb, beta, c, ldc)
+}
+
+// sgemmPackedA is SgemmPackedA on at most t goroutines.
+func sgemmPackedA(t int, pa *PackedA, transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	m, k := pa.m, pa.k
 	checkDims(m, n, k, 0, ldb, ldc)
 	if transB {
@@ -76,7 +89,7 @@ func SgemmPackedA(pa *PackedA, transB bool, n int, alpha float32, b []float32, l
 		p.pa = pa.a
 		p.b, p.ldb, p.transB = b, ldb, transB
 	}
-	run(p)
+	runOn(p, t)
 }
 
 // PackedB is a right operand op(B) packed once, the mirror of PackedA, for products

@@ -103,8 +103,11 @@ func poll(jobs <-chan job) (job, bool) {
 
 // run computes problem p, splitting C across up to Threads() goroutines: the caller
 // computes the first part and the worker pool the others. It takes ownership of p.
-func run(p *problem) {
-	p.partition(Threads())
+func run(p *problem) { runOn(p, Threads()) }
+
+// runOn is run with at most t goroutines.
+func runOn(p *problem, t int) {
+	p.partition(t)
 	if len(p.parts) > 1 {
 		ensureWorkers(len(p.parts) - 1)
 		p.wg.Add(len(p.parts) - 1)
