@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
-	"sync"
 
 	"github.com/autotag/autotag/nn/gemm"
 	"github.com/chewxy/hm"
@@ -191,17 +190,17 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 	if ws == nil {
 		ws = newWorkspace()
 	}
-	if packed != nil && ws.fused && g.k <= len(ws.fs.oxLo) {
+	if packed != nil && ws.fused && !ws.serial && g.k <= len(ws.fs.oxLo) {
 		convForwardFused(g, x, b, res, y, relu, ws, packed)
 		return
 	}
 	direct := g.k == 1 && g.s == 1 && g.p == 0
 	switch {
 	case direct && g.inCNHW && g.outCNHW: // the whole batch in one GEMM, no copy
-		convGEMM(g, w, packed, x, g.batch*n, g.batch*n, y, yLd)
+		convGEMM(g, w, packed, x, g.batch*n, g.batch*n, y, yLd, ws.serial)
 	case direct && !g.inCNHW && !g.outCNHW: // NCHW: one GEMM per image, no copy
 		for i := 0; i < g.batch; i++ {
-			convGEMM(g, w, packed, x[i*xImg:], n, n, y[i*yImg:], yLd)
+			convGEMM(g, w, packed, x[i*xImg:], n, n, y[i*yImg:], yLd, ws.serial)
 		}
 	default: // unroll groups of images into the workspace, one GEMM per group
 		group := 1
@@ -213,8 +212,8 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 			cols := gg * n
 			col := ws.get(kk * cols)
 			ws.unroll = unrollTask{g: g, x: x, col: col, b0: b0, cols: cols, xCh: xCh, xImg: xImg, ho: ho, wo: wo}
-			parallel(gg*g.c, kk*cols, &ws.unroll, &ws.unroll.wg)
-			convGEMM(g, w, packed, col, cols, cols, y[b0*yImg:], yLd)
+			parallel(ws.serial, gg*g.c, kk*cols, &ws.unroll)
+			convGEMM(g, w, packed, col, cols, cols, y[b0*yImg:], yLd, ws.serial)
 		}
 	}
 	// epilogue: in CNHW each output channel is one row of batch·n; in NCHW there are
@@ -224,12 +223,16 @@ func convForward(g convGeom, x, w, b, res, y []float32, relu bool, ws *workspace
 		rows, rowLen = g.o, g.batch*n
 	}
 	ws.epi = epilogueTask{y: y, b: b, res: res, n: rowLen, relu: relu}
-	parallel(rows, rows*rowLen, &ws.epi, &ws.epi.wg)
+	parallel(ws.serial, rows, rows*rowLen, &ws.epi)
 }
 
 // convGEMM multiplies the (packed) weights by bmat (kk × cols, rows ldb apart) into yb
-// (rows yLd apart).
-func convGEMM(g convGeom, w []float32, packed *gemm.PackedA, bmat []float32, ldb, cols int, yb []float32, yLd int) {
+// (rows yLd apart), on the calling goroutine alone if serial.
+func convGEMM(g convGeom, w []float32, packed *gemm.PackedA, bmat []float32, ldb, cols int, yb []float32, yLd int, serial bool) {
+	if packed != nil && serial {
+		gemm.SgemmPackedASerial(packed, false, cols, 1, bmat, ldb, 0, yb, yLd)
+		return
+	}
 	if packed != nil {
 		gemm.SgemmPackedA(packed, false, cols, 1, bmat, ldb, 0, yb, yLd)
 		return
@@ -244,7 +247,6 @@ type unrollTask struct {
 	g                           convGeom
 	x, col                      []float32
 	b0, cols, xCh, xImg, ho, wo int
-	wg                          sync.WaitGroup
 }
 
 // RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
@@ -266,7 +268,6 @@ type epilogueTask struct {
 	y, b, res []float32
 	n         int
 	relu      bool
-	wg        sync.WaitGroup
 }
 
 // RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).

@@ -180,7 +180,7 @@ func convForwardFused(g convGeom, x, b, res, y []float32, relu bool, ws *workspa
 			cols := gg * n
 			col := ws.get(kk * cols)
 			ws.unroll = unrollTask{g: g, x: x, col: col, b0: b0, cols: cols, xCh: xCh, xImg: xImg, ho: ho, wo: wo}
-			parallel(gg*g.c, kk*cols, &ws.unroll, &ws.unroll.wg)
+			parallel(ws.serial, gg*g.c, kk*cols, &ws.unroll)
 			e.y, e.res = y[b0*yImg:], at(res, b0*yImg)
 			gemm.SgemmPackedAFused(packed, cols, 1, col, cols, nil, 0, e.y, yLd, ws.epiFn)
 		}

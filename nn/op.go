@@ -67,6 +67,9 @@ type workspace struct {
 	winoMul winoMulTask
 	// fused: run packed convolutions through gemm.SgemmPackedAFused (see fused.go)
 	fused bool
+	// serial: run every kernel on the calling goroutine (a runner working beside
+	// others on one batch, see Runner.Forward)
+	serial bool
 	// the fused GEMM's callbacks: method values made once
 	fs     fillState
 	fe     fusedEpilogue

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 
 	"github.com/autotag/autotag/nn/gemm"
 )
@@ -18,10 +17,10 @@ type rangeTask = gemm.RangeTask
 
 // parallel runs task over [0, n) on up to gemm.Threads() goroutines (the caller and
 // the GEMM's workers, see gemm.ParallelFor), when work, the total cost in float
-// operations, is large enough and GOMAXPROCS allows; otherwise inline. wg is unused
-// (kept so call sites still name their task's own).
-func parallel(n, work int, task rangeTask, wg *sync.WaitGroup) {
-	if n < 2 || work < minParallelWork || runtime.GOMAXPROCS(0) < 2 {
+// operations, is large enough, GOMAXPROCS allows and serial (a runner that is one of
+// several running side by side, see Runner) is false; otherwise inline.
+func parallel(serial bool, n, work int, task rangeTask) {
+	if serial || n < 2 || work < minParallelWork || runtime.GOMAXPROCS(0) < 2 {
 		task.RunRange(0, n)
 		return
 	}

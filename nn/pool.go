@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"sync"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -20,13 +19,13 @@ type maxPoolOp struct {
 	k, stride, pad int
 	out            outBuf
 	task           maxPoolTask
+	serial         bool // run on the calling goroutine alone (see workspace.serial)
 }
 
 // maxPoolTask pools planes [lo, hi).
 type maxPoolTask struct {
 	x, y                  []float32
 	h, w, k, s, p, ho, wo int
-	wg                    sync.WaitGroup
 }
 
 // RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
@@ -39,7 +38,12 @@ func (t *maxPoolTask) RunRange(lo, hi int) {
 
 // MaxPool2d applies k×k max pooling with the given stride and padding to x [B,C,H,W].
 func MaxPool2d(x *gorgonia.Node, k, stride, pad int) (*gorgonia.Node, error) {
-	n, err := gorgonia.ApplyOp(&maxPoolOp{base: newBase(), k: k, stride: stride, pad: pad}, x)
+	return maxPool2d(x, k, stride, pad, false)
+}
+
+// maxPool2d is MaxPool2d, on the calling goroutine alone if serial.
+func maxPool2d(x *gorgonia.Node, k, stride, pad int, serial bool) (*gorgonia.Node, error) {
+	n, err := gorgonia.ApplyOp(&maxPoolOp{base: newBase(), k: k, stride: stride, pad: pad, serial: serial}, x)
 	if err != nil {
 		return nil, fmt.Errorf("nn: maxpool: %w", err)
 	}
@@ -79,7 +83,7 @@ func (op *maxPoolOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) 
 	out := op.out.get(b, c, ho, wo)
 	t := &op.task
 	t.x, t.y, t.h, t.w, t.k, t.s, t.p, t.ho, t.wo = ts[0].Float32s(), out.Float32s(), h, w, k, s, p, ho, wo
-	parallel(b*c, b*c*ho*wo*k*k, t, &t.wg)
+	parallel(op.serial, b*c, b*c*ho*wo*k*k, t)
 	return out, nil
 }
 

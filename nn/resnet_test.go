@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/nn/gemm"
 )
 
 // randomParams is RandomParams (kept short for the tests).
@@ -61,6 +63,16 @@ func TestParamNames(t *testing.T) {
 }
 
 func TestForwardBatchConsistent(t *testing.T) {
+	defer func(prev bool) { DataParallel = prev }(DataParallel)
+	defer gemm.SetThreads(0)
+	gemm.SetThreads(2) // data-parallel runners need 2 threads (GOMAXPROCS may be 1)
+	for _, dp := range []bool{false, true} {
+		DataParallel = dp
+		testForwardBatchConsistent(t)
+	}
+}
+
+func testForwardBatchConsistent(t *testing.T) {
 	for _, layout := range []Layout{KerasV1, TorchvisionV15} {
 		m := NewResNet50(Config{Layout: layout, NumClasses: 7})
 		if err := m.Bind(randomParams(m, 2)); err != nil {

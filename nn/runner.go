@@ -2,6 +2,10 @@ package nn
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/autotag/autotag/nn/gemm"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -21,13 +25,82 @@ type Runner struct {
 	vm           gorgonia.VM
 	input        *tensor.Dense
 	feats, logit *gorgonia.Node
+
+	// subs, when set (see DataParallel), are single-threaded batch-1 runners that
+	// Forward runs side by side, image i on subs[i mod len(subs)], gathering their
+	// outputs into featBuf and logitBuf; the fields above are then unused.
+	subs              []*Runner
+	featBuf, logitBuf []float32
+	subErr            []error
 }
+
+// DataParallel makes NewRunner, for batches of two images or more when the GEMM may
+// use several threads (gemm.Threads), build one single-threaded batch-1 runner per
+// thread and run them side by side, each on its share of the images, instead of one
+// graph whose every layer is split between the threads. The threads then never wait
+// for each other inside the network (one hand-off per batch instead of several per
+// layer), and each runs at batch 1's per-image cost, the lowest on this project's
+// 2-core machine; results are identical to batch 1's. It exists as a switch for
+// benchmarks (autotag bench --data-parallel); runners read it when built.
+var DataParallel = true
 
 // NewRunner compiles the bound model for batch images of height×width pixels. It
 // checks the activation shape after the stem and after each stage and returns an
 // error naming the stage if one is off.
 func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
-	return m.newRunner(batch, height, width, 4)
+	if t := min(gemm.Threads(), runtime.GOMAXPROCS(0), batch); DataParallel && t > 1 && m.Bound() {
+		return m.newDataParallelRunner(batch, height, width, t)
+	}
+	return m.newRunner(batch, height, width, 4, false)
+}
+
+// newDataParallelRunner is a batch runner over t single-threaded batch-1 runners.
+func (m *ResNet50) newDataParallelRunner(batch, height, width, t int) (*Runner, error) {
+	r := &Runner{model: m, batch: batch, h: height, w: width, stages: 4,
+		featBuf: make([]float32, batch*2048), logitBuf: make([]float32, batch*m.Config.NumClasses),
+		subErr: make([]error, t)}
+	for range t {
+		s, err := m.newRunner(1, height, width, 4, true)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		r.subs = append(r.subs, s)
+	}
+	return r, nil
+}
+
+// forwardSubs is Forward for a data-parallel runner: runner i takes images i, i+t, …
+func (r *Runner) forwardSubs(x []float32) (features, logits []float32, err error) {
+	img, t := 3*r.h*r.w, len(r.subs)
+	work := func(i int) {
+		r.subErr[i] = nil
+		for j := i; j < r.batch; j += t {
+			f, l, err := r.subs[i].Forward(x[j*img : (j+1)*img])
+			if err != nil {
+				r.subErr[i] = err
+				return
+			}
+			copy(r.featBuf[j*len(f):], f)
+			copy(r.logitBuf[j*len(l):], l)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(t - 1)
+	for i := 1; i < t; i++ {
+		go func() {
+			defer wg.Done()
+			work(i)
+		}()
+	}
+	work(0)
+	wg.Wait()
+	for _, err := range r.subErr {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return r.featBuf, r.logitBuf, nil
 }
 
 // NewTrunkRunner compiles the stem and stages 1..stages (1-3) only: its Forward
@@ -38,10 +111,11 @@ func (m *ResNet50) NewTrunkRunner(batch, height, width, stages int) (*Runner, er
 	if stages < 1 || stages > 3 {
 		return nil, fmt.Errorf("nn: NewTrunkRunner: %d stages, want 1-3", stages)
 	}
-	return m.newRunner(batch, height, width, stages)
+	return m.newRunner(batch, height, width, stages, false)
 }
 
-func (m *ResNet50) newRunner(batch, height, width, stages int) (*Runner, error) {
+// newRunner compiles a runner; a serial one runs every kernel on the calling goroutine.
+func (m *ResNet50) newRunner(batch, height, width, stages int, serial bool) (*Runner, error) {
 	if !m.Bound() {
 		return nil, fmt.Errorf("nn: NewRunner: the model has no weights (call Bind first)")
 	}
@@ -55,6 +129,7 @@ func (m *ResNet50) newRunner(batch, height, width, stages int) (*Runner, error) 
 	// measured on 2 Xeon cores: the fused epilogue gains ~10% at batch 8 and loses
 	// 2-7% at batch 1 (its blocks are narrow there)
 	ws.fused = FusedGEMM && batch > 1
+	ws.serial = serial
 	if err := r.build(x, ws); err != nil {
 		return nil, err
 	}
@@ -130,7 +205,7 @@ func (gb *graphBuilder) stem(x *gorgonia.Node, c *foldedConv) (*gorgonia.Node, e
 	if err != nil {
 		return nil, err
 	}
-	return MaxPool2d(y, 3, 2, 1)
+	return maxPool2d(y, 3, 2, 1, gb.ws.serial)
 }
 
 func (gb *graphBuilder) convLayout(x *gorgonia.Node, c *foldedConv, res *gorgonia.Node, relu, inCNHW bool) (*gorgonia.Node, error) {
@@ -183,6 +258,9 @@ func (r *Runner) Forward(x []float32) (features, logits []float32, err error) {
 	if want := r.batch * 3 * r.h * r.w; len(x) != want {
 		return nil, nil, fmt.Errorf("nn: Forward: input has %d floats, want %d (batch %d × 3 × %d × %d)", len(x), want, r.batch, r.h, r.w)
 	}
+	if r.subs != nil {
+		return r.forwardSubs(x)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("nn: Forward: %v", p)
@@ -209,6 +287,9 @@ func (r *Runner) Forward(x []float32) (features, logits []float32, err error) {
 
 // Close releases the runner's machine.
 func (r *Runner) Close() error {
+	for _, s := range r.subs {
+		s.Close()
+	}
 	if r.vm != nil {
 		return r.vm.Close()
 	}

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 
 	"github.com/autotag/autotag/nn/gemm"
 )
@@ -95,15 +94,15 @@ func winogradForward(g convGeom, x, b, res, y []float32, relu bool, ws *workspac
 		buf := ws.get(16 * (c + o) * t)
 		v, m := buf[:16*c*t], buf[16*c*t:]
 		ws.winoIn = winoInputTask{g: g, x: x, v: v, b0: b0, gg: gg, t: t, th: th, tw: tw}
-		parallel(c, 16*c*t, &ws.winoIn, &ws.winoIn.wg)
+		parallel(ws.serial, c, 16*c*t, &ws.winoIn)
 		ws.winoMul = winoMulTask{w: wino, v: v, m: m, c: c, o: o, t: t}
-		if gemm.Threads() > 1 && runtime.GOMAXPROCS(0) > 1 {
+		if !ws.serial && gemm.Threads() > 1 && runtime.GOMAXPROCS(0) > 1 {
 			gemm.ParallelFor(16, &ws.winoMul) // the 16 products split between the threads
 		} else {
 			ws.winoMul.RunRange(0, 16)
 		}
 		ws.winoOut = winoOutputTask{g: g, m: m, b: b, res: res, y: y, b0: b0, gg: gg, t: t, th: th, tw: tw, relu: relu}
-		parallel(o, 16*o*t, &ws.winoOut, &ws.winoOut.wg)
+		parallel(ws.serial, o, 16*o*t, &ws.winoOut)
 	}
 }
 
@@ -129,7 +128,6 @@ type winoInputTask struct {
 	g                 convGeom
 	x, v              []float32
 	b0, gg, t, th, tw int
-	wg                sync.WaitGroup
 }
 
 // RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
@@ -150,7 +148,6 @@ type winoOutputTask struct {
 	m, b, res, y      []float32
 	b0, gg, t, th, tw int
 	relu              bool
-	wg                sync.WaitGroup
 }
 
 // RunRange executes the loop body over [lo, hi) (a gemm.RangeTask).
