@@ -49,7 +49,7 @@ func TestRunnerUsesWinograd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func(prev bool) { DataParallel = prev }(DataParallel)
-	DataParallel = false // one graph for the batch
+	DataParallel = false               // one graph for the batch
 	r, err := m.NewRunner(2, 224, 224) // layer2: 2·196 tiles, layer3: 2·49, layer4: 2·16
 	if err != nil {
 		t.Fatal(err)
