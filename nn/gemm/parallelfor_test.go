@@ -41,3 +41,27 @@ func TestParallelForAllocatesNothing(t *testing.T) {
 		t.Errorf("ParallelFor allocates %.1f times per call", a)
 	}
 }
+
+func TestSgemmPackedASerialMatches(t *testing.T) {
+	defer SetThreads(0)
+	SetThreads(2)
+	for _, s := range [][3]int{{64, 49, 512}, {256, 196, 128}, {33, 70, 19}, {512, 16, 512}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := make([]float32, m*k), make([]float32, k*n)
+		for i := range a {
+			a[i] = float32(i%13) - 6
+		}
+		for i := range b {
+			b[i] = float32(i%7) - 3
+		}
+		pa := PackA(false, m, k, a, k)
+		want, got := make([]float32, m*n), make([]float32, m*n)
+		SgemmPackedA(pa, false, n, 1, b, n, 0, want, n)
+		SgemmPackedASerial(pa, false, n, 1, b, n, 0, got, n)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%dx%dx%d: [%d] = %g, want %g", m, n, k, i, got[i], want[i])
+			}
+		}
+	}
+}
