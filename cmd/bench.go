@@ -27,6 +27,7 @@ type benchResult struct {
 	Threads          int     `json:"threads"`
 	Winograd         bool    `json:"winograd"`
 	Fused            bool    `json:"fused"`
+	DataParallel     bool    `json:"data_parallel"`
 	Batch            int     `json:"batch"`
 	MsPerImage       float64 `json:"ms_per_image"`
 	CPUMsPerImage    float64 `json:"cpu_ms_per_image"`
@@ -49,7 +50,7 @@ type benchReport struct {
 func newBenchCmd() *cobra.Command {
 	var (
 		batches, threads, model string
-		winograd, fused         string
+		winograd, fused, dp     string
 		asJSON                  bool
 		seconds                 float64
 		size                    int
@@ -80,6 +81,11 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			dps, err := onOffBoth("--data-parallel", dp)
+			if err != nil {
+				return err
+			}
+			defer func(prev bool) { nn.DataParallel = prev }(nn.DataParallel)
 			defer func(prev bool) { nn.Winograd = prev }(nn.Winograd)
 			defer func(prev bool) { nn.FusedGEMM = prev }(nn.FusedGEMM)
 			nn.Winograd = winograd != "off" // Bind transforms the 3x3 weights only if set
@@ -97,18 +103,21 @@ func newBenchCmd() *cobra.Command {
 				for _, b := range bs {
 					for _, wino := range winos {
 						for _, fu := range fuseds {
-							if err := c.Context().Err(); err != nil {
-								return err
-							}
-							nn.Winograd, nn.FusedGEMM = wino, fu // runners read them when built
-							r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
-							if err != nil {
-								return err
-							}
-							r.Winograd, r.Fused = wino, fu
-							rep.Results = append(rep.Results, r)
-							if !asJSON {
-								fmt.Fprintf(c.ErrOrStderr(), "threads %d batch %d winograd %t fused %t: %.1f ms/image\n", t, b, wino, fu, r.MsPerImage)
+							for _, d := range dps {
+								if err := c.Context().Err(); err != nil {
+									return err
+								}
+								// runners read these when built
+								nn.Winograd, nn.FusedGEMM, nn.DataParallel = wino, fu, d
+								r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
+								if err != nil {
+									return err
+								}
+								r.Winograd, r.Fused, r.DataParallel = wino, fu, d
+								rep.Results = append(rep.Results, r)
+								if !asJSON {
+									fmt.Fprintf(c.ErrOrStderr(), "threads %d batch %d winograd %t fused %t data-parallel %t: %.1f ms/image\n", t, b, wino, fu, d, r.MsPerImage)
+								}
 							}
 						}
 					}
@@ -126,6 +135,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&size, "size", 224, "input height and width")
 	f.StringVar(&winograd, "winograd", "on", "Winograd F(2x2,3x3) for stride-1 3x3 convolutions: on, off or both (A/B in one run)")
 	f.StringVar(&fused, "fused", "on", "GEMM with fused bias/residual/ReLU epilogue for batches > 1: on, off or both (A/B in one run)")
+	f.StringVar(&dp, "data-parallel", "on", "batches split image-wise between single-threaded batch-1 runners (nn.DataParallel): on, off or both (A/B in one run)")
 	return c
 }
 
@@ -280,9 +290,9 @@ func printBench(c *cobra.Command, rep benchReport, asJSON bool) error {
 	}
 	fmt.Fprintf(out, "model %s, %dx%d, gemm kernel %s\n", rep.Model, rep.Size, rep.Size, rep.Kernel)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "threads\tbatch\twinograd\tfused\tms/image\tCPU ms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
+	fmt.Fprintln(tw, "threads\tbatch\twinograd\tfused\tdata-parallel\tms/image\tCPU ms/image\timages/s\tpeak RSS MB\tallocs/forward\tKB/forward\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%d\t%d\t%t\t%t\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.Winograd, r.Fused, r.MsPerImage, r.CPUMsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
+		fmt.Fprintf(tw, "%d\t%d\t%t\t%t\t%t\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t\n", r.Threads, r.Batch, r.Winograd, r.Fused, r.DataParallel, r.MsPerImage, r.CPUMsPerImage, r.ImagesPerS, r.PeakRSSMB, r.AllocsPerForward, r.BytesPerForward/1024)
 	}
 	return tw.Flush()
 }
