@@ -34,22 +34,25 @@ type Runner struct {
 	subErr            []error
 }
 
-// DataParallel makes NewRunner, for batches of two images or more when the GEMM may
-// use several threads (gemm.Threads), build one single-threaded batch-1 runner per
-// thread and run them side by side, each on its share of the images, instead of one
-// graph whose every layer is split between the threads. The threads then never wait
-// for each other inside the network (one hand-off per batch instead of several per
-// layer), and each runs at batch 1's per-image cost, the lowest on this project's
-// 2-core machine; results are identical to batch 1's. It exists as a switch for
-// benchmarks (autotag bench --data-parallel); runners read it when built.
+// DataParallel makes NewRunner, for batches of two images or more, build one
+// single-threaded batch-1 runner per thread the GEMM may use (gemm.Threads, capped by
+// GOMAXPROCS and the batch) and run them side by side, each on its share of the images,
+// instead of one graph whose every layer is split between the threads. The threads then
+// never wait for each other inside the network (one hand-off per batch instead of
+// several per layer), and each runs at batch 1's per-image cost, the lowest on this
+// project's 2-core machine (measured at 1 thread: batch 1 82 ms/image, one batch-8
+// graph 88); results are identical to batch 1's. It costs a batch-1 runner's memory per
+// thread and batch 1's ~390 small allocations per image (the tape machine's). It
+// exists as a switch for benchmarks (autotag bench --data-parallel); runners read it
+// when built.
 var DataParallel = true
 
 // NewRunner compiles the bound model for batch images of height×width pixels. It
 // checks the activation shape after the stem and after each stage and returns an
 // error naming the stage if one is off.
 func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
-	if t := min(gemm.Threads(), runtime.GOMAXPROCS(0), batch); DataParallel && t > 1 && m.Bound() {
-		return m.newDataParallelRunner(batch, height, width, t)
+	if DataParallel && batch > 1 && m.Bound() {
+		return m.newDataParallelRunner(batch, height, width, max(1, min(gemm.Threads(), runtime.GOMAXPROCS(0), batch)))
 	}
 	return m.newRunner(batch, height, width, 4, false)
 }
