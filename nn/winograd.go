@@ -165,10 +165,58 @@ func (k *winoOutputTask) RunRange(lo, hi int) {
 	}
 }
 
+// winoMaxRow is the widest plane winogradInput transforms by rows (its stack buffers).
+const winoMaxRow = 512
+
 // winogradInput writes V = Bᵀ d B of every tile of one h×w plane: tile k's value ξ
-// goes to v[ξ·stride + k]. Interior tiles take a branch-free path on scalars; border
-// tiles gather their zero-padded 4x4 first.
+// goes to v[ξ·stride + k]. It works a row of tiles at a time: the column transform
+// (Bᵀ·d) once per input column of the row's four input rows, shared by the two tiles
+// that overlap there, then the row transform (·B) per tile, with the same operations
+// in the same order as winogradInputTiles (so the same results) and no border cases
+// inside the loops. Planes wider than winoMaxRow go to winogradInputTiles.
 func winogradInput(xp []float32, h, w, th, tw int, v []float32, stride int) {
+	if w > winoMaxRow {
+		winogradInputTiles(xp, h, w, th, tw, v, stride)
+		return
+	}
+	var zero [winoMaxRow]float32
+	// t[i][x+1] is row i of Bᵀ·d for input column x in [-1, 2·tw]; the padding
+	// columns (x = -1 and x ≥ w) are never written and stay zero
+	var t [4][winoMaxRow + 3]float32
+	v = v[:15*stride+th*tw]
+	for ty := 0; ty < th; ty++ {
+		var r [4][]float32
+		for i := range r {
+			if iy := 2*ty - 1 + i; iy >= 0 && iy < h {
+				r[i] = xp[iy*w : iy*w+w]
+			} else {
+				r[i] = zero[:w]
+			}
+		}
+		r0, r1, r2, r3 := r[0], r[1][:w], r[2][:w], r[3][:w]
+		t0, t1, t2, t3 := t[0][1:w+1], t[1][1:w+1], t[2][1:w+1], t[3][1:w+1]
+		for x := range r0 {
+			d0, d1, d2, d3 := r0[x], r1[x], r2[x], r3[x]
+			t0[x], t1[x], t2[x], t3[x] = d0-d2, d1+d2, d2-d1, d1-d3
+		}
+		for tx := 0; tx < tw; tx++ {
+			k := ty*tw + tx
+			for i := 0; i < 4; i++ {
+				a := t[i][2*tx : 2*tx+4]
+				a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+				o := i*4*stride + k
+				v[o] = a0 - a2
+				v[o+stride] = a1 + a2
+				v[o+2*stride] = a2 - a1
+				v[o+3*stride] = a1 - a3
+			}
+		}
+	}
+}
+
+// winogradInputTiles is winogradInput a tile at a time, for any width: interior tiles
+// take a branch-free path on scalars; border tiles gather their zero-padded 4x4 first.
+func winogradInputTiles(xp []float32, h, w, th, tw int, v []float32, stride int) {
 	for ty := 0; ty < th; ty++ {
 		y0 := 2*ty - 1
 		for tx := 0; tx < tw; tx++ {
@@ -227,6 +275,18 @@ func winogradOutput(m []float32, stride, h, w, th, tw int, bias float32, res []f
 				s[4] + s[5] + s[6] + bias, s[5] - s[6] - s[7] + bias,
 			}
 			oy, ox := 2*ty, 2*tx
+			if oy+1 < h && ox+1 < w { // a whole 2x2 block: no bounds per element
+				i0, i1 := oy*w+ox, (oy+1)*w+ox
+				v0, v1, v2, v3 := out[0], out[1], out[2], out[3]
+				if res != nil {
+					v0, v1, v2, v3 = v0+res[i0], v1+res[i0+1], v2+res[i1], v3+res[i1+1]
+				}
+				if relu {
+					v0, v1, v2, v3 = max(v0, 0), max(v1, 0), max(v2, 0), max(v3, 0)
+				}
+				yp[i0], yp[i0+1], yp[i1], yp[i1+1] = v0, v1, v2, v3
+				continue
+			}
 			for r := 0; r < 2 && oy+r < h; r++ {
 				for q := 0; q < 2 && ox+q < w; q++ {
 					i := (oy+r)*w + ox + q

@@ -64,3 +64,23 @@ func TestRunnerUsesWinograd(t *testing.T) {
 		t.Errorf("%d Winograd convolutions, want 13 (layer2-4's at batch 2; layer1 has too few channels)", n)
 	}
 }
+
+// TestWinogradInputRowsMatchesTiles checks that the row-wise input transform gives
+// exactly the tile-at-a-time one's values, borders and odd sizes included.
+func TestWinogradInputRowsMatchesTiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, s := range [][2]int{{1, 1}, {3, 4}, {5, 9}, {7, 7}, {14, 14}, {28, 28}, {8, 3}} {
+		h, w := s[0], s[1]
+		th, tw := (h+1)/2, (w+1)/2
+		x := randSlice(h*w, rng)
+		stride := th*tw + 3
+		want, got := make([]float32, 16*stride), make([]float32, 16*stride)
+		winogradInputTiles(x, h, w, th, tw, want, stride)
+		winogradInput(x, h, w, th, tw, got, stride)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%dx%d: [%d] = %g, want %g", h, w, i, got[i], want[i])
+			}
+		}
+	}
+}
