@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -11,29 +9,17 @@ import (
 	"github.com/autotag/autotag/data"
 )
 
-// runCLI runs the autotag command line with args and returns its output.
-func runDataCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := NewRootCommand()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	return out.String(), err
-}
-
 func TestDataCommands(t *testing.T) {
 	dir := t.TempDir()
 	spec, err := data.Synthetic(12, 64, 5).WriteCSV(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runDataCLI(t, "data", "stats", spec)
+	out, err := runCLIOutput(t, "data", "stats", spec)
 	if err != nil || !strings.Contains(out, "images: 12") || !strings.Contains(out, "pos_weight") {
 		t.Fatalf("stats: %v\n%s", err, out)
 	}
-	out, err = runDataCLI(t, "data", "split", spec, "--val", "0.25", "--out", filepath.Join(dir, "splits"))
+	out, err = runCLIOutput(t, "data", "split", spec, "--val", "0.25", "--out", filepath.Join(dir, "splits"))
 	if err != nil {
 		t.Fatalf("split: %v\n%s", err, out)
 	}
@@ -49,12 +35,12 @@ func TestDataCommands(t *testing.T) {
 	if len(specs) != 2 {
 		t.Fatalf("split printed no specs:\n%s", out)
 	}
-	out, err = runDataCLI(t, append([]string{"data", "check"}, specs...)...)
+	out, err = runCLIOutput(t, append([]string{"data", "check"}, specs...)...)
 	if err != nil || !strings.Contains(out, "ok: no problems") {
 		t.Fatalf("check of a clean split: %v\n%s", err, out)
 	}
 	// Checking the whole set against a split of itself finds every image twice.
-	out, err = runDataCLI(t, "data", "check", spec, specs[1])
+	out, err = runCLIOutput(t, "data", "check", spec, specs[1])
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "ACROSS") {
 		t.Fatalf("check with leaks: %v\n%s", err, out)

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"context"
 	"strings"
 	"testing"
 )
@@ -13,17 +12,13 @@ func TestServeRefusesOpenBindWithoutKey(t *testing.T) {
 		{"serve", "--addr", "0.0.0.0:0", "--model", "/nonexistent.safetensors"},
 		{"serve", "--addr", ":0", "--model", "/nonexistent.safetensors"},
 	} {
-		root := NewRootCommand()
-		root.SetArgs(args)
-		err := root.ExecuteContext(context.Background())
+		_, _, err := runCLI(t, "", args...)
 		if err == nil || !strings.Contains(err.Error(), "--api-key") {
 			t.Errorf("%v: err %v, want a refusal naming --api-key", args, err)
 		}
 	}
 	// With --insecure the bind check passes and the (missing) model is the error.
-	root := NewRootCommand()
-	root.SetArgs([]string{"serve", "--addr", "0.0.0.0:0", "--insecure", "--model", "/nonexistent.safetensors"})
-	if err := root.ExecuteContext(context.Background()); err == nil || strings.Contains(err.Error(), "--api-key") {
+	if _, _, err := runCLI(t, "", "serve", "--addr", "0.0.0.0:0", "--insecure", "--model", "/nonexistent.safetensors"); err == nil || strings.Contains(err.Error(), "--api-key") {
 		t.Errorf("--insecure: err %v, want a model error", err)
 	}
 }

@@ -98,19 +98,6 @@ func TestCSVCell(t *testing.T) {
 	}
 }
 
-// runCLI runs the command tree with args and returns stdout, stderr and the error.
-func runCLI(t *testing.T, stdin string, args ...string) (string, string, error) {
-	t.Helper()
-	root := NewRootCommand()
-	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), errb.String(), err
-}
-
 func exitCode(err error) int {
 	var ee *exitError
 	switch {

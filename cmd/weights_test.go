@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,27 +11,15 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-// runWeightsCmd runs the autotag command line with args and returns its stdout.
-func runWeightsCmd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := NewRootCommand()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	return out.String(), err
-}
-
 // TestWeightsCommands drives import, list, inspect, export-onnx and pull --list on
 // a zero-valued torchvision-layout ResNet50 written as a plain safetensors file.
 func TestWeightsCommands(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("AUTOTAG_HOME", home)
-	if out, err := runWeightsCmd(t, "weights", "list"); err != nil || !strings.Contains(out, "autotag weights import") {
+	if out, err := runCLIOutput(t, "weights", "list"); err != nil || !strings.Contains(out, "autotag weights import") {
 		t.Errorf("empty list: %q %v", out, err)
 	}
-	if _, err := runWeightsCmd(t, "weights", "inspect", "nope"); err == nil || !strings.Contains(err.Error(), "autotag weights import") {
+	if _, err := runCLIOutput(t, "weights", "inspect", "nope"); err == nil || !strings.Contains(err.Error(), "autotag weights import") {
 		t.Errorf("inspect of a missing model: %v", err)
 	}
 	specs, err := weights.ResNet50Tensors(weights.LayoutTorchvisionV15, 4)
@@ -58,14 +44,14 @@ func TestWeightsCommands(t *testing.T) {
 	if err := weights.Save(src, m); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runWeightsCmd(t, "weights", "import", src, "--name", "zero")
+	out, err := runCLIOutput(t, "weights", "import", src, "--name", "zero")
 	if err != nil || strings.TrimSpace(out) != weights.CachePath("zero") {
 		t.Fatalf("import: %q %v", out, err)
 	}
-	if out, err := runWeightsCmd(t, "weights", "list"); err != nil || !strings.Contains(out, "zero") || !strings.Contains(out, "torchvision-v1.5") {
+	if out, err := runCLIOutput(t, "weights", "list"); err != nil || !strings.Contains(out, "zero") || !strings.Contains(out, "torchvision-v1.5") {
 		t.Errorf("list: %q %v", out, err)
 	}
-	out, err = runWeightsCmd(t, "weights", "inspect", "zero")
+	out, err = runCLIOutput(t, "weights", "inspect", "zero")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,19 +61,19 @@ func TestWeightsCommands(t *testing.T) {
 		}
 	}
 	onnx := filepath.Join(t.TempDir(), "m.onnx")
-	if _, err := runWeightsCmd(t, "weights", "export-onnx", "zero", onnx, "--fold-bn"); err != nil {
+	if _, err := runCLIOutput(t, "weights", "export-onnx", "zero", onnx, "--fold-bn"); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(onnx); err != nil || st.Size() < 85<<20 {
 		t.Errorf("export: %v %v", st, err)
 	}
-	if out, err := runWeightsCmd(t, "weights", "pull", "--list"); err != nil || !strings.Contains(out, "resnet50-torchvision-v2") {
+	if out, err := runCLIOutput(t, "weights", "pull", "--list"); err != nil || !strings.Contains(out, "resnet50-torchvision-v2") {
 		t.Errorf("pull --list: %q %v", out, err)
 	}
-	if _, err := runWeightsCmd(t, "weights", "pull", "no-such-checkpoint"); err == nil || !strings.Contains(err.Error(), "autotag weights import") {
+	if _, err := runCLIOutput(t, "weights", "pull", "no-such-checkpoint"); err == nil || !strings.Contains(err.Error(), "autotag weights import") {
 		t.Errorf("pull unknown: %v", err)
 	}
-	if _, err := runWeightsCmd(t, "weights", "import", filepath.Join(t.TempDir(), "missing.pth")); err == nil {
+	if _, err := runCLIOutput(t, "weights", "import", filepath.Join(t.TempDir(), "missing.pth")); err == nil {
 		t.Errorf("import of a missing file succeeded")
 	}
 }
