@@ -73,16 +73,21 @@ func worker(jobs <-chan job) {
 		if !ok {
 			j = <-jobs
 		}
-		if j.r != nil {
-			j.r.task.RunRange(j.lo, j.hi)
-			j.r.pending.Add(-1)
-			j.r.wg.Done() // last touch of j.r: the caller may recycle it now
-			continue
-		}
-		j.p.runPart(j.p.parts[j.i])
-		j.p.pending.Add(-1)
-		j.p.wg.Done() // last touch of j.p: the caller may recycle it now
+		j.run()
 	}
+}
+
+// run executes the job and reports it done.
+func (j job) run() {
+	if j.r != nil {
+		j.r.task.RunRange(j.lo, j.hi)
+		j.r.pending.Add(-1)
+		j.r.wg.Done() // last touch of j.r: the caller may recycle it now
+		return
+	}
+	j.p.runPart(j.p.parts[j.i])
+	j.p.pending.Add(-1)
+	j.p.wg.Done() // last touch of j.p: the caller may recycle it now
 }
 
 // poll tries to receive a job for up to spinTime.
@@ -168,9 +173,19 @@ func (p *problem) partition(t int) {
 
 // awaitPending polls until pending drops to zero or spinTime passes (then the caller
 // parks in its WaitGroup): the workers' parts are usually done within microseconds.
+// While it waits it runs queued jobs itself, its own or other callers': when several
+// goroutines multiply at once (one runner per worker), the pool's few goroutines
+// would otherwise leave each caller waiting on parts queued behind the others'.
 func awaitPending(pending *atomic.Int32) {
 	start := time.Now()
 	for i := 0; pending.Load() > 0; i++ {
+		select {
+		case j := <-workers.jobs:
+			j.run()
+			start = time.Now()
+			continue
+		default:
+		}
 		if i%16 == 15 && time.Since(start) > spinTime {
 			return
 		}

@@ -65,3 +65,50 @@ func TestSgemmPackedASerialMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCallers runs products and loops from several goroutines at once (as
+// several runners do): every result must still be right.
+func TestConcurrentCallers(t *testing.T) {
+	defer SetThreads(0)
+	SetThreads(2)
+	const m, n, k = 64, 200, 96
+	a, b := make([]float32, m*k), make([]float32, k*n)
+	for i := range a {
+		a[i] = float32(i%5) - 2
+	}
+	for i := range b {
+		b[i] = float32(i%3) - 1
+	}
+	pa := PackA(false, m, k, a, k)
+	want := make([]float32, m*n)
+	SgemmPackedASerial(pa, false, n, 1, b, n, 0, want, n)
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			c := make([]float32, m*n)
+			ct := &countTask{seen: make([]atomic.Int32, 500)}
+			for rep := 0; rep < 50; rep++ {
+				SgemmPackedA(pa, false, n, 1, b, n, 0, c, n)
+				ParallelFor(500, ct)
+				for i := range want {
+					if c[i] != want[i] {
+						errs <- "wrong product"
+						return
+					}
+				}
+			}
+			for i := range ct.seen {
+				if ct.seen[i].Load() != 50 {
+					errs <- "loop index not visited once per call"
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}
