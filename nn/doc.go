@@ -10,15 +10,20 @@
 //     convolution weights and bias once, at Bind, and pack them for the GEMM once;
 //   - fuse convolution + bias (+ residual add) + ReLU into one operator;
 //   - run 1x1 convolutions as a plain GEMM on the activations (no im2col), 3x3 / 7x7
-//     ones through im2col into one scratch buffer reused by every layer, and the wide
-//     stride-1 3x3 ones of a batch by Winograd F(2x2,3x3) (Lavin & Gray 2015);
+//     ones through im2col into one scratch buffer reused by every layer, and the
+//     stride-1 3x3 ones of layer2-4 by Winograd F(2x2,3x3) (Lavin & Gray 2015), its 16
+//     products shared out whole between the threads;
 //   - keep a Runner's activations channel-major across the batch, (C,B,H,W) — NCHW
 //     itself at batch 1 — so every operator writes the layout the next one reads and a
 //     whole batch goes through one GEMM per layer;
 //   - own their output buffers, planned by liveness so that layers share them, so a
 //     Runner allocates nothing in nn per Forward (Gorgonia's VM makes ~2 small
 //     allocations per instruction), while the weights are shared read-only by all
-//     runners; the non-GEMM loops run on two goroutines.
+//     runners; the non-GEMM loops run on the GEMM's worker goroutines
+//     (gemm.ParallelFor);
+//   - run a batch as single-threaded batch-1 runners side by side, one per thread
+//     (DataParallel), so that the threads never wait for each other inside the
+//     network.
 //
 // Runner.Forward takes NCHW input and returns pooled features and logits. For
 // training, Conv2d, GlobalAvgPool and LinearNode implement gorgonia.SDOp, so
