@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -22,6 +21,7 @@ import (
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/atomicfile"
+	"github.com/autotag/autotag/internal/ordered"
 	"github.com/autotag/autotag/internal/xmp"
 	"github.com/autotag/autotag/weights"
 )
@@ -209,54 +209,11 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	}
 
 	// Decode and preprocess on f.workers goroutines; print in input order.
-	type indexed struct {
-		i int
-		r tagResult
-	}
-	jobs := make(chan int)
-	results := make(chan indexed)
-	window := make(chan struct{}, 4*f.workers) // bounds results waiting for their turn
-	var wg sync.WaitGroup
-	for range min(f.workers, len(photos)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				results <- indexed{i, process(photos[i])}
-			}
-		}()
-	}
-	go func() {
-		defer close(jobs)
-		for i := range photos {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				<-window
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(results) }()
-
-	pending := map[int]tagResult{}
-	next, failed, skipped := 0, 0, 0
+	failed, skipped := 0, 0
 	var werr error
-	for res := range results {
-		pending[res.i] = res.r
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			<-window
+	done := ordered.Map(ctx, len(photos), f.workers, 4*f.workers,
+		func(i int) tagResult { return process(photos[i]) },
+		func(_ int, r tagResult) bool {
 			if r.err != nil {
 				failed++
 				bar.clear()
@@ -270,8 +227,8 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 				werr = w.write(r)
 			}
 			bar.add()
-		}
-	}
+			return true
+		})
 	bar.finish()
 	if err := w.flush(); werr == nil {
 		werr = err
@@ -280,7 +237,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 		return fmt.Errorf("writing results: %w", werr)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("tag: interrupted after %d of %d files: %w", next, len(photos), err)
+		return fmt.Errorf("tag: interrupted after %d of %d files: %w", done, len(photos), err)
 	}
 	if f.xmp && skipped > 0 {
 		fmt.Fprintf(stderr, "autotag: %d of %d sidecars were up to date (use --force to re-tag)\n", skipped, len(photos))

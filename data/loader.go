@@ -8,6 +8,8 @@ import (
 	"io"
 	"runtime"
 	"sync"
+
+	"github.com/autotag/autotag/internal/ordered"
 )
 
 // ErrorPolicy says what the loader does with an image that fails to load.
@@ -149,9 +151,9 @@ type batchOrErr struct {
 }
 
 type loadResult struct {
-	pos, idx int
-	buf      *[]float32
-	err      error
+	idx int
+	buf *[]float32
+	err error
 }
 
 // Epoch starts loading epoch number epoch (which seeds the order and augmentations).
@@ -160,49 +162,10 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 	it := &EpochIter{out: make(chan batchOrErr, l.cfg.Prefetch), cancel: cancel, ctx: ctx}
 	order := l.cfg.Sampler.Epoch(epoch)
 	bs := l.cfg.BatchSize
-	window := make(chan struct{}, bs*(l.cfg.Prefetch+1)+l.cfg.Workers) // items in flight
-	jobs := make(chan int)
-	results := make(chan loadResult, l.cfg.Workers)
+	window := bs*(l.cfg.Prefetch+1) + l.cfg.Workers // items in flight
 
 	it.wg.Add(1)
-	go func() { // producer: positions in epoch order, bounded by the window
-		defer it.wg.Done()
-		defer close(jobs)
-		for pos := range order {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- pos:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	var workers sync.WaitGroup
-	for w := 0; w < l.cfg.Workers; w++ {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for pos := range jobs {
-				idx := order[pos]
-				buf := l.pool.Get().(*[]float32)
-				err := l.item(idx, pos, epoch, *buf)
-				select {
-				case results <- loadResult{pos, idx, buf, err}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	it.wg.Add(1)
-	go func() { workers.Wait(); close(results); it.wg.Done() }()
-
-	it.wg.Add(1)
-	go func() { // assembler: restores epoch order and fills batches
+	go func() { // workers decode and augment; this goroutine restores epoch order and fills batches
 		defer it.wg.Done()
 		defer close(it.out)
 		send := func(v batchOrErr) bool {
@@ -216,52 +179,46 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 		classes := len(l.cfg.Dataset.Classes)
 		plane := 3 * l.size * l.size
 		var cur *Batch
-		pending := map[int]loadResult{}
-		next := 0
-		for r := range results {
-			pending[r.pos] = r
-			for {
-				r, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				next++
-				<-window
-				if cur == nil {
-					cur = &Batch{X: make([]float32, 0, bs*plane), Y: make([]float32, 0, bs*classes)}
-				}
-				if r.err != nil {
-					ie := ItemError{Index: r.idx, Err: r.err}
-					if r.idx >= 0 && r.idx < len(l.cfg.Dataset.Records) {
-						ie.Path = l.cfg.Dataset.Records[r.idx].Path
-					}
-					l.pool.Put(r.buf)
-					if l.cfg.OnError == FailOnError {
-						send(batchOrErr{err: ie})
-						cancel()
-						return
-					}
-					cur.Skipped = append(cur.Skipped, ie)
-					continue
-				}
-				cur.X = append(cur.X, (*r.buf)[:plane]...)
-				l.pool.Put(r.buf)
-				row := make([]float32, classes)
-				for _, c := range l.cfg.Dataset.Records[r.idx].Labels {
-					row[c] = 1
-				}
-				cur.Y = append(cur.Y, row...)
-				cur.Indices = append(cur.Indices, r.idx)
-				cur.N++
-				if cur.N == bs {
-					if !send(batchOrErr{b: cur}) {
-						return
-					}
-					cur = nil
-				}
-			}
+		load := func(pos int) loadResult {
+			idx := order[pos]
+			buf := l.pool.Get().(*[]float32)
+			return loadResult{idx, buf, l.item(idx, pos, epoch, *buf)}
 		}
+		ordered.Map(ctx, len(order), l.cfg.Workers, window, load, func(_ int, r loadResult) bool {
+			if cur == nil {
+				cur = &Batch{X: make([]float32, 0, bs*plane), Y: make([]float32, 0, bs*classes)}
+			}
+			if r.err != nil {
+				ie := ItemError{Index: r.idx, Err: r.err}
+				if r.idx >= 0 && r.idx < len(l.cfg.Dataset.Records) {
+					ie.Path = l.cfg.Dataset.Records[r.idx].Path
+				}
+				l.pool.Put(r.buf)
+				if l.cfg.OnError == FailOnError {
+					send(batchOrErr{err: ie})
+					cancel()
+					return false
+				}
+				cur.Skipped = append(cur.Skipped, ie)
+				return true
+			}
+			cur.X = append(cur.X, (*r.buf)[:plane]...)
+			l.pool.Put(r.buf)
+			row := make([]float32, classes)
+			for _, c := range l.cfg.Dataset.Records[r.idx].Labels {
+				row[c] = 1
+			}
+			cur.Y = append(cur.Y, row...)
+			cur.Indices = append(cur.Indices, r.idx)
+			cur.N++
+			if cur.N == bs {
+				if !send(batchOrErr{b: cur}) {
+					return false
+				}
+				cur = nil
+			}
+			return true
+		})
 		if ctx.Err() != nil {
 			return
 		}
