@@ -174,6 +174,33 @@ func Preprocess(img image.Image, spec Spec, dst []float32) error {
 	if img == nil || img.Bounds().Empty() {
 		return errors.New("preprocess: empty image")
 	}
+	f, err := filterFor(spec.Interpolation)
+	if err != nil {
+		return err
+	}
+	if f.Support > 0 {
+		// The usual case: resample only the crop window (resample.go), same bytes as
+		// cropping the full resize.
+		b := img.Bounds()
+		w, h := spec.Crop, spec.Crop
+		win := image.Rect(0, 0, w, w)
+		if !spec.Squash {
+			w, h = ResizedSize(b.Dx(), b.Dy(), spec.Resize)
+			win = image.Rectangle{Max: image.Pt(spec.Crop, spec.Crop)}.Add(image.Pt(centreOffset(w, spec.Crop), centreOffset(h, spec.Crop)))
+		}
+		var release func()
+		rs, err := guard("resize", func() (*image.NRGBA, error) {
+			out, rel := resampleCrop(img, w, h, f, win)
+			release = rel
+			return out, nil
+		})
+		if err != nil {
+			return fmt.Errorf("preprocess: %w", err)
+		}
+		writeCHW(rs, image.Point{}, spec.Crop, spec.Color == "bgr", newChannelLUT(spec), dst[:n])
+		release()
+		return nil
+	}
 	rs, off, err := resizeForCrop(img, spec)
 	if err != nil {
 		return fmt.Errorf("preprocess: %w", err)
