@@ -179,6 +179,7 @@ type resampleBufs struct {
 	acc   []float64
 	taps  []tap
 	taps2 []tap
+	taws  []tap
 	out   image.NRGBA
 }
 
@@ -228,6 +229,33 @@ func resampleCrop(img image.Image, w, h int, f imaging.ResampleFilter, win image
 		need = image.Rect(0, 0, 1, 1) // all-zero taps: imaging leaves zero pixels
 	}
 	src := newRowSource(img, need)
+	// An opaque source (YCbCr) in a horizontal pass: precompute each tap's
+	// float64(255)·weight (imaging's aw), its byte offset in the scanned line, and
+	// 1/Σaw per column, the same values imaging computes per pixel.
+	opaque := hx && src.ycc != nil
+	var xaw [][]tap
+	var xinv []float64
+	if opaque {
+		xaw = make([][]tap, len(xt))
+		xinv = make([]float64, len(xt))
+		bf.taws = grow(bf.taws, len(bf.taps))
+		k := 0
+		for x, taps := range xt {
+			var aa float64
+			start := k
+			for _, t := range taps {
+				aw := float64(uint8(255)) * t.weight
+				aa += aw
+				bf.taws[k] = tap{index: (t.index - need.Min.X) * 4, weight: aw}
+				k++
+			}
+			xaw[x] = bf.taws[start:k:k]
+			if aa == 0 || roundClamp(aa) != 255 {
+				opaque = false // imaging would leave a zero or translucent pixel: take the general path
+			}
+			xinv[x] = 1 / aa
+		}
+	}
 
 	// Horizontal pass over the source rows in need: mid holds cw pixels per row.
 	rows := need.Dy()
@@ -239,6 +267,25 @@ func resampleCrop(img image.Image, w, h int, f imaging.ResampleFilter, win image
 		m := bf.mid[r*cw*4 : (r+1)*cw*4]
 		if !hx {
 			copy(m, line)
+			continue
+		}
+		if opaque {
+			// Every source alpha is 255: aw and the alpha sum are per-column constants.
+			for x, taps := range xaw {
+				var rr, gg, bb float64
+				for _, t := range taps {
+					s := line[t.index : t.index+3 : t.index+3]
+					rr += float64(s[0]) * t.weight
+					gg += float64(s[1]) * t.weight
+					bb += float64(s[2]) * t.weight
+				}
+				aInv := xinv[x]
+				d := m[x*4 : x*4+4 : x*4+4]
+				d[0] = roundClamp(rr * aInv)
+				d[1] = roundClamp(gg * aInv)
+				d[2] = roundClamp(bb * aInv)
+				d[3] = 255
+			}
 			continue
 		}
 		for x, taps := range xt {
@@ -274,8 +321,47 @@ func resampleCrop(img image.Image, w, h int, f imaging.ResampleFilter, win image
 	// Vertical pass, a row at a time: acc sums each output pixel's taps in imaging's order.
 	bf.acc = grow(bf.acc, cw*4)
 	acc := bf.acc
+	// After an opaque horizontal pass every mid alpha is 255, so each output row's
+	// alpha sum Σ255·w is a constant (the same sum in the same order as imaging's).
+	vOpaque := opaque
+	yinv := make([]float64, len(yt))
+	for y, taps := range yt {
+		var aa float64
+		for _, t := range taps {
+			aa += float64(uint8(255)) * t.weight
+		}
+		if aa == 0 || roundClamp(aa) != 255 {
+			vOpaque = false
+		}
+		yinv[y] = 1 / aa
+	}
 	for y, taps := range yt {
 		clear(acc)
+		if vOpaque {
+			// Every mid alpha is 255: aw and the alpha sum are per-row constants.
+			for _, t := range taps {
+				aw := float64(uint8(255)) * t.weight
+				m := bf.mid[(t.index-need.Min.Y)*cw*4 : (t.index-need.Min.Y+1)*cw*4]
+				for x := 0; x < cw; x++ {
+					s := m[x*4 : x*4+3 : x*4+3]
+					a := acc[x*4 : x*4+3 : x*4+3]
+					a[0] += float64(s[0]) * aw
+					a[1] += float64(s[1]) * aw
+					a[2] += float64(s[2]) * aw
+				}
+			}
+			o := out.Pix[y*cw*4 : (y+1)*cw*4]
+			aInv := yinv[y]
+			for x := 0; x < cw; x++ {
+				a := acc[x*4 : x*4+3 : x*4+3]
+				d := o[x*4 : x*4+4 : x*4+4]
+				d[0] = roundClamp(a[0] * aInv)
+				d[1] = roundClamp(a[1] * aInv)
+				d[2] = roundClamp(a[2] * aInv)
+				d[3] = 255
+			}
+			continue
+		}
 		for _, t := range taps {
 			m := bf.mid[(t.index-need.Min.Y)*cw*4 : (t.index-need.Min.Y+1)*cw*4]
 			for x := 0; x < cw; x++ {
