@@ -153,6 +153,15 @@ func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
 }
 
 // DecodeFile opens path and decodes it as Decode does; errors name the file.
+// DecodeBytes is Decode of an input already in memory (an HTTP body, a file read
+// whole): the same checks, EXIF orientation and errors, without copying b.
+func DecodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
+	if max := opt.maxBytes(); max >= 0 && int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrInputTooLarge, max)
+	}
+	return decodeBytes(b, opt)
+}
+
 func DecodeFile(path string, opt DecodeOptions) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -349,5 +350,28 @@ func TestDecodeSharedPhotos(t *testing.T) {
 	}
 	if len(paths) < 100 {
 		t.Errorf("only %d photos found", len(paths))
+	}
+}
+
+// TestDecodeBytes checks that DecodeBytes decodes as Decode does and applies the
+// encoded-size cap.
+func TestDecodeBytes(t *testing.T) {
+	b := encode(t, "jpeg", quadrants(40, 30))
+	want, err := Decode(bytes.NewReader(b), DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeBytes(b, DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("DecodeBytes differs from Decode")
+	}
+	if _, err := DecodeBytes(b, DecodeOptions{MaxBytes: 10}); !errors.Is(err, ErrInputTooLarge) {
+		t.Errorf("10-byte cap: err = %v, want ErrInputTooLarge", err)
+	}
+	if _, err := DecodeBytes(nil, DecodeOptions{}); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty: err = %v, want ErrEmpty", err)
 	}
 }

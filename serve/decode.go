@@ -123,6 +123,9 @@ func (s *Server) safeDecode(data []byte) (img image.Image, err error) {
 			img, err = nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
 		}
 	}()
+	if s.decodeMem != nil {
+		return s.decodeMem(data, s.maxPixels)
+	}
 	return s.decode(bytes.NewReader(data), s.maxPixels)
 }
 

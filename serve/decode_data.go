@@ -17,6 +17,12 @@ func defaultDecode(r io.Reader, maxPixels int) (image.Image, error) {
 	return data.Decode(r, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1})
 }
 
+// defaultDecodeBytes is defaultDecode of a body already in memory (data.DecodeBytes,
+// which does not copy it); the server calls it when Config.Decode is left nil.
+func defaultDecodeBytes(b []byte, maxPixels int) (image.Image, error) {
+	return data.DecodeBytes(b, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1})
+}
+
 // decodeHeader reads an upload's format and dimensions without decoding pixels.
 func decodeHeader(b []byte) (image.Config, string, error) { return data.DecodeConfigBytes(b) }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"net"
 	"net/http"
@@ -139,6 +140,7 @@ type Server struct {
 	keys      [][32]byte
 	cors      map[string]bool
 	decode    DecodeFunc
+	decodeMem func([]byte, int) (image.Image, error) // in-memory default decoder when cfg.Decode was nil
 	maxPixels int
 	handler   http.Handler
 
@@ -151,6 +153,7 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	if eng == nil {
 		return nil, errors.New("serve: nil engine")
 	}
+	custom := cfg.Decode != nil
 	cfg.setDefaults()
 	if cfg.QueueSize < cfg.MaxBatch {
 		return nil, fmt.Errorf("serve: queue size %d is smaller than the max batch %d", cfg.QueueSize, cfg.MaxBatch)
@@ -176,6 +179,9 @@ func New(cfg Config, eng Engine) (*Server, error) {
 		s.cors[o] = true
 	}
 	s.engine.Store(&engineSlot{e: eng})
+	if !custom {
+		s.decodeMem = defaultDecodeBytes
+	}
 	s.budget = &decodeBudget{max: cfg.DecodeBudgetBytes, m: s.m}
 	s.decoders = make(chan struct{}, cfg.DecodeConcurrency)
 	if cfg.RateLimit > 0 {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,6 +59,12 @@ func runChildServer() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	if p := os.Getenv("AUTOTAG_SERVE_CPUPROFILE"); p != "" && os.Getenv(childEnv+"_MODE") == "load" {
+		// The load benchmarks' server profile (stopped, and so written, after the drain).
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -68,6 +75,7 @@ func runChildServer() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	pprof.StopCPUProfile() // flushes the profile, if any
 	os.Exit(0)
 }
 
