@@ -30,13 +30,12 @@ func Threads() int {
 // minWorkPerThread is the fewest multiply-adds worth handing to another goroutine.
 const minWorkPerThread = 1 << 18
 
-// job asks a worker to compute parts[i] of problem p, or, when r is set, to run r's
-// task over [lo, hi).
+// job asks a worker to compute parts[i] of problem p, or, when r is set, to help run
+// the loop r.
 type job struct {
-	p      *problem
-	i      int
-	r      *rangeCall
-	lo, hi int
+	p *problem
+	i int
+	r *rangeCall
 }
 
 // workers is a pool of long-lived goroutines that run parts of calls, so a call spawns
@@ -80,7 +79,7 @@ func worker(jobs <-chan job) {
 // run executes the job and reports it done.
 func (j job) run() {
 	if j.r != nil {
-		j.r.task.RunRange(j.lo, j.hi)
+		j.r.drain()
 		j.r.pending.Add(-1)
 		j.r.wg.Done() // last touch of j.r: the caller may recycle it now
 		return
@@ -199,19 +198,33 @@ type RangeTask interface{ RunRange(lo, hi int) }
 
 // rangeCall is one ParallelFor call in flight. Values are pooled.
 type rangeCall struct {
-	task    RangeTask
-	wg      sync.WaitGroup
-	pending atomic.Int32
+	task     RangeTask
+	n, chunk int
+	next     atomic.Int64 // the start of the next chunk to hand out
+	wg       sync.WaitGroup
+	pending  atomic.Int32
+}
+
+// drain runs chunks of the loop until none is left.
+func (r *rangeCall) drain() {
+	for {
+		lo := int(r.next.Add(int64(r.chunk))) - r.chunk
+		if lo >= r.n {
+			return
+		}
+		r.task.RunRange(lo, min(lo+r.chunk, r.n))
+	}
 }
 
 var rangePool = sync.Pool{New: func() any { return new(rangeCall) }}
 
-// ParallelFor runs task over [0, n) split into up to Threads() equal ranges, the first
-// on the calling goroutine and the others on the GEMM's worker goroutines, and returns
-// when all are done. Sharing the workers with the products means the loops between
-// them (im2col, bias/ReLU passes, pooling) find a worker still polling for its next job
-// (see spinTime) rather than a parked goroutine to wake. Ranges are disjoint, so
-// task must only write state owned by its range.
+// ParallelFor runs task over [0, n) on up to Threads() goroutines, the caller and the
+// GEMM's workers, and returns when all is done. The goroutines take chunks of about
+// n/(4·threads) indices from a shared counter until none is left, so one that starts
+// late or runs slow (another process on its core) takes fewer. Sharing the workers with
+// the products means the loops between them (im2col, bias/ReLU passes, pooling) find a
+// worker still polling for its next job (see spinTime) rather than a parked goroutine
+// to wake. Chunks are disjoint, so task must only write state owned by its range.
 func ParallelFor(n int, task RangeTask) {
 	t := min(Threads(), n)
 	if t < 2 {
@@ -220,13 +233,14 @@ func ParallelFor(n int, task RangeTask) {
 	}
 	ensureWorkers(t - 1)
 	r := rangePool.Get().(*rangeCall)
-	r.task = task
+	r.task, r.n, r.chunk = task, n, max(1, n/(4*t))
+	r.next.Store(0)
 	r.wg.Add(t - 1)
 	r.pending.Store(int32(t - 1))
 	for i := 1; i < t; i++ {
-		workers.jobs <- job{r: r, lo: i * n / t, hi: (i + 1) * n / t}
+		workers.jobs <- job{r: r}
 	}
-	task.RunRange(0, n/t)
+	r.drain()
 	awaitPending(&r.pending)
 	r.wg.Wait()
 	r.task = nil
