@@ -63,6 +63,8 @@ func selfCPU() time.Duration {
 //   - served_ms: the server subprocess's CPU (/proc/PID/stat) per 200 answer under a
 //     closed loop of 2·MaxBatch clients (raw JPEG bodies, as BenchmarkServeLoad), with
 //     the wall-clock goodput beside it;
+//   - other_ms = served_ms − engine_ms − decode_ms: what the server adds (HTTP, JSON,
+//     batching, scheduling);
 //   - cpu_ratio = forward_ms / served_ms (the issue's "served ÷ `autotag bench`"
 //     estimate) and cpu_ratio_engine = engine_ms / served_ms.
 //
@@ -151,6 +153,7 @@ func BenchmarkServeCPU(b *testing.B) {
 	b.ReportMetric(engineMs, "engine_ms")
 	b.ReportMetric(forwardMs, "forward_ms")
 	b.ReportMetric(servedMs, "served_ms")
+	b.ReportMetric(servedMs-engineMs-decodeMs, "other_ms") // HTTP, batching, scheduling: what serve itself adds
 	b.ReportMetric(forwardMs/servedMs, "cpu_ratio")
 	b.ReportMetric(engineMs/servedMs, "cpu_ratio_engine")
 	b.ReportMetric(engineIPS, "engine_img/s")
