@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/autotag/autotag/internal/atomicfile"
 )
 
 // Checkpoint files. Layout (little endian):
@@ -212,40 +214,10 @@ func (c *Checkpointer) Save(s *State) (string, error) {
 		return "", fmt.Errorf("train: checkpoint dir: %w", err)
 	}
 	path := filepath.Join(c.Dir, ckptName(s.Step))
-	if err := writeFileAtomic(path, b); err != nil {
+	if err := atomicfile.WriteBytes(path, b); err != nil {
 		return "", fmt.Errorf("train: checkpoint: %w", err)
 	}
 	return path, c.rotate()
-}
-
-// writeFileAtomic writes b to a temporary file beside path, fsyncs it, renames it
-// over path and fsyncs the directory.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
 }
 
 // list returns the checkpoint files, oldest first.

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/autotag/autotag/internal/atomicfile"
 )
 
 // NumPy .npy files (format version 1.0, little-endian float32, C order): the feature
@@ -56,7 +58,7 @@ func SaveNPY(path string, data []float32, shape ...int) error {
 	if err := WriteNPY(&buf, data, shape...); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return atomicfile.WriteBytes(path, buf.Bytes())
 }
 
 var npyShape = regexp.MustCompile(`'shape':\s*\(([0-9,\s]*)\)`)
