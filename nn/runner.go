@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/autotag/autotag/nn/gemm"
 
@@ -73,12 +74,19 @@ func (m *ResNet50) newDataParallelRunner(batch, height, width, t int) (*Runner, 
 	return r, nil
 }
 
-// forwardSubs is Forward for a data-parallel runner: runner i takes images i, i+t, …
+// forwardSubs is Forward for a data-parallel runner: each runner takes the next
+// image not yet taken until none is left, so a runner whose thread is preempted (by
+// the server's decoding, say) takes fewer images instead of holding the others up.
 func (r *Runner) forwardSubs(x []float32) (features, logits []float32, err error) {
 	img, t := 3*r.h*r.w, len(r.subs)
+	var next atomic.Int64
 	work := func(i int) {
 		r.subErr[i] = nil
-		for j := i; j < r.batch; j += t {
+		for {
+			j := int(next.Add(1) - 1)
+			if j >= r.batch {
+				return
+			}
 			f, l, err := r.subs[i].Forward(x[j*img : (j+1)*img])
 			if err != nil {
 				r.subErr[i] = err
