@@ -421,7 +421,7 @@ func (t *Tagger) runChunk(ctx context.Context, imgs []image.Image, out [][]float
 		if err != nil {
 			return fmt.Errorf("autotag: %w", err)
 		}
-		n := r.Batch()
+		n := len(x) / per
 		var probs []float32
 		if t.head != nil {
 			probs = t.head.forward(feats, n)
@@ -440,6 +440,11 @@ func (t *Tagger) runChunk(ctx context.Context, imgs []image.Image, out [][]float
 		return nil
 	}
 	if r := w.runners[len(imgs)]; r != nil {
+		return run(r, x, out)
+	}
+	// A short chunk (the server's partial batches) on a data-parallel batch runner
+	// still keeps every thread busy; one image at a time would use the batch-1 graph.
+	if r := w.runners[t.opts.batch]; r != nil && r.Flexible() && len(imgs) > 1 {
 		return run(r, x, out)
 	}
 	for i := range imgs {

@@ -74,7 +74,9 @@ func TestTaggerTiny(t *testing.T) {
 	t.Setenv("AUTOTAG_HOME", t.TempDir()) // the sha256 cache
 	ctx := context.Background()
 	path := tinyModel(t)
-	tg, err := Open(ctx, path, WithThreshold(0), WithBatchSize(2), WithWorkers(2))
+	// Batch 4, two workers: 7 images run as a full chunk and a short one of 3 (on the
+	// data-parallel runner when there are two threads), both checked against singles.
+	tg, err := Open(ctx, path, WithThreshold(0), WithBatchSize(4), WithWorkers(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,8 @@ func TestTaggerTiny(t *testing.T) {
 		len(info.SHA256) != 64 || info.Layout != weights.LayoutTorchvisionV15 {
 		t.Errorf("Info = %+v", info)
 	}
-	imgs := []image.Image{testImage(1, 40, 50), testImage(2, 64, 48), testImage(3, 33, 33)}
+	imgs := []image.Image{testImage(1, 40, 50), testImage(2, 64, 48), testImage(3, 33, 33), testImage(4, 50, 40),
+		testImage(5, 32, 90), testImage(6, 45, 45), testImage(7, 70, 35)}
 	probs, err := tg.Probabilities(ctx, imgs)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,6 +173,79 @@ func TestRunnersShareWeightsConcurrently(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestFlexibleRunner checks that a data-parallel runner takes any number of images up
+// to its batch, each giving what a batch-1 runner gives, and that a single-graph runner
+// refuses a short batch.
+func TestFlexibleRunner(t *testing.T) {
+	defer func(prev bool) { DataParallel = prev }(DataParallel)
+	defer gemm.SetThreads(0)
+	gemm.SetThreads(2)
+	m := NewResNet50(Config{Layout: KerasV1, NumClasses: 5})
+	if err := m.Bind(randomParams(m, 7)); err != nil {
+		t.Fatal(err)
+	}
+	const h, w, batch = 40, 48, 3
+	img := 3 * h * w
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, batch*img)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	DataParallel = false
+	r1, err := m.NewRunner(1, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	var want [][]float32
+	for i := range batch {
+		_, l, err := r1.Forward(x[i*img : (i+1)*img])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, slices.Clone(l))
+	}
+	single, err := m.NewRunner(batch, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	if single.Flexible() {
+		t.Error("a single-graph runner says it is flexible")
+	}
+	if _, _, err := single.Forward(x[:2*img]); err == nil {
+		t.Error("a single-graph runner of batch 3 accepted 2 images")
+	}
+	DataParallel = true
+	dp, err := m.NewRunner(batch, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	if !dp.Flexible() {
+		t.Fatal("a data-parallel runner is not flexible")
+	}
+	for _, n := range []int{3, 1, 2, 3} { // shrinking and growing again
+		f, l, err := dp.Forward(x[:n*img])
+		if err != nil {
+			t.Fatalf("%d images: %v", n, err)
+		}
+		if len(f) != n*FeatureDim || len(l) != n*5 {
+			t.Fatalf("%d images: %d features and %d logits", n, len(f), len(l))
+		}
+		for i := range n {
+			if d := maxAbsDiff(l[i*5:(i+1)*5], want[i]); d > 1e-4 {
+				t.Errorf("%d images: image %d logits differ by %g from batch 1", n, i, d)
+			}
+		}
+	}
+	for _, bad := range [][]float32{nil, x[:img/2], x[:img+1], make([]float32, (batch+1)*img)} {
+		if _, _, err := dp.Forward(bad); err == nil {
+			t.Errorf("%d floats accepted", len(bad))
 		}
 	}
 }

@@ -28,7 +28,7 @@ type Runner struct {
 	feats, logit *gorgonia.Node
 
 	// subs, when set (see DataParallel), are single-threaded batch-1 runners that
-	// Forward runs side by side, image i on subs[i mod len(subs)], gathering their
+	// Forward runs side by side, each taking the next image not yet taken, gathering their
 	// outputs into featBuf and logitBuf; the fields above are then unused.
 	subs              []*Runner
 	featBuf, logitBuf []float32
@@ -79,12 +79,14 @@ func (m *ResNet50) newDataParallelRunner(batch, height, width, t int) (*Runner, 
 // the server's decoding, say) takes fewer images instead of holding the others up.
 func (r *Runner) forwardSubs(x []float32) (features, logits []float32, err error) {
 	img, t := 3*r.h*r.w, len(r.subs)
+	n := len(x) / img
+	t = min(t, n)
+	clear(r.subErr)
 	var next atomic.Int64
 	work := func(i int) {
-		r.subErr[i] = nil
 		for {
 			j := int(next.Add(1) - 1)
-			if j >= r.batch {
+			if j >= n {
 				return
 			}
 			f, l, err := r.subs[i].Forward(x[j*img : (j+1)*img])
@@ -111,7 +113,7 @@ func (r *Runner) forwardSubs(x []float32) (features, logits []float32, err error
 			return nil, nil, err
 		}
 	}
-	return r.featBuf, r.logitBuf, nil
+	return r.featBuf[:n*len(r.featBuf)/r.batch], r.logitBuf[:n*len(r.logitBuf)/r.batch], nil
 }
 
 // NewTrunkRunner compiles the stem and stages 1..stages (1-3) only: its Forward
@@ -258,19 +260,28 @@ func checkShape(stage string, n *gorgonia.Node, dims ...int) error {
 	return nil
 }
 
-// Batch is the number of images one Forward takes.
+// Batch is the number of images one Forward takes (at most, for a Flexible runner).
 func (r *Runner) Batch() int { return r.batch }
 
+// Flexible reports whether Forward also takes fewer images than Batch, from 1 up:
+// a data-parallel runner (see DataParallel) does, a single graph does not.
+func (r *Runner) Flexible() bool { return r.subs != nil }
+
 // Forward runs the network on x, batch×3×H×W float32 in NCHW order (already
-// preprocessed for the model). It returns the pooled features (batch×2048) and the raw
-// logits (batch×NumClasses, before softmax or sigmoid). Both slices belong to the
+// preprocessed for the model; a Flexible runner takes n×3×H×W for any n from 1 to
+// Batch). It returns the pooled features (n×2048) and the raw logits (n×NumClasses,
+// before softmax or sigmoid). Both slices belong to the
 // Runner and are overwritten by the next Forward: copy what you keep.
 func (r *Runner) Forward(x []float32) (features, logits []float32, err error) {
-	if want := r.batch * 3 * r.h * r.w; len(x) != want {
-		return nil, nil, fmt.Errorf("nn: Forward: input has %d floats, want %d (batch %d × 3 × %d × %d)", len(x), want, r.batch, r.h, r.w)
-	}
+	img := 3 * r.h * r.w
 	if r.subs != nil {
+		if n := len(x) / img; n < 1 || n > r.batch || len(x)%img != 0 {
+			return nil, nil, fmt.Errorf("nn: Forward: input has %d floats, want 1 to %d images of 3 × %d × %d", len(x), r.batch, r.h, r.w)
+		}
 		return r.forwardSubs(x)
+	}
+	if want := r.batch * img; len(x) != want {
+		return nil, nil, fmt.Errorf("nn: Forward: input has %d floats, want %d (batch %d × 3 × %d × %d)", len(x), want, r.batch, r.h, r.w)
 	}
 	defer func() {
 		if p := recover(); p != nil {
