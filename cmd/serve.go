@@ -72,7 +72,7 @@ func newServeCmd() *cobra.Command {
 	fl.IntVar(&f.topK, "top-k", 0, "default maximum tags per image (0: no limit)")
 	fl.StringVar(&f.rules, "rules", "", "label rules file, or \"none\" for the model's raw labels (default: built-in rules for ImageNet models)")
 	fl.IntVar(&f.cfg.MaxBatch, "max-batch", 8, "images per engine batch")
-	fl.IntVar(&f.engineBatch, "engine-batch", 1, "graph batch size of the engine: a gathered batch runs as graphs of this size (pick the fastest per image from 'autotag bench')")
+	fl.IntVar(&f.engineBatch, "engine-batch", 0, "graph batch size of the engine; 0: --max-batch, so a gathered batch runs data-parallel, one image per thread at a time (compare with 'autotag bench')")
 	fl.DurationVar(&f.cfg.BatchDelay, "batch-delay", 5*time.Millisecond, "longest wait for a batch to fill")
 	fl.IntVar(&f.cfg.Workers, "workers", 1, "batches run at once (each holds its own activation buffers)")
 	fl.IntVar(&f.cfg.QueueSize, "queue", 0, "images waiting for a batch before new requests get 503 (default 4×max-batch×workers)")
@@ -146,7 +146,11 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 		opts = append(opts, autotag.WithRules(r))
 	}
 	workers := max(1, f.cfg.Workers)
-	opts = append(opts, autotag.WithBatchSize(max(1, f.engineBatch)), autotag.WithWorkers(workers),
+	engineBatch := f.engineBatch
+	if engineBatch <= 0 {
+		engineBatch = max(1, f.cfg.MaxBatch)
+	}
+	opts = append(opts, autotag.WithBatchSize(engineBatch), autotag.WithWorkers(workers),
 		autotag.WithMaxPixels(f.cfg.MaxPixels))
 	if f.spareProc {
 		reserveHTTPProc()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/autotag/autotag/internal/testenv"
+	"github.com/autotag/autotag/nn"
+	"github.com/autotag/autotag/weights"
 )
 
 // loadResult tallies one load run.
@@ -183,15 +186,34 @@ func engineThroughput(b testing.TB, e Engine, imgs []image.Image, batch int, d t
 	return float64(n) / time.Since(start).Seconds()
 }
 
-// loadPhotos returns the darknet photos (when shared data is present) or
-// generated JPEGs, encoded and decoded.
+// loadPhotos returns the load benchmarks' photos, encoded and decoded. Without shared
+// data they are generated 640×480 JPEGs; with it, AUTOTAG_LOAD_PHOTOS picks the set:
+// "darknet" (the default: six of Debian's darknet sample photos, 500×500 to 1352×900
+// at high JPEG quality — kite.jpg alone is 1.4 MB), "coco" (the first 32 coco128
+// val2017 photos: COCO's own 640×480-ish, quality ~90) or a directory of *.jpg files.
 func loadPhotos(b testing.TB) ([][]byte, []image.Image) {
-	var encoded [][]byte
+	var paths []string
 	if dir := testenv.SharedDataDir(); dir != "" {
-		for _, n := range []string{"dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg"} {
-			if raw, err := os.ReadFile(filepath.Join(dir, "darknet-photos", n)); err == nil {
-				encoded = append(encoded, raw)
+		switch set := os.Getenv("AUTOTAG_LOAD_PHOTOS"); set {
+		case "", "darknet":
+			for _, n := range []string{"dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg"} {
+				paths = append(paths, filepath.Join(dir, "darknet-photos", n))
 			}
+		case "coco":
+			paths, _ = filepath.Glob(filepath.Join(dir, "coco128", "images", "val2017", "*.jpg"))
+			slices.Sort(paths)
+			paths = paths[:min(32, len(paths))]
+		default:
+			paths, _ = filepath.Glob(filepath.Join(set, "*.jpg"))
+			if len(paths) == 0 {
+				b.Fatalf("AUTOTAG_LOAD_PHOTOS=%s: no *.jpg there", set)
+			}
+		}
+	}
+	var encoded [][]byte
+	for _, p := range paths {
+		if raw, err := os.ReadFile(p); err == nil {
+			encoded = append(encoded, raw)
 		}
 	}
 	if len(encoded) == 0 {
@@ -210,11 +232,52 @@ func loadPhotos(b testing.TB) ([][]byte, []image.Image) {
 	return encoded, decoded
 }
 
-// loadEngineBatch is the real model's graph batch size in the load benchmark: the
-// server gathers up to loadConfig.MaxBatch images per engine call, and the Tagger
-// runs them as graphs of this size (batch 1 is the fastest per image of this engine
-// as measured here; see the serve report).
-const loadEngineBatch = 1
+// benchForward measures the model's forward pass alone the way `autotag bench` does
+// (cmd/bench.go, benchOne): one runner of batch images at the model's input size,
+// built as NewRunner builds it (data-parallel), on random input. The returned function
+// runs it for about d and returns images per second; the issue holds served throughput
+// to this figure.
+func benchForward(b testing.TB, path string, batch int) func(d time.Duration) float64 {
+	wm, err := weights.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := nn.NewResNet50(nn.Config{Layout: nn.Layout(wm.Meta.Layout), BNEps: wm.Meta.BNEps, NumClasses: len(wm.Meta.Classes)})
+	if err := m.Bind(wm.Tensors); err != nil {
+		b.Fatal(err)
+	}
+	size := wm.Meta.Preprocess.Crop
+	r, err := m.NewRunner(batch, size, size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	x := make([]float32, batch*3*size*size)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return func(d time.Duration) float64 {
+		if _, _, err := r.Forward(x); err != nil { // warm-up
+			b.Fatal(err)
+		}
+		n := 0
+		start := time.Now()
+		for n < 3*batch || time.Since(start) < d {
+			if _, _, err := r.Forward(x); err != nil {
+				b.Fatal(err)
+			}
+			n += batch
+		}
+		return float64(n) / time.Since(start).Seconds()
+	}
+}
+
+// loadEngineBatch is the real model's graph batch size in the load benchmark, as
+// autotag serve sets it by default: the server's max batch, so a gathered batch runs
+// on the data-parallel runner (one image per thread at a time; `autotag bench` shows
+// it the fastest per image), short batches included (nn.Runner.Flexible).
+const loadEngineBatch = 8
 
 // loadConfig is the server configuration of the load benchmark.
 var loadConfig = Config{MaxBatch: 8, BatchDelay: 5 * time.Millisecond, QueueSize: 32}
@@ -225,18 +288,23 @@ func newLoadFake() *fakeEngine {
 	return &fakeEngine{perBatch: 20 * time.Millisecond, perImage: 5 * time.Millisecond}
 }
 
-// BenchmarkServeLoad measures the server on loopback, once per engine: the engine's
-// batch throughput (in this process) and, against the server in a subprocess (so
-// the load generator and the server do not share a Go scheduler), the served
-// throughput at saturation (closed loop), in alternating blocks; then latency at 1×
-// capacity, and goodput, refusals and their latency at 2× capacity (open loop). It reports the ratios the
-// serve issue sets as targets. Run:
+// BenchmarkServeLoad measures the server on loopback, once per engine. In alternating
+// blocks: the forward pass alone as `autotag bench` runs it (batch MaxBatch, random
+// input; real model only), the engine's batch throughput on decoded photos
+// (Probabilities, with preprocessing), both in this process, and, against the server
+// in a subprocess (so the load generator and the server do not share a Go
+// scheduler), the served throughput at saturation (closed loop). Then latency at 1×
+// capacity, and goodput, refusals and their latency at 2× capacity (open loop). It
+// reports the ratios the serve issue sets as targets — served/forward is its "served
+// throughput ÷ `autotag bench`". Note that the load generator shares the machine's
+// cores with the server. Run:
 //
 //	go test -run XXX -bench ServeLoad -benchtime 1x ./serve
 //
-// AUTOTAG_LOAD_SPARE=1 runs the server as autotag serve --spare-proc does (GEMM on
-// NumCPU goroutines, GOMAXPROCS NumCPU+1). AUTOTAG_LOAD_PHASE (a duration, default 3s with the fake engine, 12s with the real
-// model) sets the length of each phase.
+// AUTOTAG_LOAD_PHOTOS picks the photos (see loadPhotos); AUTOTAG_LOAD_SPARE=1 runs
+// the server as autotag serve --spare-proc does (GEMM on NumCPU goroutines,
+// GOMAXPROCS NumCPU+1); AUTOTAG_LOAD_PHASE (a duration, default 3s with the fake
+// engine, 12s with the real model) sets the length of each phase.
 func BenchmarkServeLoad(b *testing.B) {
 	phase := func(def time.Duration) time.Duration {
 		if v, err := time.ParseDuration(os.Getenv("AUTOTAG_LOAD_PHASE")); err == nil {
@@ -245,12 +313,12 @@ func BenchmarkServeLoad(b *testing.B) {
 		return def
 	}
 	b.Run("fake", func(b *testing.B) {
-		benchLoad(b, newLoadFake(), "", phase(3*time.Second))
+		benchLoad(b, newLoadFake(), "", nil, phase(3*time.Second))
 	})
 	b.Run("resnet50", func(b *testing.B) {
 		path := testenv.KerasModel(b)
 		e := realEngine(b, loadEngineBatch)
-		benchLoad(b, e, path, phase(12*time.Second))
+		benchLoad(b, e, path, benchForward(b, path, loadConfig.MaxBatch), phase(12*time.Second))
 	})
 }
 
@@ -276,35 +344,42 @@ func startChild(b testing.TB, mode, modelPath string) (base string, cmd *exec.Cm
 	return "http://" + strings.TrimSpace(addr), cmd
 }
 
-func benchLoad(b *testing.B, eng Engine, modelPath string, d time.Duration) {
+func benchLoad(b *testing.B, eng Engine, modelPath string, forward func(time.Duration) float64, d time.Duration) {
 	encoded, decoded := loadPhotos(b)
 	base, cmd := startChild(b, "load", modelPath)
 	tg := loadTarget{url: base + "/v1/tag", ct: "image/jpeg", bodies: encoded}
 	maxBatch := loadConfig.MaxBatch
 
 	closedLoop(tg, maxBatch, d/4) // warm-up
-	// The shared machine's speed drifts over minutes, so the engine alone (in this
-	// process, the server idle) and the server at saturation (the engine here idle)
-	// are measured in alternating blocks and compared block by block.
+	// The shared machine's speed drifts over minutes, so the forward pass alone (as
+	// `autotag bench` runs it), the engine on decoded photos (Probabilities: with
+	// preprocessing) — both in this process, the server idle — and the server at
+	// saturation (the engine here idle) are measured in alternating blocks.
 	const blocks = 4
-	var engineSum, servedSum float64
+	var forwardSum, engineSum, servedSum float64
 	var sat *loadResult
 	for i := 0; i < blocks; i++ {
-		e := engineThroughput(b, eng, decoded, maxBatch, d/blocks)
+		var f float64
+		if forward != nil {
+			f = forward(d / blocks / 2)
+		}
+		e := engineThroughput(b, eng, decoded, maxBatch, d/blocks/2)
 		r := closedLoop(tg, 2*maxBatch, d/blocks)
-		b.Logf("block %d: engine %.2f img/s, served %.2f img/s (%v)", i, e, r.goodput(), r)
+		b.Logf("block %d: forward (autotag bench) %.2f img/s, engine %.2f img/s, served %.2f img/s (%v)", i, f, e, r.goodput(), r)
+		forwardSum += f
 		engineSum += e
 		servedSum += r.goodput()
 		if sat == nil || r.goodput() > sat.goodput() {
 			sat = r
 		}
 	}
+	forwardIPS := forwardSum / blocks
 	engineIPS := engineSum / blocks
 	capacity := servedSum / blocks
 	if c, ok := eng.(Closer); ok {
 		c.Close() // free its memory and threads for the latency phases
 	}
-	b.Logf("saturation: served %.2f img/s, engine %.2f img/s (means of %d alternating blocks)", capacity, engineIPS, blocks)
+	b.Logf("saturation: served %.2f img/s, engine %.2f img/s, forward %.2f img/s (means of %d alternating blocks)", capacity, engineIPS, forwardIPS, blocks)
 	one := openLoop(tg, capacity, d, 1024)
 	b.Logf("1× capacity (%.1f req/s open loop): %v", capacity, one)
 	// The shared machine's speed drifts over minutes: measure the capacity again
@@ -331,6 +406,10 @@ func benchLoad(b *testing.B, eng Engine, modelPath string, d time.Duration) {
 	b.ReportMetric(engineIPS, "engine_img/s")
 	b.ReportMetric(capacity, "served_img/s")
 	b.ReportMetric(capacity/engineIPS, "served/engine")
+	if forward != nil {
+		b.ReportMetric(forwardIPS, "forward_img/s")
+		b.ReportMetric(capacity/forwardIPS, "served/forward") // the issue's "served ÷ autotag bench"
+	}
 	b.ReportMetric(float64(pct(one.okLat, 50).Milliseconds()), "p50_1x_ms")
 	b.ReportMetric(float64(pct(one.okLat, 99).Milliseconds()), "p99_1x_ms")
 	b.ReportMetric(float64(pct(two.okLat, 50).Milliseconds()), "p50_2x_ms")
