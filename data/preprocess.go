@@ -142,6 +142,41 @@ func resizeForCrop(img image.Image, spec Spec) (*image.NRGBA, image.Point, error
 	return out, off, err
 }
 
+// cropGeometry is the resampling Preprocess does on a sw×sh image: to w×h (the
+// shorter side to Resize, or Crop×Crop under Squash), of which it keeps win.
+func cropGeometry(sw, sh int, spec Spec) (w, h int, win image.Rectangle) {
+	if spec.Squash {
+		return spec.Crop, spec.Crop, image.Rect(0, 0, spec.Crop, spec.Crop)
+	}
+	w, h = ResizedSize(sw, sh, spec.Resize)
+	win = image.Rect(0, 0, spec.Crop, spec.Crop).Add(image.Pt(centreOffset(w, spec.Crop), centreOffset(h, spec.Crop)))
+	return w, h, win
+}
+
+// SourceWindow is the part of a w×h image that Preprocess with spec reads: the source
+// pixels under the resampling filter's taps for the centre crop. A decoder may leave
+// every pixel outside it undefined (see DecodeOptions.For) without changing
+// Preprocess's output. It is the whole image for an invalid spec or a filter without
+// support (nearest).
+func (s Spec) SourceWindow(w, h int) image.Rectangle {
+	full := image.Rect(0, 0, w, h)
+	f, err := filterFor(s.Interpolation)
+	if err != nil || s.Validate() != nil || f.Support <= 0 || w <= 0 || h <= 0 {
+		return full
+	}
+	rw, rh, win := cropGeometry(w, h, s)
+	need := win
+	if rw != w {
+		xt, _ := resampleTaps(rw, w, f, win.Min.X, win.Max.X, nil)
+		need.Min.X, need.Max.X = tapSpan(xt, w)
+	}
+	if rh != h {
+		yt, _ := resampleTaps(rh, h, f, win.Min.Y, win.Max.Y, nil)
+		need.Min.Y, need.Max.Y = tapSpan(yt, h)
+	}
+	return need.Intersect(full)
+}
+
 // channelLUT maps each 0-255 value of each output channel to (v·Scale − Mean)/Std in
 // float32, so the per-pixel work is three table look-ups.
 type channelLUT [3][256]float32
@@ -182,12 +217,7 @@ func Preprocess(img image.Image, spec Spec, dst []float32) error {
 		// The usual case: resample only the crop window (resample.go), same bytes as
 		// cropping the full resize.
 		b := img.Bounds()
-		w, h := spec.Crop, spec.Crop
-		win := image.Rect(0, 0, w, w)
-		if !spec.Squash {
-			w, h = ResizedSize(b.Dx(), b.Dy(), spec.Resize)
-			win = image.Rectangle{Max: image.Pt(spec.Crop, spec.Crop)}.Add(image.Pt(centreOffset(w, spec.Crop), centreOffset(h, spec.Crop)))
-		}
+		w, h, win := cropGeometry(b.Dx(), b.Dy(), spec)
 		var release func()
 		rs, err := guard("resize", func() (*image.NRGBA, error) {
 			out, rel := resampleCrop(img, w, h, f, win)

@@ -289,3 +289,92 @@ func TestPreprocessSquash(t *testing.T) {
 		t.Errorf("squash: pixel (3,0) = R %v B %v, want blue", sq[3], sq[2*16+3])
 	}
 }
+
+// TestSourceWindow checks the promise DecodeOptions.For relies on: pixels outside
+// Spec.SourceWindow may hold anything without changing Preprocess's output, for
+// YCbCr 4:2:0 (the JPEG decoder's output) and NRGBA sources, and that the window is
+// a real saving for ordinary photos.
+func TestSourceWindow(t *testing.T) {
+	bicubic := CaffeSpec()
+	bicubic.Interpolation = "bicubic"
+	squash := TorchvisionSpec()
+	squash.Squash = true
+	lanczos := TorchvisionSpec()
+	lanczos.Interpolation = "lanczos"
+	specs := map[string]Spec{"caffe": CaffeSpec(), "torchvision": TorchvisionSpec(), "bicubic": bicubic,
+		"squash": squash, "lanczos": lanczos}
+	sizes := [][2]int{{640, 480}, {480, 640}, {500, 500}, {1352, 900}, {300, 2000}, {224, 224}, {256, 300}, {100, 80}, {7, 3}}
+	for name, spec := range specs {
+		for _, sz := range sizes {
+			w, h := sz[0], sz[1]
+			win := spec.SourceWindow(w, h)
+			if win.Empty() || !win.In(image.Rect(0, 0, w, h)) {
+				t.Fatalf("%s %dx%d: window %v", name, w, h, win)
+			}
+			ycc := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+			for i := range ycc.Y {
+				ycc.Y[i] = uint8(i*7 + i/w)
+			}
+			for i := range ycc.Cb {
+				ycc.Cb[i], ycc.Cr[i] = uint8(i*3), uint8(255-i*5)
+			}
+			nrgba := imaging.Clone(ycc)
+			for _, src := range []image.Image{ycc, nrgba} {
+				want := make([]float32, 3*spec.Crop*spec.Crop)
+				if err := Preprocess(src, spec, want); err != nil {
+					t.Fatal(err)
+				}
+				spoilOutside(src, win)
+				got := make([]float32, len(want))
+				if err := Preprocess(src, spec, got); err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s %dx%d %T: value %d changed (%v → %v) when pixels outside %v changed", name, w, h, src, i, want[i], got[i], win)
+					}
+				}
+			}
+		}
+	}
+	// 640×480 under the 256/224 resize and crop reads about 420×420 plus the filter's reach.
+	if win := CaffeSpec().SourceWindow(640, 480); win.Dx() > 430 || win.Dy() > 430 {
+		t.Errorf("caffe 640x480: window %v, want about 420x420 in the centre", win)
+	}
+}
+
+// spoilOutside overwrites every pixel of img outside win (and, for YCbCr, every chroma
+// sample no pixel inside win uses) with a value no real pixel there had.
+func spoilOutside(img image.Image, win image.Rectangle) {
+	switch im := img.(type) {
+	case *image.YCbCr:
+		used := make([]bool, len(im.Cb))
+		for y := win.Min.Y; y < win.Max.Y; y++ {
+			for x := win.Min.X; x < win.Max.X; x++ {
+				used[im.COffset(x, y)] = true
+			}
+		}
+		for i := range im.Cb {
+			if !used[i] {
+				im.Cb[i], im.Cr[i] = 0, 255
+			}
+		}
+		b := im.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if !image.Pt(x, y).In(win) {
+					im.Y[im.YOffset(x, y)] = 255
+				}
+			}
+		}
+	case *image.NRGBA:
+		b := im.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if !image.Pt(x, y).In(win) {
+					im.SetNRGBA(x, y, color.NRGBA{255, 0, 255, 255})
+				}
+			}
+		}
+	}
+}

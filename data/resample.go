@@ -64,6 +64,18 @@ func resampleTaps(dstSize, srcSize int, f imaging.ResampleFilter, v0, v1 int, bu
 	return out, buf
 }
 
+// tapSpan is the range [lo, hi) of source samples the taps read (lo ≥ hi when none).
+func tapSpan(taps [][]tap, size int) (lo, hi int) {
+	lo = size
+	for _, t := range taps {
+		if len(t) > 0 {
+			lo = min(lo, t[0].index)
+			hi = max(hi, t[len(t)-1].index+1)
+		}
+	}
+	return lo, hi
+}
+
 // roundClamp is imaging's clamp: round half up and saturate to a byte.
 func roundClamp(x float64) uint8 {
 	v := int64(x + 0.5)
@@ -204,26 +216,14 @@ func resampleCrop(img image.Image, w, h int, f imaging.ResampleFilter, win image
 	hx, vy := sw != w, sh != h // whether imaging runs the horizontal / vertical pass
 
 	var xt, yt [][]tap
-	need := image.Rect(win.Min.X, win.Min.Y, win.Max.X, win.Max.Y) // source pixels read
+	need := win // source pixels read
 	if hx {
 		xt, bf.taps = resampleTaps(w, sw, f, win.Min.X, win.Max.X, bf.taps)
-		need.Min.X, need.Max.X = sw, 0
-		for _, t := range xt {
-			if len(t) > 0 {
-				need.Min.X = min(need.Min.X, t[0].index)
-				need.Max.X = max(need.Max.X, t[len(t)-1].index+1)
-			}
-		}
+		need.Min.X, need.Max.X = tapSpan(xt, sw)
 	}
 	if vy {
 		yt, bf.taps2 = resampleTaps(h, sh, f, win.Min.Y, win.Max.Y, bf.taps2)
-		need.Min.Y, need.Max.Y = sh, 0
-		for _, t := range yt {
-			if len(t) > 0 {
-				need.Min.Y = min(need.Min.Y, t[0].index)
-				need.Max.Y = max(need.Max.Y, t[len(t)-1].index+1)
-			}
-		}
+		need.Min.Y, need.Max.Y = tapSpan(yt, sh)
 	}
 	if need.Empty() {
 		need = image.Rect(0, 0, 1, 1) // all-zero taps: imaging leaves zero pixels
