@@ -302,13 +302,34 @@ func (t *Tagger) Tag(ctx context.Context, img image.Image) ([]Tag, error) {
 }
 
 // TagReader decodes an image (JPEG, PNG, GIF, WebP, BMP or TIFF; the pixel cap of
-// WithMaxPixels is checked before decoding) and tags it.
+// WithMaxPixels is checked before decoding) and tags it. It decodes as DecodeBytes
+// does.
 func (t *Tagger) TagReader(ctx context.Context, r io.Reader) ([]Tag, error) {
-	img, err := data.Decode(r, data.DecodeOptions{MaxPixels: t.opts.maxPixels})
+	img, err := data.Decode(r, t.decodeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("autotag: %w", err)
 	}
 	return t.Tag(ctx, img)
+}
+
+// DecodeBytes decodes an encoded image for this Tagger's Tag, TagBatch and
+// Probabilities, and for nothing else: a JPEG is decoded only as far as the model's
+// preprocessing reads (pixels outside the centre crop's window are left undefined)
+// and, unless WithExactDecode was given, at 1/2, 1/4 or 1/8 scale when it is big
+// enough (see data.DecodeOptions). The pixel cap of WithMaxPixels is checked before
+// decoding. Use data.Decode for an image you want to look at.
+func (t *Tagger) DecodeBytes(b []byte) (image.Image, error) {
+	img, err := data.DecodeBytes(b, t.decodeOptions())
+	if err != nil {
+		return nil, fmt.Errorf("autotag: %w", err)
+	}
+	return img, nil
+}
+
+// decodeOptions are the data.DecodeOptions of TagReader and DecodeBytes.
+func (t *Tagger) decodeOptions() data.DecodeOptions {
+	spec := t.spec
+	return data.DecodeOptions{MaxPixels: t.opts.maxPixels, For: &spec, Reduce: !t.opts.exact}
 }
 
 // TagBatch tags several images; the result has one slice per image, in order.

@@ -46,10 +46,25 @@ var ErrInputTooLarge = errors.New("encoded input too large")
 // ErrEmpty is returned (wrapped) for an empty input.
 var ErrEmpty = errors.New("empty input")
 
-// DecodeOptions bounds what Decode accepts. The zero value is the defaults.
+// DecodeOptions bounds what Decode accepts and, optionally, tells it what the image
+// is for. The zero value is the defaults: every pixel decoded at full size.
 type DecodeOptions struct {
 	MaxPixels int   // width×height cap checked before decoding; 0 → DefaultMaxPixels, <0 → no cap
 	MaxBytes  int64 // encoded size cap; 0 → DefaultMaxBytes, <0 → no cap
+
+	// For, when set, is the preprocessing the decoded image is for (Preprocess with
+	// this spec, and nothing else). A JPEG is then decoded only as far as that reads:
+	// the 8×8 blocks under Spec.SourceWindow are reconstructed, the others only
+	// entropy-decoded, so the image's pixels outside that window are undefined.
+	// Preprocess's output is the same, bit for bit, as after a full decode.
+	For *Spec
+	// Reduce, with For, lets a JPEG large enough be decoded at 1/2, 1/4 or 1/8 of its
+	// size by scaled inverse DCTs (libjpeg's scaled decoding; PIL's draft mode), as
+	// long as the reduced image still needs no upscaling: its shorter side at least
+	// For.Resize (both sides at least For.Crop under Squash). That skips most of the
+	// work for big photos; the image is smaller and Preprocess's output close to, not
+	// identical with, that of a full decode (see data/jpeg for the error measured).
+	Reduce bool
 }
 
 func (o DecodeOptions) maxPixels() int {
@@ -211,6 +226,18 @@ func DecodeConfigBytes(b []byte) (image.Config, string, error) {
 	return cfg, f.name, nil
 }
 
+// UprightSize is the size of an encoded image as Decode returns it at full scale:
+// the header's width and height, swapped when the EXIF orientation turns the image
+// a quarter turn. It decodes no pixels.
+func UprightSize(b []byte) (image.Point, error) {
+	cfg, name, err := DecodeConfigBytes(b)
+	if err != nil {
+		return image.Point{}, err
+	}
+	w, h := uprightSize(cfg.Width, cfg.Height, orientationOf(name, b))
+	return image.Pt(w, h), nil
+}
+
 // decodeBytes is Decode on an in-memory input.
 func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 	cfg, name, err := DecodeConfigBytes(b)
@@ -221,14 +248,19 @@ func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	f, _ := sniff(b)
-	img, err := guard(name, func() (image.Image, error) { return f.decode(bytes.NewReader(b)) })
+	o := orientationOf(name, b)
+	decode := func() (image.Image, error) { return f.decode(bytes.NewReader(b)) }
+	if name == formatJPEG.name {
+		decode = func() (image.Image, error) { return decodeJPEG(b, cfg, o, opt) }
+	}
+	img, err := guard(name, decode)
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", name, err)
 	}
 	if img == nil || img.Bounds().Empty() {
 		return nil, fmt.Errorf("decoding %s: image has no pixels", name)
 	}
-	return applyOrientation(img, orientationOf(name, b)), nil
+	return applyOrientation(img, o), nil
 }
 
 // checkSize applies the per-side and total pixel caps to header dimensions.

@@ -169,3 +169,42 @@ func applyOrientation(img image.Image, o Orientation) image.Image {
 	}
 	return img
 }
+
+// storedRect maps r, a rectangle of the upright image applyOrientation makes for o,
+// back to the stored image's coordinates: the pixels that land in r. sw and sh are
+// the stored image's width and height.
+func storedRect(r image.Rectangle, o Orientation, sw, sh int) image.Rectangle {
+	if r.Empty() {
+		return r
+	}
+	// from maps an upright pixel (x, y) to the stored pixel it comes from.
+	from := func(x, y int) image.Point {
+		switch o {
+		case 2:
+			return image.Pt(sw-1-x, y)
+		case 3:
+			return image.Pt(sw-1-x, sh-1-y)
+		case 4:
+			return image.Pt(x, sh-1-y)
+		case 5:
+			return image.Pt(y, x)
+		case 6:
+			return image.Pt(y, sh-1-x)
+		case 7:
+			return image.Pt(sw-1-y, sh-1-x)
+		case 8:
+			return image.Pt(sw-1-y, x)
+		}
+		return image.Pt(x, y)
+	}
+	a, b := from(r.Min.X, r.Min.Y), from(r.Max.X-1, r.Max.Y-1)
+	return image.Rect(min(a.X, b.X), min(a.Y, b.Y), max(a.X, b.X)+1, max(a.Y, b.Y)+1)
+}
+
+// uprightSize is the size applyOrientation gives a w×h stored image.
+func uprightSize(w, h int, o Orientation) (int, int) {
+	if o >= 5 && o <= 8 {
+		return h, w
+	}
+	return w, h
+}

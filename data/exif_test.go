@@ -136,3 +136,37 @@ func TestOrientationOtherContainers(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredRect checks storedRect against applyOrientation itself: every pixel of an
+// upright rectangle comes from inside the stored rectangle it maps to, which is no
+// bigger than the upright one.
+func TestStoredRect(t *testing.T) {
+	const sw, sh = 7, 5
+	stored := image.NewNRGBA(image.Rect(0, 0, sw, sh))
+	for y := range sh {
+		for x := range sw {
+			stored.Pix[stored.PixOffset(x, y)] = uint8(y*sw + x) // each pixel names itself
+		}
+	}
+	for o := Orientation(1); o <= 8; o++ {
+		up := applyOrientation(stored, o).(*image.NRGBA)
+		if w, h := uprightSize(sw, sh, o); up.Bounds().Dx() != w || up.Bounds().Dy() != h {
+			t.Fatalf("orientation %d: upright %v, uprightSize %dx%d", o, up.Bounds(), w, h)
+		}
+		for _, r := range []image.Rectangle{up.Bounds(), image.Rect(1, 1, 3, 4), image.Rect(0, 2, 1, 3), image.Rect(2, 0, 5, 2)} {
+			r = r.Intersect(up.Bounds())
+			got := storedRect(r, o, sw, sh)
+			if got.Dx()*got.Dy() != r.Dx()*r.Dy() {
+				t.Errorf("orientation %d: %v maps to %v, a different area", o, r, got)
+			}
+			for y := r.Min.Y; y < r.Max.Y; y++ {
+				for x := r.Min.X; x < r.Max.X; x++ {
+					v := int(up.Pix[up.PixOffset(x, y)])
+					if p := image.Pt(v%sw, v/sw); !p.In(got) {
+						t.Errorf("orientation %d: upright (%d,%d) in %v comes from stored %v, outside %v", o, x, y, r, p, got)
+					}
+				}
+			}
+		}
+	}
+}

@@ -22,12 +22,14 @@ var errDraining = errors.New("server is shutting down")
 // job is one image waiting for a batch. The handler fills it, the worker answers on
 // done (buffered, so a worker never blocks on a handler that gave up).
 type job struct {
-	ctx      context.Context
-	img      image.Image
-	sel      Selection
-	enqueued time.Time
-	release  func() // returns the decode budget; called once the engine is done with img
-	done     chan jobResult
+	ctx        context.Context
+	img        image.Image
+	raw        []byte      // the encoded image, kept to decode again for another engine
+	decodedFor *engineSlot // the engine img was decoded for (its Decoder); nil: a full decode
+	sel        Selection
+	enqueued   time.Time
+	release    func() // returns the decode budget; called once the engine is done with img
+	done       chan jobResult
 }
 
 // jobResult is a worker's answer for one job.
@@ -294,6 +296,17 @@ func (b *batcher) infer(imgs []image.Image, jobs []*job) (tags [][]Tag, model st
 		slot.mu.RUnlock()
 	}
 	defer slot.mu.RUnlock()
+	for i, j := range jobs {
+		if j.decodedFor != nil && j.decodedFor != slot {
+			// Decoded for an engine a reload has since replaced: what that engine's
+			// decoder left out may be what this one reads.
+			img, err := decodeFor(slot.e, j.raw)
+			if err != nil {
+				return nil, "", fmt.Errorf("decoding again for the reloaded model: %w", err)
+			}
+			imgs[i], j.img, j.decodedFor = img, img, slot
+		}
+	}
 	ctx := context.Background()
 	probs, err := slot.e.Probabilities(ctx, imgs)
 	if err != nil {
@@ -314,7 +327,7 @@ func (b *batcher) infer(imgs []image.Image, jobs []*job) (tags [][]Tag, model st
 
 // finish releases the job's image and delivers r.
 func (j *job) finish(r jobResult) {
-	j.img = nil
+	j.img, j.raw = nil, nil
 	if j.release != nil {
 		j.release()
 		j.release = nil

@@ -66,37 +66,37 @@ func decodedSize(cfg image.Config) int64 {
 // At most DecodeConcurrency images decode at once: a CPU-bound decoder per core is
 // as fast as more, and keeps the scheduler's run queue short, so new connections
 // (and the 503s that refuse them) are not stuck behind dozens of decoding goroutines.
-func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (img image.Image, release func(), err error) {
+func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (img image.Image, by *engineSlot, release func(), err error) {
 	cfg, format, err := decodeHeader(data)
 	switch {
 	case err == nil:
 	case isEmptyImage(err):
-		return nil, nil, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image", name)
+		return nil, nil, nil, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image", name)
 	case isUnsupportedFormat(err):
-		return nil, nil, wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err,
+		return nil, nil, nil, wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err,
 			"%s: not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF): %v", name, err)
 	default:
-		return nil, nil, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot read the image header (%v)", name, err)
+		return nil, nil, nil, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot read the image header (%v)", name, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, nil, errorf(http.StatusUnprocessableEntity, codeInvalidImage, "%s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
+		return nil, nil, nil, errorf(http.StatusUnprocessableEntity, codeInvalidImage, "%s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(s.maxPixels) || cfg.Width > maxSide || cfg.Height > maxSide {
 		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
-		return nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+		return nil, nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
 			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
 	}
 	size := decodedSize(cfg)
 	if size > s.budget.max {
 		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
-		return nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+		return nil, nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
 			"%s: %dx%d %s image needs about %d MB decoded, more than the server's decode budget of %d MB", name, cfg.Width, cfg.Height, format, size>>20, s.budget.max>>20)
 	}
 	if !s.budget.tryAcquire(size) {
 		s.m.rejections.WithLabelValues("decode_budget").Inc()
 		e := errorf(http.StatusServiceUnavailable, codeOverloaded, "server is busy decoding other images; retry shortly")
 		e.retryAfter = 1
-		return nil, nil, e
+		return nil, nil, nil, e
 	}
 	var once sync.Once
 	release = func() { once.Do(func() { s.budget.release(size) }) }
@@ -104,29 +104,51 @@ func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (im
 	case s.decoders <- struct{}{}:
 	case <-ctx.Done():
 		release()
-		return nil, nil, contextError(ctx)
+		return nil, nil, nil, contextError(ctx)
 	}
-	img, err = s.safeDecode(data)
+	img, by, err = s.safeDecode(data)
 	<-s.decoders
 	if err != nil {
 		release()
-		return nil, nil, s.classifyDecodeError(err, name)
+		return nil, nil, nil, s.classifyDecodeError(err, name)
 	}
-	return img, release, nil
+	return img, by, release, nil
 }
 
-// safeDecode runs the decoder under a recover.
-func (s *Server) safeDecode(data []byte) (img image.Image, err error) {
+// safeDecode runs the decoder under a recover: Config.Decode when set, else the
+// current engine's Decoder (by is then its slot), else data.Decode.
+func (s *Server) safeDecode(data []byte) (img image.Image, by *engineSlot, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("image decoder panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			img, by, err = nil, nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
+		}
+	}()
+	if s.decodeMem == nil {
+		img, err = s.decode(bytes.NewReader(data), s.maxPixels)
+		return img, nil, err
+	}
+	slot := s.engine.Load()
+	if _, ok := slot.e.(Decoder); ok {
+		img, err = decodeFor(slot.e, data)
+		return img, slot, err
+	}
+	img, err = s.decodeMem(data, s.maxPixels)
+	return img, nil, err
+}
+
+// decodeFor decodes data for engine e: with its Decoder when it has one, else in full.
+// The pixel cap was checked from the header before.
+func decodeFor(e Engine, data []byte) (img image.Image, err error) {
+	defer func() {
+		if p := recover(); p != nil {
 			img, err = nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
 		}
 	}()
-	if s.decodeMem != nil {
-		return s.decodeMem(data, s.maxPixels)
+	if d, ok := e.(Decoder); ok {
+		return d.DecodeBytes(data)
 	}
-	return s.decode(bytes.NewReader(data), s.maxPixels)
+	return defaultDecodeBytes(data, -1)
 }
 
 // errCorrupt marks a decoder failure on malformed data.

@@ -36,3 +36,7 @@ func isEmptyImage(err error) bool { return errors.Is(err, data.ErrEmpty) }
 
 // maxSide is the longest image side accepted, whatever the pixel count.
 const maxSide = data.MaxSide
+
+// uprightSize is the size of an encoded image as a full decode returns it
+// (data.UprightSize: header dimensions after the EXIF orientation).
+func uprightSize(b []byte) (image.Point, error) { return data.UprightSize(b) }

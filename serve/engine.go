@@ -30,3 +30,13 @@ type Engine interface {
 // Closer is implemented by engines that hold resources; the server closes an engine
 // that a reload replaced, once no batch is using it any more.
 type Closer interface{ Close() error }
+
+// Decoder is implemented by engines that decode uploads for themselves, knowing what
+// their preprocessing reads: *autotag.Tagger decodes a JPEG only as far as its centre
+// crop needs, in the DCT domain at reduced scale when the photo is big (see
+// autotag.Tagger.DecodeBytes). The image it returns is only fit for that engine; the
+// server decodes again should a reload swap the engine before the image's batch runs.
+// Without it, or with Config.Decode set, the server decodes every pixel (data.Decode).
+type Decoder interface {
+	DecodeBytes(b []byte) (image.Image, error)
+}

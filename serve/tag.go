@@ -209,22 +209,28 @@ func (s *Server) readRaw(r *http.Request, sel Selection, t *timingMS) (pending, 
 }
 
 // submitImage decodes one image on a reserved slot and queues it.
-func (s *Server) submitImage(ctx context.Context, data []byte, name string, sel Selection, t *timingMS) (pending, error) {
+func (s *Server) submitImage(ctx context.Context, raw []byte, name string, sel Selection, t *timingMS) (pending, error) {
 	decStart := time.Now()
-	img, release, err := s.decodeUpload(ctx, data, name)
+	img, by, release, err := s.decodeUpload(ctx, raw, name)
 	t.Decode += msSince(decStart)
 	if err != nil {
 		s.batch.unreserve(1)
 		return pending{}, err
 	}
-	j := &job{ctx: ctx, img: img, sel: sel, release: release}
+	// The size the client knows: an engine's decoder may return a reduced image.
+	size := img.Bounds().Size()
+	if by != nil {
+		if up, err := uprightSize(raw); err == nil {
+			size = up
+		}
+	}
+	j := &job{ctx: ctx, img: img, raw: raw, decodedFor: by, sel: sel, release: release}
 	if err := s.batch.submit(j); err != nil {
 		release()
 		s.batch.unreserve(1)
 		return pending{}, wrapErr(http.StatusServiceUnavailable, codeNotReady, err, "server is shutting down")
 	}
-	b := img.Bounds()
-	return pending{name: name, width: b.Dx(), height: b.Dy(), job: j}, nil
+	return pending{name: name, width: size.X, height: size.Y, job: j}, nil
 }
 
 // readMultipart handles multipart/form-data: every part named "image" is an image;

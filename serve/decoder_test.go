@@ -1,0 +1,79 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/autotag/autotag/data"
+)
+
+// decoderEngine is a fake engine with its own Decoder: it decodes in full, then
+// hands the engine a quarter-size image painted in its own colour, the way a
+// reduced decode hands the model a smaller picture.
+type decoderEngine struct {
+	fakeEngine
+	paint   color.Color
+	decodes atomic.Int32
+}
+
+func (e *decoderEngine) DecodeBytes(b []byte) (image.Image, error) {
+	e.decodes.Add(1)
+	full, err := data.DecodeBytes(b, data.DecodeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	r := full.Bounds()
+	img := image.NewNRGBA(image.Rect(0, 0, (r.Dx()+1)/2, (r.Dy()+1)/2))
+	for i := 0; i < len(img.Pix); i += 4 {
+		c := color.NRGBAModel.Convert(e.paint).(color.NRGBA)
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+	}
+	return img, nil
+}
+
+// TestEngineDecoder checks that the server decodes with the engine's own Decoder,
+// reports the photo's real size rather than the decoder's reduced one, and decodes
+// again with the new engine's Decoder when a reload lands between decoding and the
+// batch.
+func TestEngineDecoder(t *testing.T) {
+	a := &decoderEngine{paint: color.NRGBA{250, 0, 0, 255}}
+	s, ts := newTestServer(t, Config{}, a)
+	raw := solidJPEG(t, 64, 48, color.RGBA{0, 0, 250, 255}) // blue; the decoder paints red
+	resp := post(t, ts.URL+"/v1/tag", "image/jpeg", bytes.NewReader(raw))
+	defer resp.Body.Close()
+	var got tagResponse
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v", resp.StatusCode, err)
+	}
+	r := got.Results[0]
+	if r.Width != 64 || r.Height != 48 {
+		t.Errorf("reported %dx%d, want the photo's 64x48", r.Width, r.Height)
+	}
+	if len(r.Tags) == 0 || r.Tags[0].Label != "red" || a.decodes.Load() != 1 {
+		t.Errorf("tags %v after %d engine decodes: want red from the engine's decoder, once", r.Tags, a.decodes.Load())
+	}
+
+	// A job decoded for engine a, whose batch runs after a reload swapped in b.
+	img, by, err := s.safeDecode(raw)
+	if err != nil || by == nil || by.e != Engine(a) {
+		t.Fatalf("safeDecode: %v, decoded for %v", err, by)
+	}
+	b := &decoderEngine{paint: color.NRGBA{0, 250, 0, 255}}
+	s.engine.Store(&engineSlot{e: b})
+	j := &job{img: img, raw: raw, decodedFor: by}
+	tags, _, err := s.batch.infer([]image.Image{img}, []*job{j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags[0]) == 0 || tags[0][0].Label != "green" || b.decodes.Load() != 1 {
+		t.Errorf("after the reload: tags %v after %d decodes by the new engine, want green, once", tags[0], b.decodes.Load())
+	}
+	if j.decodedFor == by {
+		t.Error("the job still says it was decoded for the old engine")
+	}
+}
