@@ -40,6 +40,7 @@ type tagFlags struct {
 	rules      string
 	workers    int
 	maxPixels  int
+	exact      bool
 	printRules bool
 }
 
@@ -97,6 +98,7 @@ skipped (its tags are reported from the sidecar) unless --force.`,
 	fl.StringVar(&f.rules, "rules", "", "label rules: a YAML or JSON file, 'none' for the model's raw labels, 'default' for the embedded ImageNet→COCO rules (default: the embedded rules for 1000-class ImageNet models)")
 	fl.IntVarP(&f.workers, "workers", "j", runtime.GOMAXPROCS(0), "photos decoded and preprocessed in parallel")
 	fl.IntVar(&f.maxPixels, "max-pixels", data.DefaultMaxPixels, "refuse images with more pixels than this (checked before decoding)")
+	fl.BoolVar(&f.exact, "exact-decode", false, "decode big JPEGs at full size instead of 1/2-1/8 scale in the DCT domain (slower; scores then match a full decode bit for bit)")
 	fl.BoolVar(&f.printRules, "print-rules", false, "print the embedded default label rules (YAML) and exit")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"jsonl", "csv", "table"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("model", completeModelNames)
@@ -141,6 +143,9 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	}
 	thresholdSet := c.Flags().Changed("threshold")
 	opts := []autotag.Option{autotag.WithTopK(f.topK), autotag.WithMaxPixels(f.maxPixels)}
+	if f.exact {
+		opts = append(opts, autotag.WithExactDecode())
+	}
 	if thresholdSet {
 		opts = append(opts, autotag.WithThreshold(f.threshold))
 	}
@@ -201,7 +206,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 				}
 			}
 		}
-		r.tags, r.err = tagFile(ctx, tagger, p.path, f.maxPixels)
+		r.tags, r.err = tagFile(ctx, tagger, p.path)
 		if r.err == nil && f.xmp {
 			r.err = writeSidecar(sidecar, tagger, info, cfg, r.tags)
 		}
@@ -263,9 +268,9 @@ func trimPrefix(s, p string) string {
 	return s
 }
 
-// tagFile decodes and tags one photo; errors say why, not which file (the row says
-// that).
-func tagFile(ctx context.Context, t *autotag.Tagger, path string, maxPixels int) ([]autotag.Tag, error) {
+// tagFile decodes (as the Tagger's TagReader does, under its pixel cap) and tags one
+// photo; errors say why, not which file (the row says that).
+func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -278,11 +283,7 @@ func tagFile(ctx context.Context, t *autotag.Tagger, path string, maxPixels int)
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file")
 	}
-	img, err := data.Decode(fh, data.DecodeOptions{MaxPixels: maxPixels})
-	if err != nil {
-		return nil, err
-	}
-	return t.Tag(ctx, img)
+	return t.TagReader(ctx, fh)
 }
 
 // upToDate reports whether sidecar is newer than the photo and was written by the
