@@ -52,7 +52,7 @@ func runChildServer() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		eng = taggerEngine{tg}
+		eng = tg
 	}
 	s, err := New(cfg, eng)
 	if err != nil {
