@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +42,26 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
+// machineIdle is the idle time of all CPUs since boot (/proc/stat, first line: the
+// idle and iowait columns, in USER_HZ ticks).
+func machineIdle() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	var idle int64
+	for _, i := range []int{4, 5} {
+		if i < len(f) {
+			var v int64
+			fmt.Sscan(f[i], &v)
+			idle += v
+		}
+	}
+	return time.Duration(idle) * time.Second / clockTicks
+}
+
 // selfCPU is this process's user+system CPU time (getrusage(2), RUSAGE_SELF).
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
@@ -63,6 +84,8 @@ func selfCPU() time.Duration {
 //   - served_ms: the server subprocess's CPU (/proc/PID/stat) per 200 answer under a
 //     closed loop of 2·MaxBatch clients (raw JPEG bodies, as BenchmarkServeLoad), with
 //     the wall-clock goodput beside it;
+//   - client_ms: the load generator's CPU per answer (it shares the machine), and
+//     idle_%: the machine's idle share while served (/proc/stat);
 //   - other_ms = served_ms − engine_ms − decode_ms: what the server adds (HTTP, JSON,
 //     batching, scheduling);
 //   - cpu_ratio = forward_ms / served_ms (the issue's "served ÷ `autotag bench`"
@@ -134,7 +157,10 @@ func BenchmarkServeCPU(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	c0, i0 := selfCPU(), machineIdle()
 	r := closedLoop(tg, 2*loadConfig.MaxBatch, d)
+	clientMs := cpuMs(selfCPU()-c0) / float64(max(r.ok, 1))
+	idle := (machineIdle() - i0).Seconds() / (r.dur.Seconds() * float64(runtime.NumCPU()))
 	s1, err := procCPU(pid)
 	if err != nil {
 		b.Fatal(err)
@@ -156,6 +182,9 @@ func BenchmarkServeCPU(b *testing.B) {
 	b.ReportMetric(servedMs-engineMs-decodeMs, "other_ms") // HTTP, batching, scheduling: what serve itself adds
 	b.ReportMetric(forwardMs/servedMs, "cpu_ratio")
 	b.ReportMetric(engineMs/servedMs, "cpu_ratio_engine")
+	b.ReportMetric(clientMs, "client_ms")
+	b.ReportMetric(100*idle, "idle_%")
+	b.Logf("while served: load generator %.1f ms CPU per image, machine idle %.1f %%", clientMs, 100*idle)
 	b.ReportMetric(engineIPS, "engine_img/s")
 	b.ReportMetric(r.goodput(), "served_img/s")
 }
