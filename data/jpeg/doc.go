@@ -1,0 +1,70 @@
+// Package jpeg is a fast, pure-Go JPEG decoder for the server's hot path, a
+// drop-in for image/jpeg that also decodes at 1/2, 1/4 or 1/8 scale and can skip
+// the blocks a caller will not read.
+//
+// # What it decodes
+//
+// Huffman-coded, 8-bit, DCT-based JPEG (ITU-T T.81): baseline (SOF0), extended
+// sequential (SOF1, including 16-bit quantization tables and four Huffman tables),
+// with restart intervals (DRI, RSTn), multi-scan sequential images, and grayscale or
+// YCbCr with the subsampling ratios image/jpeg returns as *image.YCbCr (4:4:4,
+// 4:2:2, 4:2:0, 4:4:0, 4:1:1, 4:1:0). Output is *image.Gray or *image.YCbCr.
+//
+// Everything image/jpeg returns as another type, or does not decode, is an error
+// wrapping ErrUnsupported, found from the headers before any scan is decoded:
+// RGB (Adobe transform 0 or component ids 'R','G','B'), 4-component CMYK/YCCK,
+// sampling factors of 3 and other ratios image/jpeg refuses, 12-bit precision,
+// arithmetic coding (SOF9-11, SOF13-15, DAC), lossless (SOF3) and hierarchical
+// (SOF5-7) processes.
+//
+// # Exactness
+//
+// With Options{} (Scale 1, no Region) the output is identical to image/jpeg's:
+// same concrete type, rectangle, subsampling ratio and samples. That is the
+// contract the tests check on real photos, synthetic fixtures, truncations and a
+// differential fuzzer. It dictates several choices:
+//
+//   - The 8×8 inverse DCT (idct.go) is image/jpeg's integer algorithm — Loeffler,
+//     Ligtenberg and Moschytz's 11-multiply DCT (ICASSP 1989) run backwards, rows
+//     then columns — with the same constants and the same right shifts; between
+//     shifts, int32 arithmetic is a ring, so zero terms can be dropped without
+//     changing a bit. Level shift and clamping are T.81 A.3.1's, as image/jpeg does
+//     them.
+//   - Malformed input is accepted or rejected as image/jpeg does: junk between
+//     segments is skipped, quantization tables default to zero, a missing Huffman
+//     table fails only when used, over-subscribed Huffman tables decode the way
+//     image/jpeg's tables happen to decode them, an end-of-band run in a sequential
+//     scan carries into the next blocks, a single-component scan walks whole MCUs,
+//     and restart intervals count image/jpeg's MCUs. A zero-width or zero-height
+//     frame gives an empty image, as image/jpeg's does.
+//   - Entropy-coded data ends at the first marker; reading past it is an error, as
+//     in image/jpeg (which does not pad with ones like libjpeg).
+//
+// # Speed
+//
+// The entropy decoder (huffman.go, scan.go) keeps a 64-bit bit reservoir refilled
+// eight bytes at a time when none is 0xff (after libjpeg-turbo's jdhuff.c), decodes
+// codes of up to 9 bits with one table lookup, and for AC coefficients whose code
+// and extra bits fit in 9 bits gets run, value and length from one lookup (the
+// "fast AC" table of Sean Barrett's stb_image). Coefficients are dequantized as they
+// are decoded, and a row mask tells the inverse DCT which rows are empty, which hold
+// only a DC term, and when a block is DC-only (a fill). Planes are allocated once
+// per image; nothing is allocated per block or MCU.
+//
+// # Scaled and region decoding
+//
+// Options.Scale 2, 4 and 8 run reduced inverse DCTs (idctred.go) on the 4×4, 2×2
+// and 1×1 lowest-frequency coefficients, as libjpeg's jidctred.c does (Tom Lane,
+// IJG), so every block yields (8/Scale)² samples and the image is
+// ceil(W/Scale)×ceil(H/Scale) with its subsampling ratio unchanged.
+// Options.Region names the output pixels the caller will read: blocks that cover
+// none of them (for chroma: none of the luma-grid pixels they cover) are entropy
+// decoded — the bit stream must be walked — but not transformed or stored.
+//
+// # Limits
+//
+// Decode allocates the output planes of the header's size (whole MCUs, as
+// image/jpeg) once the first scan starts, after a cheap check that the remaining
+// data could hold that scan; callers should cap W×H before calling. A last-resort
+// recover turns an unexpected panic into an error.
+package jpeg
