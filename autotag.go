@@ -315,8 +315,8 @@ func (t *Tagger) TagReader(ctx context.Context, r io.Reader) ([]Tag, error) {
 // DecodeBytes decodes an encoded image for this Tagger's Tag, TagBatch and
 // Probabilities, and for nothing else: a JPEG is decoded only as far as the model's
 // preprocessing reads (pixels outside the centre crop's window are left undefined)
-// and, unless WithExactDecode was given, at 1/2, 1/4 or 1/8 scale when it is big
-// enough (see data.DecodeOptions). The pixel cap of WithMaxPixels is checked before
+// and, with WithFastDecode, at 1/2, 1/4 or 1/8 scale when it is big enough (see
+// data.DecodeOptions). The pixel cap of WithMaxPixels is checked before
 // decoding. Use data.Decode for an image you want to look at.
 func (t *Tagger) DecodeBytes(b []byte) (image.Image, error) {
 	img, err := data.DecodeBytes(b, t.decodeOptions())
@@ -329,7 +329,7 @@ func (t *Tagger) DecodeBytes(b []byte) (image.Image, error) {
 // decodeOptions are the data.DecodeOptions of TagReader and DecodeBytes.
 func (t *Tagger) decodeOptions() data.DecodeOptions {
 	spec := t.spec
-	return data.DecodeOptions{MaxPixels: t.opts.maxPixels, For: &spec, Reduce: !t.opts.exact}
+	return data.DecodeOptions{MaxPixels: t.opts.maxPixels, For: &spec, Reduce: t.opts.fast}
 }
 
 // TagBatch tags several images; the result has one slice per image, in order.

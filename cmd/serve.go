@@ -33,7 +33,7 @@ type serveFlags struct {
 
 	engineBatch int
 	spareProc   bool
-	exact       bool
+	fast        bool
 }
 
 // reserveHTTPProc keeps the engine's GEMM at one goroutine per CPU and gives the Go
@@ -94,7 +94,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringSliceVar(&f.cfg.CORSOrigins, "cors-origin", nil, "exact origin allowed to call /v1/* from a browser (repeatable; default: CORS off)")
 	fl.Float64Var(&f.cfg.RateLimit, "rate-limit", 0, "requests per second per client IP on /v1/* (0: unlimited)")
 	fl.IntVar(&f.cfg.RateBurst, "rate-burst", 0, "rate-limit bucket size (default 2×rate-limit)")
-	fl.BoolVar(&f.exact, "exact-decode", false, "decode big JPEGs at full size instead of 1/2-1/8 scale in the DCT domain (slower; scores then match a full decode bit for bit)")
+	fl.BoolVar(&f.fast, "fast-decode", false, "decode JPEGs 4× or more the model's resize at 1/2-1/8 scale in the DCT domain (faster for big photos; scores close to, not equal to, a full decode's)")
 	fl.BoolVar(&f.spareProc, "spare-proc", true, "run the engine on one goroutine per CPU and keep one more scheduler slot for HTTP (fast 503s under load)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -154,8 +154,8 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 	}
 	opts = append(opts, autotag.WithBatchSize(engineBatch), autotag.WithWorkers(workers),
 		autotag.WithMaxPixels(f.cfg.MaxPixels))
-	if f.exact {
-		opts = append(opts, autotag.WithExactDecode())
+	if f.fast {
+		opts = append(opts, autotag.WithFastDecode())
 	}
 	if f.spareProc {
 		reserveHTTPProc()

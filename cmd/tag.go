@@ -40,7 +40,7 @@ type tagFlags struct {
 	rules      string
 	workers    int
 	maxPixels  int
-	exact      bool
+	fast       bool
 	printRules bool
 }
 
@@ -98,7 +98,7 @@ skipped (its tags are reported from the sidecar) unless --force.`,
 	fl.StringVar(&f.rules, "rules", "", "label rules: a YAML or JSON file, 'none' for the model's raw labels, 'default' for the embedded ImageNet→COCO rules (default: the embedded rules for 1000-class ImageNet models)")
 	fl.IntVarP(&f.workers, "workers", "j", runtime.GOMAXPROCS(0), "photos decoded and preprocessed in parallel")
 	fl.IntVar(&f.maxPixels, "max-pixels", data.DefaultMaxPixels, "refuse images with more pixels than this (checked before decoding)")
-	fl.BoolVar(&f.exact, "exact-decode", false, "decode big JPEGs at full size instead of 1/2-1/8 scale in the DCT domain (slower; scores then match a full decode bit for bit)")
+	fl.BoolVar(&f.fast, "fast-decode", false, "decode JPEGs 4× or more the model's resize at 1/2-1/8 scale in the DCT domain (faster for big photos; scores close to, not equal to, a full decode's)")
 	fl.BoolVar(&f.printRules, "print-rules", false, "print the embedded default label rules (YAML) and exit")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"jsonl", "csv", "table"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("model", completeModelNames)
@@ -143,8 +143,8 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	}
 	thresholdSet := c.Flags().Changed("threshold")
 	opts := []autotag.Option{autotag.WithTopK(f.topK), autotag.WithMaxPixels(f.maxPixels)}
-	if f.exact {
-		opts = append(opts, autotag.WithExactDecode())
+	if f.fast {
+		opts = append(opts, autotag.WithFastDecode())
 	}
 	if thresholdSet {
 		opts = append(opts, autotag.WithThreshold(f.threshold))

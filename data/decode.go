@@ -60,10 +60,12 @@ type DecodeOptions struct {
 	For *Spec
 	// Reduce, with For, lets a JPEG large enough be decoded at 1/2, 1/4 or 1/8 of its
 	// size by scaled inverse DCTs (libjpeg's scaled decoding; PIL's draft mode), as
-	// long as the reduced image still needs no upscaling: its shorter side at least
-	// For.Resize (both sides at least For.Crop under Squash). That skips most of the
-	// work for big photos; the image is smaller and Preprocess's output close to, not
-	// identical with, that of a full decode (see data/jpeg for the error measured).
+	// long as the reduced image is still at least twice the resize's size: its
+	// shorter side at least 2·For.Resize (both sides at least 2·For.Crop under
+	// Squash), so the resize still downscales by two or more. A 12-megapixel phone
+	// photo decodes at 1/4 for a 256-pixel resize. That skips most of the work for big
+	// photos; Preprocess's output is then close to, not identical with, that of a full
+	// decode (TestReducedDecodeAgreement in package autotag measures how close).
 	Reduce bool
 }
 

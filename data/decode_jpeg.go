@@ -2,8 +2,11 @@ package data
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/jpeg"
+
+	fastjpeg "github.com/autotag/autotag/data/jpeg"
 )
 
 // jpegPlan is how much of a JPEG to decode for opt.For: the DCT scale (1, 2, 4 or 8)
@@ -17,6 +20,13 @@ func jpegPlan(w, h int, o Orientation, opt DecodeOptions) (scale int, region ima
 		if spec.Squash {
 			need = spec.Crop // … or both sides, squashed
 		}
+		// Reduce only as far as leaves the resize a downscale by two or more: its
+		// antialiasing filter then still shapes every frequency the model sees, and
+		// the DCT-domain reduction changes only what that filter removes anyway.
+		// (Reducing all the way down to the resize's size visibly sharpens the
+		// image and moves ImageNet top-1 answers on 1 photo in 6; see
+		// TestReducedDecodeAgreement in package autotag.)
+		need *= reduceMargin
 		for _, s := range []int{8, 4, 2} {
 			if min(ceilDiv(w, s), ceilDiv(h, s)) >= need {
 				scale = s
@@ -29,10 +39,23 @@ func jpegPlan(w, h int, o Orientation, opt DecodeOptions) (scale int, region ima
 	return scale, storedRect(spec.SourceWindow(uw, uh), o, sw, sh)
 }
 
+// reduceMargin is how much larger than the resize target a reduced image stays.
+const reduceMargin = 2
+
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // decodeJPEG decodes a JPEG whose header said cfg, as far as opt asks (see
-// DecodeOptions.For).
+// DecodeOptions.For), with data/jpeg: at full scale and without For, pixel for pixel
+// what image/jpeg gives, in a fraction of the time. What data/jpeg does not handle
+// (CMYK, arithmetic coding, 12-bit …) goes to image/jpeg, in full.
 func decodeJPEG(b []byte, cfg image.Config, o Orientation, opt DecodeOptions) (image.Image, error) {
-	return jpeg.Decode(bytes.NewReader(b))
+	var jo fastjpeg.Options
+	if opt.For != nil {
+		jo.Scale, jo.Region = jpegPlan(cfg.Width, cfg.Height, o, opt)
+	}
+	img, err := fastjpeg.Decode(b, jo)
+	if errors.Is(err, fastjpeg.ErrUnsupported) {
+		return jpeg.Decode(bytes.NewReader(b))
+	}
+	return img, err
 }

@@ -37,7 +37,11 @@ func exifTIFF(o uint16, bo binary.ByteOrder) []byte {
 // APP1 that must be skipped, and an EXIF APP1 with orientation o.
 func exifJPEG(t testing.TB, img image.Image, o uint16, bo binary.ByteOrder) []byte {
 	t.Helper()
-	plain := encode(t, "jpeg", img)
+	return withEXIF(encode(t, "jpeg", img), o, bo)
+}
+
+// withEXIF inserts the segments exifJPEG describes into an encoded JPEG.
+func withEXIF(plain []byte, o uint16, bo binary.ByteOrder) []byte {
 	seg := func(marker byte, payload []byte) []byte {
 		s := []byte{0xFF, marker, 0, 0}
 		binary.BigEndian.PutUint16(s[2:], uint16(len(payload)+2))
