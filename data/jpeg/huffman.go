@@ -22,7 +22,10 @@ import "encoding/binary"
 // through slow, which then reproduces image/jpeg's procedure step by step.
 
 // lookBits is the number of bits the fast tables look ahead.
-const lookBits = 9
+const lookBits = 10
+
+// fastEOB flags a fastAC entry for the EOB symbol.
+const fastEOB = 1 << 12
 
 // huffTable is one decoded DHT table.
 type huffTable struct {
@@ -34,8 +37,9 @@ type huffTable struct {
 	// value i, or 0 when no code of at most lookBits bits does.
 	fast [1 << lookBits]uint16
 	// fastAC[i] is value<<16 | run<<8 | codeLength<<4 | totalLength when the code
-	// prefixing i has a non-zero size and code plus extra bits fit in lookBits bits;
-	// otherwise 0.
+	// prefixing i has a non-zero size and code plus extra bits fit in lookBits bits,
+	// or is ZRL (a zero value after a run of 15); fastEOB | codeLength<<4 |
+	// codeLength for EOB; otherwise 0.
 	fastAC [1 << lookBits]int32
 
 	// image/jpeg's representation, used by slow.
@@ -148,6 +152,14 @@ func (h *huffTable) build(counts *[16]int32, vals []byte, ac bool) {
 			for i := lo; i < hi; i++ {
 				h.fast[i] = uint16(sym) | uint16(l)<<8
 				size := uint32(sym & 15)
+				switch {
+				case ac && sym == 0x00:
+					// EOB: ends the block.
+					h.fastAC[i] = fastEOB | int32(l)<<4 | int32(l)
+				case ac && sym == 0xf0:
+					// ZRL: a run of 16 zeros, i.e. a zero after a run of 15.
+					h.fastAC[i] = 15<<8 | int32(l)<<4 | int32(l)
+				}
 				if ac && size != 0 && l+size <= lookBits {
 					// The extra bits follow the code inside i.
 					extra := (i >> (lookBits - l - size)) & (1<<size - 1)

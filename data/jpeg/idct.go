@@ -53,20 +53,37 @@ var unzig = [64]uint8{
 	53, 60, 61, 54, 47, 55, 62, 63,
 }
 
-// zigMask[k] is the row mask bit of zig-zag position k: bit r (rows holding any
-// coefficient) and bit 8+r when the coefficient is off column 0 (rows needing a
-// full row transform).
-var zigMask [64]uint16
+// zigMask[k] describes zig-zag position k for the inverse DCT's shortcuts: bit r
+// marks its row as holding a coefficient, bit 8+r marks the row as needing a full
+// row transform (the coefficient is off column 0), and bit 16+c marks its column.
+var zigMask [64]uint32
 
 func init() {
 	for k, z := range unzig {
 		row, col := z>>3, z&7
-		zigMask[k] = 1 << row
+		zigMask[k] = 1<<row | 1<<(16+col)
 		if col != 0 {
 			zigMask[k] |= 1 << (8 + row)
 		}
 	}
 }
+
+// zigInfo[k] packs unzig[k] (low 8 bits) with zigMask[k] (shifted left by 8), so
+// the entropy decoder's inner loop finds both with one load.
+var zigInfo [64]uint32
+
+func init() {
+	for k := range zigInfo {
+		zigInfo[k] = uint32(unzig[k]) | zigMask[k]<<8
+	}
+}
+
+// Masks of the zigMask bits for columns 4-7 and rows 4-7: when neither is set, the
+// row (column) transforms can drop their high-frequency inputs.
+const (
+	highCols = 0xf0 << 16
+	highRows = 0xf0
+)
 
 // clampLevel level-shifts an inverse-DCT output by +128 and clamps it to a byte
 // (T.81 A.3.1), as image/jpeg does.
@@ -84,8 +101,8 @@ func clampLevel(c int32) byte {
 // idct8 inverse-transforms b, level-shifts and stores the 8×8 result at dst (rows
 // stride apart), then zeroes b. mask says which rows hold coefficients (see
 // zigMask); rows outside it must be zero.
-func idct8(b *block, mask uint16, dst []byte, stride int) {
-	if mask&^1 == 0 {
+func idct8(b *block, mask uint32, dst []byte, stride int) {
+	if mask&0xfffe == 0 {
 		// Only the DC term: every row and column transform reduces to a shift.
 		v := clampLevel((b[0]<<17 + 1<<19) >> 20)
 		b[0] = 0
@@ -110,7 +127,11 @@ func idct8(b *block, mask uint16, dst []byte, stride int) {
 			}
 			continue
 		}
-		idctRow(x)
+		if mask&highCols == 0 {
+			idctRowLow(x)
+		} else {
+			idctRow(x)
+		}
 	}
 	if mask&0xfe == 0 {
 		// Only row 0 had coefficients, so every column is constant.
@@ -125,17 +146,19 @@ func idct8(b *block, mask uint16, dst []byte, stride int) {
 		}
 		return
 	}
-	for i := 0; i < 8; i++ {
-		idctCol(b, i)
+	if mask&highRows == 0 {
+		idctColsLow(b)
+	} else {
+		idctCols(b)
 	}
 	for y := 0; y < 8; y++ {
 		row := dst[y*stride:][:8]
 		x := (*[8]int32)(b[8*y : 8*y+8])
 		for i := range row {
 			row[i] = clampLevel(x[i])
-			x[i] = 0
 		}
 	}
+	*b = block{}
 }
 
 // idctRow is the 1-D inverse transform of one row of dequantized coefficients.
@@ -168,34 +191,85 @@ func idctRow(x *[8]int32) {
 	x[3], x[4] = E3+o4, E3-o4
 }
 
-// idctCol is the 1-D inverse transform of column i of the row-transformed block,
-// with the final rounding shift: its outputs are samples minus 128.
-func idctCol(b *block, i int) {
-	c0 := b[i&7] + 1<<19 // rounding for the final shift rides on the DC term
-	c1, c2, c3 := b[8+i&7], b[16+i&7], b[24+i&7]
-	c4, c5, c6, c7 := b[32+i&7], b[40+i&7], b[48+i&7], b[56+i&7]
+// idctRowLow is idctRow for a row whose columns 4-7 are zero.
+func idctRowLow(x *[8]int32) {
+	a := x[0] << 17
+	r2 := x[2] * rc6_18
+	r3 := x[2] * rs6_18
+	E0, E3 := a+r3, a-r3
+	E1, E2 := a+r2, a-r2
 
-	// Even part.
-	e0, e1 := (c0+c4)>>2, (c0-c4)>>2
-	u, w := c2>>13, c6>>13
-	r2 := u*rc6_12 - w*rs6_12
-	r3 := w*rc6_12 + u*rs6_12
-	E0, E3 := e0+r3, e0-r3
-	E1, E2 := e1+r2, e1-r2
-
-	// Odd part.
-	p, m := c1+c7, c1-c7
-	s3 := (c3 >> 13) * r2_14
-	s5 := (c5 >> 13) * r2_14
-	A, B := (p+s3)>>14, (p-s3)>>14
-	C, D := (m+s5)>>14, (m-s5)>>14
+	p := x[1] << 7 // = m, since x7 = 0
+	s3 := x[3] * r2_8
+	A, B, C := (p+s3)>>2, (p-s3)>>2, p>>2 // D = C, since x5 = 0
 	o4 := C*cos3 - A*sin3
 	o7 := A*cos3 + C*sin3
-	o5 := B*cos1 - D*sin1
-	o6 := D*cos1 + B*sin1
+	o5 := B*cos1 - C*sin1
+	o6 := C*cos1 + B*sin1
 
-	b[i&7], b[56+i&7] = (E0+o7)>>18, (E0-o7)>>18
-	b[8+i&7], b[48+i&7] = (E1+o6)>>18, (E1-o6)>>18
-	b[16+i&7], b[40+i&7] = (E2+o5)>>18, (E2-o5)>>18
-	b[24+i&7], b[32+i&7] = (E3+o4)>>18, (E3-o4)>>18
+	x[0], x[7] = E0+o7, E0-o7
+	x[1], x[6] = E1+o6, E1-o6
+	x[2], x[5] = E2+o5, E2-o5
+	x[3], x[4] = E3+o4, E3-o4
+}
+
+// idctCols is the 1-D inverse transform of the columns of the row-transformed
+// block, with the final rounding shift: its outputs are samples minus 128.
+func idctCols(b *block) {
+	for i := 0; i < 8; i++ {
+		c0 := b[i] + 1<<19 // rounding for the final shift rides on the DC term
+		c1, c2, c3 := b[8+i], b[16+i], b[24+i]
+		c4, c5, c6, c7 := b[32+i], b[40+i], b[48+i], b[56+i]
+
+		// Even part.
+		e0, e1 := (c0+c4)>>2, (c0-c4)>>2
+		u, w := c2>>13, c6>>13
+		r2 := u*rc6_12 - w*rs6_12
+		r3 := w*rc6_12 + u*rs6_12
+		E0, E3 := e0+r3, e0-r3
+		E1, E2 := e1+r2, e1-r2
+
+		// Odd part.
+		p, m := c1+c7, c1-c7
+		s3 := (c3 >> 13) * r2_14
+		s5 := (c5 >> 13) * r2_14
+		A, B := (p+s3)>>14, (p-s3)>>14
+		C, D := (m+s5)>>14, (m-s5)>>14
+		o4 := C*cos3 - A*sin3
+		o7 := A*cos3 + C*sin3
+		o5 := B*cos1 - D*sin1
+		o6 := D*cos1 + B*sin1
+
+		b[i], b[56+i] = (E0+o7)>>18, (E0-o7)>>18
+		b[8+i], b[48+i] = (E1+o6)>>18, (E1-o6)>>18
+		b[16+i], b[40+i] = (E2+o5)>>18, (E2-o5)>>18
+		b[24+i], b[32+i] = (E3+o4)>>18, (E3-o4)>>18
+	}
+}
+
+// idctColsLow is idctCols for a block whose rows 4-7 are zero.
+func idctColsLow(b *block) {
+	for i := 0; i < 8; i++ {
+		c0 := b[i] + 1<<19
+		c1, c2, c3 := b[8+i], b[16+i], b[24+i]
+
+		e := c0 >> 2 // e0 = e1, since c4 = 0
+		u := c2 >> 13
+		r2 := u * rc6_12
+		r3 := u * rs6_12
+		E0, E3 := e+r3, e-r3
+		E1, E2 := e+r2, e-r2
+
+		s3 := (c3 >> 13) * r2_14
+		A, B, C := (c1+s3)>>14, (c1-s3)>>14, c1>>14 // p = m = c1, D = C
+		o4 := C*cos3 - A*sin3
+		o7 := A*cos3 + C*sin3
+		o5 := B*cos1 - C*sin1
+		o6 := C*cos1 + B*sin1
+
+		b[i], b[56+i] = (E0+o7)>>18, (E0-o7)>>18
+		b[8+i], b[48+i] = (E1+o6)>>18, (E1-o6)>>18
+		b[16+i], b[40+i] = (E2+o5)>>18, (E2-o5)>>18
+		b[24+i], b[32+i] = (E3+o4)>>18, (E3-o4)>>18
+	}
 }

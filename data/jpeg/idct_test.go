@@ -28,15 +28,16 @@ func TestIDCTConstants(t *testing.T) {
 	}
 }
 
-// randomBlock fills a block with coefficients in the rows of rowMask; with huge
+// randomBlock fills a block with coefficients in the rows of rowMask and columns
+// of colMask (always the DC term); with huge
 // set, values span the whole int32 range (hostile streams wrap).
-func randomBlock(rng *rand.Rand, rowMask uint8, dcOnlyRows bool, huge bool) (block, uint16) {
+func randomBlock(rng *rand.Rand, rowMask, colMask uint8, dcOnlyRows bool, huge bool) (block, uint32) {
 	var b block
-	var mask uint16
+	var mask uint32
 	for k := 0; k < 64; k++ {
 		z := unzig[k]
 		row, col := z>>3, z&7
-		if rowMask&(1<<row) == 0 || (dcOnlyRows && col != 0) || rng.IntN(3) == 0 {
+		if rowMask&(1<<row) == 0 || colMask&(1<<col) == 0 || (dcOnlyRows && col != 0) || rng.IntN(3) == 0 {
 			continue
 		}
 		v := int32(rng.IntN(2049) - 1024)
@@ -53,7 +54,8 @@ func randomBlock(rng *rand.Rand, rowMask uint8, dcOnlyRows bool, huge bool) (blo
 	return b, mask | 1
 }
 
-// TestIDCTShortcutsExact: the DC-only, DC-only-row and row-0-only shortcuts give
+// TestIDCTShortcutsExact: the DC-only, DC-only-row, row-0-only, low-column and
+// low-row shortcuts give
 // the same bytes as the general transform, wrapping arithmetic included.
 func TestIDCTShortcutsExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -65,10 +67,20 @@ func TestIDCTShortcutsExact(t *testing.T) {
 		case 1:
 			rows &= 1
 		}
-		b, mask := randomBlock(rng, rows, trial%8 == 3, trial%2 == 0)
+		cols := uint8(rng.IntN(256))
+		switch trial % 5 {
+		case 0:
+			cols &= 0x0f
+		case 1:
+			cols = 0xff
+		}
+		if trial%3 == 0 {
+			rows &= 0x0f
+		}
+		b, mask := randomBlock(rng, rows, cols, trial%8 == 3, trial%2 == 0)
 		general := b
 		var want, got [64]byte
-		idct8(&general, 0xffff, want[:], 8)
+		idct8(&general, 0xffffff, want[:], 8)
 		idct8(&b, mask, got[:], 8)
 		if got != want {
 			t.Fatalf("trial %d mask %#x: shortcut %v, general %v", trial, mask, got, want)
@@ -84,13 +96,13 @@ func TestIDCTShortcutsExact(t *testing.T) {
 func TestIDCTCloseToDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for trial := 0; trial < 2000; trial++ {
-		b, mask := randomBlock(rng, 0xff, false, false)
+		b, mask := randomBlock(rng, 0xff, 0xff, false, false)
 		for i := range b {
 			b[i] /= int32(1 + i)
 		}
 		want := refScaledIDCT(&b, 8)
 		var got [64]byte
-		idct8(&b, mask|0xff00, got[:], 8)
+		idct8(&b, mask|0xffff00, got[:], 8)
 		for y := 0; y < 8; y++ {
 			for x := 0; x < 8; x++ {
 				if d := int(got[8*y+x]) - int(want[y][x]); d < -1 || d > 1 {

@@ -37,7 +37,7 @@ func init() {
 }
 
 // idct4 writes the 4×4 reduced inverse DCT of b (Scale 2) to dst and zeroes b.
-func idct4(b *block, mask uint16, dst []byte, stride int) {
+func idct4(b *block, mask uint32, dst []byte, stride int) {
 	var t [4][4]int // t[v][X]: rows transformed, scaled by 2^redBits
 	for v := 0; v < 4; v++ {
 		if mask&(1<<v) == 0 {
@@ -66,7 +66,7 @@ func idct4(b *block, mask uint16, dst []byte, stride int) {
 
 // idct2 writes the 2×2 reduced inverse DCT of b (Scale 4) to dst and zeroes b. With
 // N = 2 every cosine is ±1/√2, so f = (F00 ± F01 ± F10 ± F11)/8.
-func idct2(b *block, mask uint16, dst []byte, stride int) {
+func idct2(b *block, mask uint32, dst []byte, stride int) {
 	f00, f01, f10, f11 := int(b[0]), int(b[1]), int(b[8]), int(b[9])
 	a, c := f00+f10, f00-f10 // top row sums, bottom row sums
 	e, g := f01+f11, f01-f11
@@ -78,7 +78,7 @@ func idct2(b *block, mask uint16, dst []byte, stride int) {
 }
 
 // idct1 writes the DC level of b (Scale 8) to dst and zeroes b.
-func idct1(b *block, mask uint16, dst []byte) {
+func idct1(b *block, mask uint32, dst []byte) {
 	dst[0] = clampLevel64((int(b[0]) + 4) >> 3)
 	clearRows(b, mask)
 }
@@ -96,8 +96,8 @@ func clampLevel64(c int) byte {
 }
 
 // clearRows zeroes the rows of b that mask marks.
-func clearRows(b *block, mask uint16) {
-	if mask&^1 == 0 {
+func clearRows(b *block, mask uint32) {
+	if mask&0xfffe == 0 {
 		b[0] = 0
 		return
 	}

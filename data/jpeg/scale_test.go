@@ -46,7 +46,7 @@ func TestScaledIDCTMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := 0; trial < 3000; trial++ {
 		var b block
-		var mask uint16
+		var mask uint32
 		for k := 0; k < 64; k++ {
 			if k > 0 && rng.IntN(64) > 64-k/2-8 || rng.IntN(3) == 0 {
 				continue

@@ -1,6 +1,9 @@
 package jpeg
 
-import "image"
+import (
+	"encoding/binary"
+	"image"
+)
 
 // scanComp is one component of a scan header (T.81 B.2.3).
 type scanComp struct {
@@ -181,7 +184,7 @@ func (d *decoder) wanted(ci, bx, by int) bool {
 // storeBlock reconstructs the dequantized block d.blk into component ci's plane at
 // block (bx, by) at the output scale, or just clears it when the Region does not
 // need it.
-func (d *decoder) storeBlock(b *block, mask uint16, ci, bx, by int) {
+func (d *decoder) storeBlock(b *block, mask uint32, ci, bx, by int) {
 	if !d.wanted(ci, bx, by) {
 		clearRows(b, mask)
 		return
@@ -306,7 +309,7 @@ func (d *decoder) restart(r *bitReader, expected *byte) error {
 // including what it does with malformed streams: a run that overshoots the block
 // ends it without reading the value's bits, and EOBn symbols start an end-of-band
 // run that skips the AC terms of the next blocks.
-func (d *decoder) decodeBlock(r *bitReader, dcT, acT *huffTable, q *[64]int32, pred *int32) (uint16, error) {
+func (d *decoder) decodeBlock(r *bitReader, dcT, acT *huffTable, q *[64]int32, pred *int32) (uint32, error) {
 	if !dcT.defined {
 		return 0, FormatError("uninitialized Huffman table")
 	}
@@ -340,7 +343,7 @@ func (d *decoder) decodeBlock(r *bitReader, dcT, acT *huffTable, q *[64]int32, p
 		n -= int(s)
 	}
 	b[0] = *pred * q[0]
-	mask := uint16(1)
+	mask := uint32(1)
 
 	if d.eobRun > 0 {
 		d.eobRun--
@@ -352,11 +355,31 @@ func (d *decoder) decodeBlock(r *bitReader, dcT, acT *huffTable, q *[64]int32, p
 		return 0, FormatError("uninitialized Huffman table")
 	}
 	// AC: run/size symbols (T.81 F.2.2.2).
+	data := r.data
 	for k := 1; k < 64; {
 		if n < 32 {
-			acc, n = r.refill(acc, n)
+			// refill's fast case, inlined: eight bytes without 0xff.
+			if p := r.pos; p+8 <= len(data) {
+				if w := binary.BigEndian.Uint64(data[p:]); !hasFF(w) {
+					nb := (64 - n) >> 3
+					s := uint(64 - n - 8*nb)
+					acc |= (w >> uint(n)) >> s << s
+					r.pos = p + nb
+					n += 8 * nb
+				} else {
+					acc, n = r.refill(acc, n)
+				}
+			} else {
+				acc, n = r.refill(acc, n)
+			}
 		}
 		if e := acT.fastAC[acc>>(64-lookBits)]; e != 0 {
+			if e&fastEOB != 0 {
+				l := uint(e) & 15
+				acc <<= l
+				n -= int(l)
+				break
+			}
 			k += int(e>>8) & 15
 			if k > 63 {
 				// The run overshoots: image/jpeg stops without reading the value.
@@ -368,8 +391,9 @@ func (d *decoder) decodeBlock(r *bitReader, dcT, acT *huffTable, q *[64]int32, p
 			l := uint(e) & 15
 			acc <<= l
 			n -= int(l)
-			b[unzig[k&63]] = (e >> 16) * q[k&63]
-			mask |= zigMask[k&63]
+			zi := zigInfo[k&63]
+			b[zi&63] = (e >> 16) * q[k&63]
+			mask |= zi >> 8
 			k++
 			continue
 		}
@@ -399,8 +423,9 @@ func (d *decoder) decodeBlock(r *bitReader, dcT, acT *huffTable, q *[64]int32, p
 			v := extend(uint32(acc>>(64-size)), size)
 			acc <<= size
 			n -= int(size)
-			b[unzig[k&63]] = v * q[k&63]
-			mask |= zigMask[k&63]
+			zi := zigInfo[k&63]
+			b[zi&63] = v * q[k&63]
+			mask |= zi >> 8
 			k++
 			continue
 		}
