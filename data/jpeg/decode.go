@@ -294,9 +294,6 @@ func (d *decoder) processSOF(n int) error {
 		return unsupported("number of components")
 	}
 	d.seenSOF = true
-	if d.progressive {
-		return unsupported("progressive JPEG")
-	}
 	p, err := d.readFull(n)
 	if err != nil {
 		return err

@@ -104,7 +104,7 @@ func TestTruncated(t *testing.T) {
 	fx := fixtures(t)
 	inputs := map[string][]byte{}
 	for _, n := range []string{"s420.jpg", "restart_1b.jpg", "s411.jpg", "gray.jpg", "odd_17x33_420.jpg",
-		"seq_scans_restart.jpg", "prog_sa.jpg", "prog_restart.jpg", "q100_opt.jpg"} {
+		"seq_scans_restart.jpg", "prog_sa.jpg", "prog_restart_444.jpg", "prog_sa_444_restart.jpg", "q100_opt.jpg"} {
 		inputs[n] = fx[n]
 	}
 	for _, name := range sortedNames(inputs) {
@@ -135,7 +135,7 @@ func isProgressiveGap(err error, name string) bool {
 }
 
 // progressiveSupported says whether SOF2 is decoded (else ErrUnsupported).
-const progressiveSupported = false
+const progressiveSupported = true
 
 // segment builds a marker segment with its length.
 func segment(marker byte, payload ...byte) []byte {

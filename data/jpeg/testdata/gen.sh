@@ -73,7 +73,11 @@ cjpeg -quality 85 -progressive -sample 1x1 "$tmp/big.ppm" >prog_444.jpg
 jpegtran -progressive s422.jpg >prog_422.jpg
 jpegtran -progressive gray.jpg >prog_gray.jpg
 jpegtran -progressive odd_17x33_420.jpg >prog_odd.jpg
-jpegtran -progressive -restart 1B s420.jpg >prog_restart.jpg
+jpegtran -progressive -restart 1B s444.jpg >prog_restart_444.jpg
+jpegtran -progressive -restart 2B gray.jpg >prog_restart_gray.jpg
+# As for sequential scans, image/jpeg rejects restarts in non-interleaved scans
+# of a component with several blocks per MCU (4:2:0 luma, 4:1:1 luma).
+jpegtran -progressive -restart 1B s420.jpg >stdfail_prog_restart.jpg
 jpegtran -progressive -optimize q100.jpg >prog_q100.jpg
 cat >"$tmp/sa.scans" <<'SCANS'
 # DC first at Al=2, then refined twice; AC bands with two refinements each.
@@ -91,7 +95,8 @@ cat >"$tmp/sa.scans" <<'SCANS'
 SCANS
 jpegtran -scans "$tmp/sa.scans" s420.jpg >prog_sa.jpg
 jpegtran -scans "$tmp/sa.scans" q100_opt.jpg >prog_sa_q100.jpg
-jpegtran -scans "$tmp/sa.scans" -restart 2B s411.jpg >prog_sa_411_restart.jpg
+jpegtran -scans "$tmp/sa.scans" -restart 2B s444.jpg >prog_sa_444_restart.jpg
+jpegtran -scans "$tmp/sa.scans" -restart 2B s411.jpg >stdfail_prog_sa_411_restart.jpg
 cat >"$tmp/dcsep.scans" <<'SCANS'
 # DC of each component in its own (non-interleaved) scan, AC in 3 bands.
 0: 0 0 0 0;
