@@ -5,8 +5,10 @@
 // # What it decodes
 //
 // Huffman-coded, 8-bit, DCT-based JPEG (ITU-T T.81): baseline (SOF0), extended
-// sequential (SOF1, including 16-bit quantization tables and four Huffman tables),
-// with restart intervals (DRI, RSTn), multi-scan sequential images, and grayscale or
+// sequential (SOF1, including 16-bit quantization tables and four Huffman tables)
+// and progressive (SOF2, Annex G: spectral selection and successive
+// approximation), with restart intervals (DRI, RSTn), multi-scan sequential
+// images, and grayscale or
 // YCbCr with the subsampling ratios image/jpeg returns as *image.YCbCr (4:4:4,
 // 4:2:2, 4:2:0, 4:4:0, 4:1:1, 4:1:0). Output is *image.Gray or *image.YCbCr.
 //
@@ -35,8 +37,9 @@
 //     table fails only when used, over-subscribed Huffman tables decode the way
 //     image/jpeg's tables happen to decode them, an end-of-band run in a sequential
 //     scan carries into the next blocks, a single-component scan walks whole MCUs,
-//     and restart intervals count image/jpeg's MCUs. A zero-width or zero-height
-//     frame gives an empty image, as image/jpeg's does.
+//     and restart intervals count image/jpeg's MCUs (so, like image/jpeg, Decode
+//     rejects restarts in non-interleaved scans of 4:2:0 or 4:1:1 luma). A
+//     zero-width or zero-height frame gives an empty image, as image/jpeg's does.
 //   - Entropy-coded data ends at the first marker; reading past it is an error, as
 //     in image/jpeg (which does not pad with ones like libjpeg).
 //
@@ -44,8 +47,8 @@
 //
 // The entropy decoder (huffman.go, scan.go) keeps a 64-bit bit reservoir refilled
 // eight bytes at a time when none is 0xff (after libjpeg-turbo's jdhuff.c), decodes
-// codes of up to 9 bits with one table lookup, and for AC coefficients whose code
-// and extra bits fit in 9 bits gets run, value and length from one lookup (the
+// codes of up to 10 bits with one table lookup, and for AC coefficients whose code
+// and extra bits fit in 10 bits gets run, value and length from one lookup (the
 // "fast AC" table of Sean Barrett's stb_image). Coefficients are dequantized as they
 // are decoded, and a row mask tells the inverse DCT which rows are empty, which hold
 // only a DC term, and when a block is DC-only (a fill). Planes are allocated once
@@ -65,6 +68,8 @@
 //
 // Decode allocates the output planes of the header's size (whole MCUs, as
 // image/jpeg) once the first scan starts, after a cheap check that the remaining
-// data could hold that scan; callers should cap W×H before calling. A last-resort
+// data could hold that scan; callers should cap W×H before calling. Progressive
+// images also keep 64 int32 coefficients per block (4 bytes per sample, as
+// image/jpeg) until EOI. A last-resort
 // recover turns an unexpected panic into an error.
 package jpeg
