@@ -349,23 +349,73 @@ func (t *Tagger) TagBatch(ctx context.Context, imgs []image.Image) ([][]Tag, err
 // class (Info().Classes order) after the model's activation (softmax or sigmoid),
 // before label rules and thresholds; Select turns them into tags.
 func (t *Tagger) Probabilities(ctx context.Context, imgs []image.Image) ([][]float32, error) {
-	if err := t.begin(); err != nil {
-		return nil, err
-	}
-	defer t.active.Done()
-	if len(imgs) == 0 {
-		return [][]float32{}, nil
-	}
 	for i, img := range imgs {
 		if img == nil || img.Bounds().Empty() {
 			return nil, fmt.Errorf("autotag: image %d is nil or empty", i)
 		}
 	}
-	out := make([][]float32, len(imgs))
+	return t.probabilities(ctx, len(imgs), func(i int, dst []float32) error {
+		if err := data.Preprocess(imgs[i], t.spec, dst); err != nil {
+			return fmt.Errorf("autotag: preprocessing image %d: %w", i, err)
+		}
+		return nil
+	})
+}
+
+// Input is one image preprocessed for a Tagger's model (see Prepare): 3·S·S floats
+// for an S×S model input, about 600 KB at 224², whatever the photo's size.
+type Input struct {
+	t *Tagger
+	x []float32
+}
+
+// ErrForeignInput is returned by ProbabilitiesOf for an Input another Tagger
+// prepared: its model may preprocess differently.
+var ErrForeignInput = errors.New("autotag: input prepared by another Tagger")
+
+// Prepare preprocesses img for this Tagger's model ahead of ProbabilitiesOf. A server
+// prepares each upload in the goroutine that decoded it, as it arrives, and keeps the
+// small Input instead of the decoded photo until its batch runs; the batch is then the
+// forward pass alone.
+func (t *Tagger) Prepare(img image.Image) (*Input, error) {
+	if img == nil || img.Bounds().Empty() {
+		return nil, errors.New("autotag: image is nil or empty")
+	}
+	in := &Input{t: t, x: make([]float32, 3*t.spec.Crop*t.spec.Crop)}
+	if err := data.Preprocess(img, t.spec, in.x); err != nil {
+		return nil, fmt.Errorf("autotag: preprocessing: %w", err)
+	}
+	return in, nil
+}
+
+// ProbabilitiesOf is Probabilities of inputs made by this Tagger's Prepare.
+func (t *Tagger) ProbabilitiesOf(ctx context.Context, ins []*Input) ([][]float32, error) {
+	for i, in := range ins {
+		if in == nil || in.t != t {
+			return nil, fmt.Errorf("input %d: %w", i, ErrForeignInput)
+		}
+	}
+	return t.probabilities(ctx, len(ins), func(i int, dst []float32) error {
+		copy(dst, ins[i].x)
+		return nil
+	})
+}
+
+// probabilities runs n images through the model in chunks of up to the batch size,
+// on up to all workers at once; fill writes image i's model input into dst.
+func (t *Tagger) probabilities(ctx context.Context, n int, fill func(i int, dst []float32) error) ([][]float32, error) {
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
+	defer t.active.Done()
+	if n == 0 {
+		return [][]float32{}, nil
+	}
+	out := make([][]float32, n)
 	b := t.opts.batch
-	nchunks := (len(imgs) + b - 1) / b
+	nchunks := (n + b - 1) / b
 	if nchunks <= 1 {
-		if err := t.runChunk(ctx, imgs, out); err != nil {
+		if err := t.runChunk(ctx, 0, n, fill, out); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -381,8 +431,8 @@ func (t *Tagger) Probabilities(ctx context.Context, imgs []image.Image) ([][]flo
 		go func() {
 			defer wg.Done()
 			for c := range next {
-				lo, hi := c*b, min((c+1)*b, len(imgs))
-				if err := t.runChunk(ctx, imgs[lo:hi], out[lo:hi]); err != nil {
+				lo, hi := c*b, min((c+1)*b, n)
+				if err := t.runChunk(ctx, lo, hi, fill, out[lo:hi]); err != nil {
 					errs <- err
 					cancel()
 					return
@@ -411,9 +461,9 @@ feed:
 	return out, nil
 }
 
-// runChunk preprocesses up to one batch of images, runs it on an idle worker and
-// stores the probabilities in out.
-func (t *Tagger) runChunk(ctx context.Context, imgs []image.Image, out [][]float32) error {
+// runChunk fills the inputs of images [lo, hi) (at most one batch), runs them on an
+// idle worker and stores the probabilities in out.
+func (t *Tagger) runChunk(ctx context.Context, lo, hi int, fill func(i int, dst []float32) error, out [][]float32) error {
 	per := 3 * t.spec.Crop * t.spec.Crop
 	buf, _ := t.inputs.Get().(*[]float32)
 	if buf == nil || len(*buf) != t.opts.batch*per {
@@ -421,13 +471,14 @@ func (t *Tagger) runChunk(ctx context.Context, imgs []image.Image, out [][]float
 		buf = &b
 	}
 	defer t.inputs.Put(buf)
-	x := (*buf)[:len(imgs)*per]
-	for i, img := range imgs {
+	n := hi - lo
+	x := (*buf)[:n*per]
+	for i := range n {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := data.Preprocess(img, t.spec, x[i*per:(i+1)*per]); err != nil {
-			return fmt.Errorf("autotag: preprocessing image %d: %w", i, err)
+		if err := fill(lo+i, x[i*per:(i+1)*per]); err != nil {
+			return err
 		}
 	}
 	var w *worker
@@ -460,15 +511,15 @@ func (t *Tagger) runChunk(ctx context.Context, imgs []image.Image, out [][]float
 		}
 		return nil
 	}
-	if r := w.runners[len(imgs)]; r != nil {
+	if r := w.runners[n]; r != nil {
 		return run(r, x, out)
 	}
 	// A short chunk (the server's partial batches) on a data-parallel batch runner
 	// still keeps every thread busy; one image at a time would use the batch-1 graph.
-	if r := w.runners[t.opts.batch]; r != nil && r.Flexible() && len(imgs) > 1 {
+	if r := w.runners[t.opts.batch]; r != nil && r.Flexible() && n > 1 {
 		return run(r, x, out)
 	}
-	for i := range imgs {
+	for i := range n {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -91,6 +92,34 @@ func TestTaggerTiny(t *testing.T) {
 	probs, err := tg.Probabilities(ctx, imgs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Prepared inputs give the same probabilities as the images, bit for bit; another
+	// Tagger's inputs are refused.
+	ins := make([]*Input, len(imgs))
+	for i, img := range imgs {
+		if ins[i], err = tg.Prepare(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prepared, err := tg.ProbabilitiesOf(ctx, ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range probs {
+		if !slices.Equal(prepared[i], probs[i]) {
+			t.Errorf("image %d: ProbabilitiesOf %v, Probabilities %v", i, prepared[i], probs[i])
+		}
+	}
+	other, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ProbabilitiesOf(ctx, ins[:1]); !errors.Is(err, ErrForeignInput) {
+		t.Errorf("another Tagger's input: %v, want ErrForeignInput", err)
+	}
+	if _, err := tg.Prepare(nil); err == nil {
+		t.Error("Prepare(nil): no error")
 	}
 	for i, img := range imgs {
 		one, err := tg.Probabilities(ctx, []image.Image{img})
