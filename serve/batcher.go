@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/autotag/autotag"
 )
 
 // errQueueFull is returned by admit when the batch queue has no room: the request is
@@ -24,8 +26,10 @@ var errDraining = errors.New("server is shutting down")
 type job struct {
 	ctx        context.Context
 	img        image.Image
-	raw        []byte      // the encoded image, kept to decode again for another engine
-	decodedFor *engineSlot // the engine img was decoded for (its Decoder); nil: a full decode
+	decodedFor *engineSlot    // the engine img was decoded for (its Decoder); nil: a full decode
+	in         *autotag.Input // the image prepared by in's engine (Preparer), img then nil
+	inFor      *engineSlot    // the engine that prepared in
+	raw        []byte         // the encoded image, kept to decode again for another engine
 	sel        Selection
 	enqueued   time.Time
 	release    func() // returns the decode budget; called once the engine is done with img
@@ -252,12 +256,8 @@ func (b *batcher) run(batch []*job) {
 	if len(live) == 0 {
 		return
 	}
-	imgs := make([]image.Image, len(live))
-	for i, j := range live {
-		imgs[i] = j.img
-	}
 	start := time.Now()
-	probs, model, err := b.infer(imgs, live)
+	probs, model, err := b.infer(live)
 	elapsed := time.Since(start)
 	b.m.batchSize.Observe(float64(len(live)))
 	b.m.inference.Observe(elapsed.Seconds())
@@ -279,7 +279,7 @@ func (b *batcher) run(batch []*job) {
 
 // infer runs one batch on the current engine and applies each job's selection. A
 // panic in the engine becomes an error for the whole batch.
-func (b *batcher) infer(imgs []image.Image, jobs []*job) (tags [][]Tag, model string, err error) {
+func (b *batcher) infer(jobs []*job) (tags [][]Tag, model string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b.log.Error("engine panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -296,26 +296,33 @@ func (b *batcher) infer(imgs []image.Image, jobs []*job) (tags [][]Tag, model st
 		slot.mu.RUnlock()
 	}
 	defer slot.mu.RUnlock()
-	for i, j := range jobs {
-		if j.decodedFor != nil && j.decodedFor != slot {
-			// Decoded for an engine a reload has since replaced: what that engine's
-			// decoder left out may be what this one reads.
-			img, err := decodeFor(slot.e, j.raw)
-			if err != nil {
-				return nil, "", fmt.Errorf("decoding again for the reloaded model: %w", err)
-			}
-			imgs[i], j.img, j.decodedFor = img, img, slot
+	for _, j := range jobs {
+		if err := j.fitFor(slot); err != nil {
+			return nil, "", fmt.Errorf("decoding again for the reloaded model: %w", err)
 		}
 	}
 	ctx := context.Background()
-	probs, err := slot.e.Probabilities(ctx, imgs)
+	var probs [][]float32
+	if p, ok := slot.e.(Preparer); ok {
+		ins := make([]*autotag.Input, len(jobs))
+		for i, j := range jobs {
+			ins[i] = j.in
+		}
+		probs, err = p.ProbabilitiesOf(ctx, ins)
+	} else {
+		imgs := make([]image.Image, len(jobs))
+		for i, j := range jobs {
+			imgs[i] = j.img
+		}
+		probs, err = slot.e.Probabilities(ctx, imgs)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("engine: %w", err)
 	}
-	if len(probs) != len(imgs) {
-		return nil, "", fmt.Errorf("engine returned %d results for %d images", len(probs), len(imgs))
+	if len(probs) != len(jobs) {
+		return nil, "", fmt.Errorf("engine returned %d results for %d images", len(probs), len(jobs))
 	}
-	tags = make([][]Tag, len(imgs))
+	tags = make([][]Tag, len(jobs))
 	for i, p := range probs {
 		tags[i] = slot.e.Select(p, jobs[i].sel)
 		if tags[i] == nil {
@@ -325,9 +332,38 @@ func (b *batcher) infer(imgs []image.Image, jobs []*job) (tags [][]Tag, model st
 	return tags, slot.e.Info().Name, nil
 }
 
+// fitFor makes the job's image fit for the engine in slot, decoding (and preparing)
+// it again from its bytes when it was made for an engine a reload has since replaced:
+// what that engine's decoder left out may be what this one reads. A Preparer gets a
+// prepared input, any other engine an image.
+func (j *job) fitFor(slot *engineSlot) error {
+	p, prepares := slot.e.(Preparer)
+	if prepares && j.in != nil && j.inFor == slot {
+		return nil
+	}
+	if j.img == nil || (j.decodedFor != nil && j.decodedFor != slot) {
+		img, err := decodeFor(slot.e, j.raw)
+		if err != nil {
+			return err
+		}
+		j.img, j.decodedFor = img, nil
+		if _, ok := slot.e.(Decoder); ok {
+			j.decodedFor = slot
+		}
+	}
+	if prepares {
+		in, err := p.Prepare(j.img)
+		if err != nil {
+			return err
+		}
+		j.in, j.inFor, j.img = in, slot, nil
+	}
+	return nil
+}
+
 // finish releases the job's image and delivers r.
 func (j *job) finish(r jobResult) {
-	j.img, j.raw = nil, nil
+	j.img, j.in, j.raw = nil, nil, nil
 	if j.release != nil {
 		j.release()
 		j.release = nil

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+
+	"github.com/autotag/autotag"
 )
 
 // DecodeFunc decodes one uploaded image, refusing images of more than maxPixels
@@ -61,63 +63,97 @@ func decodedSize(cfg image.Config) int64 {
 
 // decodeUpload checks the header of one uploaded image (format, pixel count), takes
 // its share of the decode budget and decodes it with a recover, so no decoder bug
-// can take the server down. release must be called once the image is no longer used.
+// can take the server down; when the engine is a Preparer it also preprocesses the
+// image and gives the budget back at once. It returns the job to queue (its release,
+// if still set, must be called once the image is no longer used) and the image's
+// size as the client knows it.
 //
 // At most DecodeConcurrency images decode at once: a CPU-bound decoder per core is
 // as fast as more, and keeps the scheduler's run queue short, so new connections
 // (and the 503s that refuse them) are not stuck behind dozens of decoding goroutines.
-func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (img image.Image, by *engineSlot, release func(), err error) {
+func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (j *job, size image.Point, err error) {
 	cfg, format, err := decodeHeader(data)
 	switch {
 	case err == nil:
 	case isEmptyImage(err):
-		return nil, nil, nil, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image", name)
+		return nil, size, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image", name)
 	case isUnsupportedFormat(err):
-		return nil, nil, nil, wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err,
+		return nil, size, wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err,
 			"%s: not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF): %v", name, err)
 	default:
-		return nil, nil, nil, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot read the image header (%v)", name, err)
+		return nil, size, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot read the image header (%v)", name, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, nil, nil, errorf(http.StatusUnprocessableEntity, codeInvalidImage, "%s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
+		return nil, size, errorf(http.StatusUnprocessableEntity, codeInvalidImage, "%s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(s.maxPixels) || cfg.Width > maxSide || cfg.Height > maxSide {
 		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
-		return nil, nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+		return nil, size, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
 			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
 	}
-	size := decodedSize(cfg)
-	if size > s.budget.max {
+	need := decodedSize(cfg)
+	if need > s.budget.max {
 		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
-		return nil, nil, nil, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
-			"%s: %dx%d %s image needs about %d MB decoded, more than the server's decode budget of %d MB", name, cfg.Width, cfg.Height, format, size>>20, s.budget.max>>20)
+		return nil, size, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+			"%s: %dx%d %s image needs about %d MB decoded, more than the server's decode budget of %d MB", name, cfg.Width, cfg.Height, format, need>>20, s.budget.max>>20)
 	}
-	if !s.budget.tryAcquire(size) {
+	if !s.budget.tryAcquire(need) {
 		s.m.rejections.WithLabelValues("decode_budget").Inc()
 		e := errorf(http.StatusServiceUnavailable, codeOverloaded, "server is busy decoding other images; retry shortly")
 		e.retryAfter = 1
-		return nil, nil, nil, e
+		return nil, size, e
 	}
 	var once sync.Once
-	release = func() { once.Do(func() { s.budget.release(size) }) }
+	release := func() { once.Do(func() { s.budget.release(need) }) }
 	select {
 	case s.decoders <- struct{}{}:
 	case <-ctx.Done():
 		release()
-		return nil, nil, nil, contextError(ctx)
+		return nil, size, contextError(ctx)
 	}
-	img, by, err = s.safeDecode(data)
-	<-s.decoders
+	slot := s.engine.Load()
+	img, by, err := s.safeDecode(data, slot)
 	if err != nil {
+		<-s.decoders
 		release()
-		return nil, nil, nil, s.classifyDecodeError(err, name)
+		return nil, size, s.classifyDecodeError(err, name)
 	}
-	return img, by, release, nil
+	size = img.Bounds().Size()
+	if by != nil { // the size the client knows: an engine's decoder may reduce the image
+		if up, err := uprightSize(data); err == nil {
+			size = up
+		}
+	}
+	j = &job{img: img, decodedFor: by, raw: data, release: release}
+	if p, ok := slot.e.(Preparer); ok {
+		// Preprocess now, in this goroutine, and keep only the model input.
+		in, err := safePrepare(p, img)
+		if err != nil {
+			<-s.decoders
+			release()
+			return nil, size, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot preprocess the image: %v", name, err)
+		}
+		j.in, j.inFor, j.img = in, slot, nil
+		release()
+		j.release = nil
+	}
+	<-s.decoders
+	return j, size, nil
+}
+
+// safePrepare runs p.Prepare under a recover.
+func safePrepare(p Preparer, img image.Image) (in *autotag.Input, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			in, err = nil, fmt.Errorf("preprocessing panicked: %v", r)
+		}
+	}()
+	return p.Prepare(img)
 }
 
 // safeDecode runs the decoder under a recover: Config.Decode when set, else the
 // current engine's Decoder (by is then its slot), else data.Decode.
-func (s *Server) safeDecode(data []byte) (img image.Image, by *engineSlot, err error) {
+func (s *Server) safeDecode(data []byte, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("image decoder panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -128,7 +164,6 @@ func (s *Server) safeDecode(data []byte) (img image.Image, by *engineSlot, err e
 		img, err = s.decode(bytes.NewReader(data), s.maxPixels)
 		return img, nil, err
 	}
-	slot := s.engine.Load()
 	if _, ok := slot.e.(Decoder); ok {
 		img, err = decodeFor(slot.e, data)
 		return img, slot, err

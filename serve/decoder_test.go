@@ -2,14 +2,19 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image"
 	"image/color"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 
+	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/internal/tinymodel"
 )
 
 // decoderEngine is a fake engine with its own Decoder: it decodes in full, then
@@ -59,14 +64,14 @@ func TestEngineDecoder(t *testing.T) {
 	}
 
 	// A job decoded for engine a, whose batch runs after a reload swapped in b.
-	img, by, err := s.safeDecode(raw)
+	img, by, err := s.safeDecode(raw, s.engine.Load())
 	if err != nil || by == nil || by.e != Engine(a) {
 		t.Fatalf("safeDecode: %v, decoded for %v", err, by)
 	}
 	b := &decoderEngine{paint: color.NRGBA{0, 250, 0, 255}}
 	s.engine.Store(&engineSlot{e: b})
 	j := &job{img: img, raw: raw, decodedFor: by}
-	tags, _, err := s.batch.infer([]image.Image{img}, []*job{j})
+	tags, _, err := s.batch.infer([]*job{j})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,4 +81,68 @@ func TestEngineDecoder(t *testing.T) {
 	if j.decodedFor == by {
 		t.Error("the job still says it was decoded for the old engine")
 	}
+}
+
+// TestPreparedUploads runs a real (tiny) Tagger, which decodes and prepares uploads
+// itself: the handler queues the prepared input, not the photo, and gives the decode
+// budget back at once; the answer equals the Tagger's own on the decoded photo; and a
+// job prepared for one Tagger runs on another after a reload by being decoded and
+// prepared again.
+func TestPreparedUploads(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	path := filepath.Join(t.TempDir(), "tiny.safetensors")
+	if err := tinymodel.Write(path, []string{"a", "b", "c"}, "sigmoid"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	open := func() *autotag.Tagger {
+		tg, err := autotag.Open(ctx, path, autotag.WithBatchSize(4), autotag.WithThreshold(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tg.Close() })
+		return tg
+	}
+	a, b := open(), open()
+	s, ts := newTestServer(t, Config{}, a)
+	raw := solidJPEG(t, 90, 70, color.RGBA{30, 140, 200, 255})
+	resp := post(t, ts.URL+"/v1/tag", "image/jpeg", bytes.NewReader(raw))
+	defer resp.Body.Close()
+	var got tagResponse
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v", resp.StatusCode, err)
+	}
+	want, err := a.TagReader(ctx, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got.Results[0]; r.Width != 90 || r.Height != 70 || !slices.Equal(r.Tags, want) {
+		t.Errorf("served %dx%d %v, want 90x70 %v", r.Width, r.Height, r.Tags, want)
+	}
+	if u := budgetUsed(s); u != 0 {
+		t.Errorf("decode budget still holds %d bytes after the answer", u)
+	}
+
+	j, _, err := s.decodeUpload(ctx, raw, "image")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := budgetUsed(s); j.in == nil || j.img != nil || j.release != nil || u != 0 {
+		t.Fatalf("queued job: input %v, image %v, release set %v, budget %d: want the input alone, budget back",
+			j.in != nil, j.img != nil, j.release != nil, u)
+	}
+	s.engine.Store(&engineSlot{e: b})
+	tags, _, err := s.batch.infer([]*job{j})
+	if err != nil {
+		t.Fatalf("after the reload: %v", err)
+	}
+	if !slices.Equal(tags[0], want) || j.inFor != s.engine.Load() {
+		t.Errorf("after the reload: %v (prepared for the new engine: %v), want %v", tags[0], j.inFor == s.engine.Load(), want)
+	}
+}
+
+func budgetUsed(s *Server) int64 {
+	s.budget.mu.Lock()
+	defer s.budget.mu.Unlock()
+	return s.budget.used
 }

@@ -40,3 +40,14 @@ type Closer interface{ Close() error }
 type Decoder interface {
 	DecodeBytes(b []byte) (image.Image, error)
 }
+
+// Preparer is implemented by engines that preprocess an image ahead of its batch
+// (*autotag.Tagger: Prepare and ProbabilitiesOf). The server then preprocesses each
+// upload in the goroutine that decoded it, frees the decoded photo at once (its
+// decode budget too) and queues the small model input, so a batch is the forward
+// pass alone. Should a reload swap the engine first, the server decodes and prepares
+// the upload again for the new one.
+type Preparer interface {
+	Prepare(img image.Image) (*autotag.Input, error)
+	ProbabilitiesOf(ctx context.Context, ins []*autotag.Input) ([][]float32, error)
+}

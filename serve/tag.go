@@ -211,22 +211,17 @@ func (s *Server) readRaw(r *http.Request, sel Selection, t *timingMS) (pending, 
 // submitImage decodes one image on a reserved slot and queues it.
 func (s *Server) submitImage(ctx context.Context, raw []byte, name string, sel Selection, t *timingMS) (pending, error) {
 	decStart := time.Now()
-	img, by, release, err := s.decodeUpload(ctx, raw, name)
+	j, size, err := s.decodeUpload(ctx, raw, name)
 	t.Decode += msSince(decStart)
 	if err != nil {
 		s.batch.unreserve(1)
 		return pending{}, err
 	}
-	// The size the client knows: an engine's decoder may return a reduced image.
-	size := img.Bounds().Size()
-	if by != nil {
-		if up, err := uprightSize(raw); err == nil {
-			size = up
-		}
-	}
-	j := &job{ctx: ctx, img: img, raw: raw, decodedFor: by, sel: sel, release: release}
+	j.ctx, j.sel = ctx, sel
 	if err := s.batch.submit(j); err != nil {
-		release()
+		if j.release != nil {
+			j.release()
+		}
 		s.batch.unreserve(1)
 		return pending{}, wrapErr(http.StatusServiceUnavailable, codeNotReady, err, "server is shutting down")
 	}
