@@ -28,7 +28,8 @@ type tagResult struct {
 	Tags   []Tag  `json:"tags"`
 }
 
-// timingMS splits a request's wall time: reading the body, decoding, waiting in the
+// timingMS splits a request's wall time: reading the body, decoding (and, for an
+// engine that prepares its inputs, preprocessing), waiting in the
 // batch queue and the engine batch (the longest of the request's images for the
 // last two), and the total.
 type timingMS struct {

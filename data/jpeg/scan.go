@@ -102,11 +102,16 @@ func (d *decoder) processSOS(n int) error {
 
 // cheapScanCheck rejects, before the image is allocated, a first scan that cannot
 // possibly hold its blocks: every block of a scan that codes DC terms costs at least
-// one bit, so a header announcing a huge image over a few bytes of data fails here
-// (as image/jpeg would fail later, after allocating the whole image).
+// one bit (a Huffman code), so a header announcing a huge image over a few bytes of
+// data fails here (as image/jpeg would fail later, after allocating the image).
+//
+// A progressive AC scan can skip many blocks with one end-of-band run: EOBn costs
+// at least 1+n bits and covers at most 2^(n+1)-1 blocks, at most 2185 blocks per
+// bit (n = 14), which still bounds what a few bytes can announce.
 func (d *decoder) cheapScanCheck(s *scan) error {
+	blocksPerBit := 1
 	if s.zigStart != 0 {
-		return nil
+		blocksPerBit = 2185
 	}
 	h0, v0 := d.comp[0].h, d.comp[0].v
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
@@ -118,7 +123,7 @@ func (d *decoder) cheapScanCheck(s *scan) error {
 	if s.n == 1 {
 		blocks = min(mxx*c.h, (d.width+7)/8) * min(myy*c.v, (d.height+7)/8)
 	}
-	if blocks > 8*(len(d.data)-d.pos) {
+	if blocks > blocksPerBit*8*(len(d.data)-d.pos) {
 		return FormatError("short Huffman data")
 	}
 	return nil
