@@ -6,6 +6,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -223,5 +224,30 @@ func TestZeroSize(t *testing.T) {
 	data[sof+5], data[sof+6] = 0, 0
 	if err := differential(data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHugeHeaderAllocatesLittle: a frame announcing 65535×65535 pixels over a few
+// bytes of scan data fails before the planes are allocated (image/jpeg allocates
+// them, about 6 GB, before failing).
+func TestHugeHeaderAllocatesLittle(t *testing.T) {
+	fx := fixtures(t)
+	for _, name := range []string{"s420.jpg", "prog.jpg", "gray.jpg"} {
+		data := bytes.Clone(fx[name])
+		sof := bytes.Index(data, []byte{0xff, sof0Marker})
+		if sof < 0 {
+			sof = bytes.Index(data, []byte{0xff, sof2Marker})
+		}
+		copy(data[sof+5:], []byte{0xff, 0xff, 0xff, 0xff})
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Decode(data, Options{})
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%s: huge header accepted", name)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("%s: %d bytes allocated for a header-only failure", name, n)
+		}
 	}
 }
