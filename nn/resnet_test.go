@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -247,5 +248,73 @@ func TestFlexibleRunner(t *testing.T) {
 		if _, _, err := dp.Forward(bad); err == nil {
 			t.Errorf("%d floats accepted", len(bad))
 		}
+	}
+}
+
+// TestPoolShared runs two pooled runners on one pool from two goroutines at once,
+// many times, and checks every image against a batch-1 runner: batches that overlap
+// on the pool's threads still get their own images' outputs.
+func TestPoolShared(t *testing.T) {
+	m := NewResNet50(Config{Layout: KerasV1, NumClasses: 4})
+	if err := m.Bind(randomParams(m, 9)); err != nil {
+		t.Fatal(err)
+	}
+	const h, w = 36, 36
+	img := 3 * h * w
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, 6*img)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	r1, err := m.newRunner(1, h, w, 4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	var want [][]float32
+	for i := range 6 {
+		_, l, err := r1.Forward(x[i*img : (i+1)*img])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, slices.Clone(l))
+	}
+	p, err := m.NewPool(2, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := m.NewPooledRunner(4, p)
+			defer r.Close() // leaves the shared pool open
+			for k := range 5 {
+				lo := (g*3 + k) % 3 // images lo … lo+n-1
+				n := 1 + (g+k)%4
+				_, l, err := r.Forward(x[lo*img : (lo+n)*img])
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i := range n {
+					if d := maxAbsDiff(l[i*4:(i+1)*4], want[lo+i]); d > 1e-4 {
+						errs <- fmt.Errorf("goroutine %d call %d: image %d differs by %g", g, k, lo+i, d)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if p.Threads() != 2 {
+		t.Errorf("Threads() = %d", p.Threads())
 	}
 }

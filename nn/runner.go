@@ -3,8 +3,6 @@ package nn
 import (
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/autotag/autotag/nn/gemm"
 
@@ -27,18 +25,18 @@ type Runner struct {
 	input        *tensor.Dense
 	feats, logit *gorgonia.Node
 
-	// subs, when set (see DataParallel), are single-threaded batch-1 runners that
-	// Forward runs side by side, each taking the next image not yet taken, gathering their
-	// outputs into featBuf and logitBuf; the fields above are then unused.
-	subs              []*Runner
+	// pool, when set (see DataParallel and NewPooledRunner), runs Forward's images on
+	// its single-threaded batch-1 runners, gathering their outputs into featBuf and
+	// logitBuf; the fields above are then unused. ownPool: Close closes the pool.
+	pool              *Pool
+	ownPool           bool
 	featBuf, logitBuf []float32
-	subErr            []error
 }
 
-// DataParallel makes NewRunner, for batches of two images or more, build one
-// single-threaded batch-1 runner per thread the GEMM may use (gemm.Threads, capped by
-// GOMAXPROCS and the batch) and run them side by side, each on its share of the images,
-// instead of one graph whose every layer is split between the threads. The threads then
+// DataParallel makes NewRunner, for batches of two images or more, build a Pool of
+// single-threaded batch-1 runners, one per thread the GEMM may use (gemm.Threads,
+// capped by GOMAXPROCS and the batch), which run side by side, each taking the next
+// image, instead of one graph whose every layer is split between the threads. The threads then
 // never wait for each other inside the network (one hand-off per batch instead of
 // several per layer), and each runs at batch 1's per-image cost, the lowest on this
 // project's 2-core machine (measured at 1 thread: batch 1 82 ms/image, one batch-8
@@ -58,62 +56,24 @@ func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
 	return m.newRunner(batch, height, width, 4, false)
 }
 
-// newDataParallelRunner is a batch runner over t single-threaded batch-1 runners.
+// newDataParallelRunner is a batch runner over its own pool of t single-threaded
+// batch-1 runners.
 func (m *ResNet50) newDataParallelRunner(batch, height, width, t int) (*Runner, error) {
-	r := &Runner{model: m, batch: batch, h: height, w: width, stages: 4,
-		featBuf: make([]float32, batch*2048), logitBuf: make([]float32, batch*m.Config.NumClasses),
-		subErr: make([]error, t)}
-	for range t {
-		s, err := m.newRunner(1, height, width, 4, true)
-		if err != nil {
-			r.Close()
-			return nil, err
-		}
-		r.subs = append(r.subs, s)
+	p, err := m.NewPool(t, height, width)
+	if err != nil {
+		return nil, err
 	}
+	r := m.NewPooledRunner(batch, p)
+	r.ownPool = true
 	return r, nil
 }
 
-// forwardSubs is Forward for a data-parallel runner: each runner takes the next
-// image not yet taken until none is left, so a runner whose thread is preempted (by
-// the server's decoding, say) takes fewer images instead of holding the others up.
-func (r *Runner) forwardSubs(x []float32) (features, logits []float32, err error) {
-	img, t := 3*r.h*r.w, len(r.subs)
-	n := len(x) / img
-	t = min(t, n)
-	clear(r.subErr)
-	var next atomic.Int64
-	work := func(i int) {
-		for {
-			j := int(next.Add(1) - 1)
-			if j >= n {
-				return
-			}
-			f, l, err := r.subs[i].Forward(x[j*img : (j+1)*img])
-			if err != nil {
-				r.subErr[i] = err
-				return
-			}
-			copy(r.featBuf[j*len(f):], f)
-			copy(r.logitBuf[j*len(l):], l)
-		}
-	}
-	var wg sync.WaitGroup
-	wg.Add(t - 1)
-	for i := 1; i < t; i++ {
-		go func() {
-			defer wg.Done()
-			work(i)
-		}()
-	}
-	work(0)
-	wg.Wait()
-	for _, err := range r.subErr {
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	return r.featBuf[:n*len(r.featBuf)/r.batch], r.logitBuf[:n*len(r.logitBuf)/r.batch], nil
+// NewPooledRunner is a data-parallel runner of up to batch images on pool p, which it
+// shares with any other runner built on p (see Pool); its own are only its output
+// buffers. Closing it leaves p open.
+func (m *ResNet50) NewPooledRunner(batch int, p *Pool) *Runner {
+	return &Runner{model: m, batch: batch, h: p.h, w: p.w, stages: 4, pool: p,
+		featBuf: make([]float32, batch*FeatureDim), logitBuf: make([]float32, batch*m.Config.NumClasses)}
 }
 
 // NewTrunkRunner compiles the stem and stages 1..stages (1-3) only: its Forward
@@ -265,7 +225,7 @@ func (r *Runner) Batch() int { return r.batch }
 
 // Flexible reports whether Forward also takes fewer images than Batch, from 1 up:
 // a data-parallel runner (see DataParallel) does, a single graph does not.
-func (r *Runner) Flexible() bool { return r.subs != nil }
+func (r *Runner) Flexible() bool { return r.pool != nil }
 
 // Forward runs the network on x, batch×3×H×W float32 in NCHW order (already
 // preprocessed for the model; a Flexible runner takes n×3×H×W for any n from 1 to
@@ -274,11 +234,16 @@ func (r *Runner) Flexible() bool { return r.subs != nil }
 // Runner and are overwritten by the next Forward: copy what you keep.
 func (r *Runner) Forward(x []float32) (features, logits []float32, err error) {
 	img := 3 * r.h * r.w
-	if r.subs != nil {
-		if n := len(x) / img; n < 1 || n > r.batch || len(x)%img != 0 {
+	if r.pool != nil {
+		n := len(x) / img
+		if n < 1 || n > r.batch || len(x)%img != 0 {
 			return nil, nil, fmt.Errorf("nn: Forward: input has %d floats, want 1 to %d images of 3 × %d × %d", len(x), r.batch, r.h, r.w)
 		}
-		return r.forwardSubs(x)
+		f, l := r.featBuf[:n*FeatureDim], r.logitBuf[:n*r.model.Config.NumClasses]
+		if err := r.pool.forward(x, f, l); err != nil {
+			return nil, nil, err
+		}
+		return f, l, nil
 	}
 	if want := r.batch * img; len(x) != want {
 		return nil, nil, fmt.Errorf("nn: Forward: input has %d floats, want %d (batch %d × 3 × %d × %d)", len(x), want, r.batch, r.h, r.w)
@@ -309,8 +274,8 @@ func (r *Runner) Forward(x []float32) (features, logits []float32, err error) {
 
 // Close releases the runner's machine.
 func (r *Runner) Close() error {
-	for _, s := range r.subs {
-		s.Close()
+	if r.ownPool {
+		r.pool.Close()
 	}
 	if r.vm != nil {
 		return r.vm.Close()
