@@ -51,6 +51,7 @@ type Tagger struct {
 
 	pool   chan *worker // idle workers
 	all    []*worker
+	shared *nn.Pool  // the workers' batch runners' threads (nil: no batch runner is data-parallel)
 	inputs sync.Pool // *[]float32 of one batch of preprocessed images (opts.batch of them)
 
 	mu     sync.Mutex
@@ -236,6 +237,14 @@ func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
 			t.closeRunners()
 		}
 	}()
+	// Batches run data-parallel on one pool of single-threaded runners shared by every
+	// worker (nn.Pool): the workers' batches overlap on its threads, so none idles at
+	// a batch's end while another batch waits.
+	if threads := nn.DataParallelThreads(o.batch); threads > 0 {
+		if t.shared, err = net.NewPool(threads, spec.Crop, spec.Crop); err != nil {
+			return nil, err
+		}
+	}
 	t.pool = make(chan *worker, o.workers)
 	for range o.workers {
 		w := &worker{runners: map[int]*nn.Runner{}}
@@ -246,6 +255,10 @@ func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
 			}
 			if err := ctx.Err(); err != nil {
 				return nil, err
+			}
+			if b > 1 && t.shared != nil {
+				w.runners[b] = net.NewPooledRunner(b, t.shared)
+				continue
 			}
 			r, err := net.NewRunner(b, spec.Crop, spec.Crop)
 			if err != nil {
@@ -560,5 +573,9 @@ func (t *Tagger) closeRunners() error {
 		}
 	}
 	t.all = nil
+	if t.shared != nil {
+		errs = append(errs, t.shared.Close())
+		t.shared = nil
+	}
 	return errors.Join(errs...)
 }

@@ -13,16 +13,21 @@ import (
 // thread that has finished its share of one batch starts on the next batch's images
 // instead of waiting at the first batch's end, the barrier that otherwise idles a
 // core at every batch's tail while the last image finishes on the other. The queue is
-// first in, first out, so an earlier batch's images are taken first.
+// first in, first out, and each call queues all its images at once, so an earlier
+// batch's images are all taken before a later one's.
 type Pool struct {
 	runners   []*Runner
-	tasks     chan poolTask
+	tasks     chan poolTask // buffered: a call queues all its images at once
+	enqueue   sync.Mutex    // held while a call queues, so calls' images stay in order
 	h, w      int
 	feat      int // features per image
 	classes   int // logits per image
 	done      sync.WaitGroup
 	closeOnce sync.Once
 }
+
+// poolQueue is the pool's queue length in images; a call with more waits for room.
+const poolQueue = 256
 
 // poolTask is one image of a Forward call: its input and where its outputs go.
 type poolTask struct {
@@ -43,7 +48,7 @@ func (m *ResNet50) NewPool(threads, height, width int) (*Pool, error) {
 	if threads < 1 {
 		return nil, fmt.Errorf("nn: NewPool: %d threads, want at least 1", threads)
 	}
-	p := &Pool{tasks: make(chan poolTask), h: height, w: width, feat: FeatureDim, classes: m.Config.NumClasses}
+	p := &Pool{tasks: make(chan poolTask, poolQueue), h: height, w: width, feat: FeatureDim, classes: m.Config.NumClasses}
 	for range threads {
 		r, err := m.newRunner(1, height, width, 4, true)
 		if err != nil {
@@ -86,10 +91,12 @@ func (p *Pool) forward(x, feats, logits []float32) error {
 	n := len(x) / img
 	c := &poolCall{}
 	c.wg.Add(n)
+	p.enqueue.Lock()
 	for j := range n {
 		p.tasks <- poolTask{x: x[j*img : (j+1)*img],
 			feat: feats[j*p.feat : (j+1)*p.feat], logit: logits[j*p.classes : (j+1)*p.classes], call: c}
 	}
+	p.enqueue.Unlock()
 	c.wg.Wait()
 	return c.err
 }

@@ -46,12 +46,22 @@ type Runner struct {
 // when built.
 var DataParallel = true
 
+// DataParallelThreads is the number of single-threaded runners NewRunner gives a
+// batch of this size under DataParallel (gemm.Threads, capped by GOMAXPROCS and the
+// batch), or 0 when it builds one graph instead (DataParallel off, or batch 1).
+func DataParallelThreads(batch int) int {
+	if !DataParallel || batch < 2 {
+		return 0
+	}
+	return max(1, min(gemm.Threads(), runtime.GOMAXPROCS(0), batch))
+}
+
 // NewRunner compiles the bound model for batch images of height×width pixels. It
 // checks the activation shape after the stem and after each stage and returns an
 // error naming the stage if one is off.
 func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
-	if DataParallel && batch > 1 && m.Bound() {
-		return m.newDataParallelRunner(batch, height, width, max(1, min(gemm.Threads(), runtime.GOMAXPROCS(0), batch)))
+	if t := DataParallelThreads(batch); t > 0 && m.Bound() {
+		return m.newDataParallelRunner(batch, height, width, t)
 	}
 	return m.newRunner(batch, height, width, 4, false)
 }
