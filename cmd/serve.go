@@ -75,7 +75,7 @@ func newServeCmd() *cobra.Command {
 	fl.IntVar(&f.cfg.MaxBatch, "max-batch", 8, "images per engine batch")
 	fl.IntVar(&f.engineBatch, "engine-batch", 0, "graph batch size of the engine; 0: --max-batch, so a gathered batch runs data-parallel, one image per thread at a time (compare with 'autotag bench')")
 	fl.DurationVar(&f.cfg.BatchDelay, "batch-delay", 5*time.Millisecond, "longest wait for a batch to fill")
-	fl.IntVar(&f.cfg.Workers, "workers", 1, "batches run at once (each holds its own activation buffers)")
+	fl.IntVar(&f.cfg.Workers, "workers", 2, "batches in flight at once; they share the engine's threads, so two keep every core busy across batch boundaries")
 	fl.IntVar(&f.cfg.QueueSize, "queue", 0, "images waiting for a batch before new requests get 503 (default 4×max-batch×workers)")
 	fl.DurationVar(&f.cfg.MaxQueueWait, "max-queue-wait", 5*time.Second, "refuse (503) requests that would wait longer than this for a batch at the engine's recent speed")
 	fl.Int64Var(&f.cfg.MaxBodyBytes, "max-body", 32<<20, "request body limit in bytes")

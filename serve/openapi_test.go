@@ -41,7 +41,7 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := &fakeEngine{perBatch: 200 * time.Millisecond}
-	_, ts := newTestServer(t, Config{MaxBatch: 1, QueueSize: 2, BatchDelay: -1}, eng)
+	_, ts := newTestServer(t, Config{MaxBatch: 1, QueueSize: 2, BatchDelay: -1, Workers: 1}, eng)
 	_, tsAuth := newTestServer(t, Config{APIKeys: []string{"key"}, RateLimit: 0.001, RateBurst: 1}, nil)
 
 	jpg := solidJPEG(t, 20, 10, red)

@@ -28,7 +28,7 @@ type Config struct {
 
 	MaxBatch   int           // images per engine call (default 8)
 	BatchDelay time.Duration // longest wait for a batch to fill (default 5ms; negative: none)
-	Workers    int           // goroutines calling the engine (default 1)
+	Workers    int           // goroutines calling the engine, batches in flight at once (default 2)
 	QueueSize  int           // images admitted and waiting; beyond it 503 (default 4×MaxBatch×Workers)
 	// MaxQueueWait refuses (503) a request whose images would, at the engine's recent
 	// speed, wait longer than this before their batch starts (default 5s; negative: off).
@@ -75,7 +75,9 @@ func (c *Config) setDefaults() {
 		c.BatchDelay = 5 * time.Millisecond
 	}
 	if c.Workers <= 0 {
-		c.Workers = 1
+		// Two batches in flight: the Tagger runs both on one pool of threads
+		// (nn.Pool), so the second fills the first's tail instead of a core idling.
+		c.Workers = 2
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 4 * c.MaxBatch * c.Workers

@@ -120,7 +120,7 @@ func multipartBody(t testing.TB, parts ...[3]string) (string, *bytes.Buffer) {
 }
 
 func TestTagMultipart(t *testing.T) {
-	_, ts := newTestServer(t, Config{BatchDelay: 20 * time.Millisecond}, nil)
+	_, ts := newTestServer(t, Config{BatchDelay: 20 * time.Millisecond, Workers: 1}, nil)
 	ct, body := multipartBody(t,
 		[3]string{"image", "red.jpg", string(solidJPEG(t, 30, 20, red))},
 		[3]string{"note", "", "ignored field"},
@@ -187,7 +187,7 @@ func TestBatchingGathersConcurrentRequests(t *testing.T) {
 
 func TestQueueFullRefusesAtOnce(t *testing.T) {
 	eng := &fakeEngine{perBatch: 600 * time.Millisecond}
-	s, ts := newTestServer(t, Config{MaxBatch: 1, QueueSize: 2, BatchDelay: -1}, eng)
+	s, ts := newTestServer(t, Config{MaxBatch: 1, QueueSize: 2, BatchDelay: -1, Workers: 1}, eng)
 	body := solidJPEG(t, 16, 16, red)
 	// Fill: one running, two queued.
 	var wg sync.WaitGroup
@@ -519,7 +519,7 @@ var _ = image.Rect
 
 func TestMaxQueueWaitRefusesSlowBacklog(t *testing.T) {
 	eng := &fakeEngine{perImage: 100 * time.Millisecond}
-	s, _ := newTestServer(t, Config{MaxBatch: 1, QueueSize: 100, MaxQueueWait: 250 * time.Millisecond}, eng)
+	s, _ := newTestServer(t, Config{MaxBatch: 1, QueueSize: 100, MaxQueueWait: 250 * time.Millisecond, Workers: 1}, eng)
 	b := s.batch
 	b.observe(100*time.Millisecond, 1)
 	for i := 0; i < 3; i++ { // one starts at once, then 200ms of backlog
