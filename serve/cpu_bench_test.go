@@ -151,14 +151,14 @@ func BenchmarkServeCPU(b *testing.B) {
 	// The whole served path, in a subprocess.
 	base, cmd := startChild(b, "load", path)
 	tg := loadTarget{url: base + "/v1/tag", ct: "image/jpeg", bodies: encoded}
-	closedLoop(tg, 2*loadConfig.MaxBatch, d/4) // warm-up
+	closedLoop(tg, saturating, d/4) // warm-up
 	pid := cmd.Process.Pid
 	s0, err := procCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
 	c0, i0 := selfCPU(), machineIdle()
-	r := closedLoop(tg, 2*loadConfig.MaxBatch, d)
+	r := closedLoop(tg, saturating, d)
 	clientMs := cpuMs(selfCPU()-c0) / float64(max(r.ok, 1))
 	idle := (machineIdle() - i0).Seconds() / (r.dur.Seconds() * float64(runtime.NumCPU()))
 	s1, err := procCPU(pid)

@@ -302,8 +302,17 @@ func benchForward(b testing.TB, path string, batch int) func(d time.Duration) fl
 // it the fastest per image), short batches included (nn.Runner.Flexible).
 const loadEngineBatch = 8
 
+// saturating is the closed-loop client count that saturates the load benchmark's
+// server: a full batch for each of its workers in flight, and one more queued, so
+// that a batch never waits for its clients' next requests to arrive and decode.
+var saturating = (loadWorkers + 1) * loadConfig.MaxBatch
+
+// loadWorkers is the load benchmark server's batches in flight (autotag serve's
+// default).
+const loadWorkers = 2
+
 // loadConfig is the server configuration of the load benchmark.
-var loadConfig = Config{MaxBatch: 8, BatchDelay: 5 * time.Millisecond, QueueSize: 32}
+var loadConfig = Config{MaxBatch: 8, BatchDelay: 5 * time.Millisecond, Workers: loadWorkers, QueueSize: 32}
 
 // newLoadFake is the fake engine of the load benchmark: 20 ms per batch plus 5 ms
 // per image, so batching pays.
@@ -388,7 +397,7 @@ func benchLoad(b *testing.B, eng Engine, modelPath string, forward func(time.Dur
 			f = forward(d / blocks / 2)
 		}
 		e := engineThroughput(b, eng, decoded, maxBatch, d/blocks/2)
-		r := closedLoop(tg, 2*maxBatch, d/blocks)
+		r := closedLoop(tg, saturating, d/blocks)
 		b.Logf("block %d: forward (autotag bench) %.2f img/s, engine %.2f img/s, served %.2f img/s steady (%v)", i, f, e, r.steady(), r)
 		forwardSum += f
 		engineSum += e
@@ -408,9 +417,9 @@ func benchLoad(b *testing.B, eng Engine, modelPath string, forward func(time.Dur
 	b.Logf("1× capacity (%.1f req/s open loop): %v", capacity, one)
 	// The shared machine's speed drifts over minutes: measure the capacity again
 	// right before the overload phase and hold the goodput to that figure.
-	sat2 := closedLoop(tg, 2*maxBatch, d/2)
+	sat2 := closedLoop(tg, saturating, d/2)
 	capacity2 := sat2.steady()
-	b.Logf("saturation again (closed loop, %d clients): %v", 2*maxBatch, sat2)
+	b.Logf("saturation again (closed loop, %d clients): %v", saturating, sat2)
 	two := openLoop(tg, 2*capacity2, d, 1024)
 	b.Logf("2× capacity (%.1f req/s open loop): %v", 2*capacity2, two)
 	if resp, err := http.Get(base + "/metrics"); err == nil {

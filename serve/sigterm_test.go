@@ -47,7 +47,7 @@ func runChildServer() {
 		eng = newLoadFake()
 	}
 	if p := os.Getenv(childEnv + "_MODEL"); p != "" {
-		tg, err := autotag.Open(ctx, p, autotag.WithBatchSize(loadEngineBatch), autotag.WithWorkers(2)) // as autotag serve
+		tg, err := autotag.Open(ctx, p, autotag.WithBatchSize(loadEngineBatch), autotag.WithWorkers(loadWorkers))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
