@@ -147,7 +147,7 @@ func (s rowSource) scan(y, x1, x2 int, dst []uint8) {
 	}
 	ys := img.Y[iy : iy+(x2-x1)]
 	dst = dst[:(x2-x1)*4]
-	for k, yv := range ys {
+	for k := 0; k < len(ys); {
 		x := x1 + k
 		var ic int
 		if halfX {
@@ -155,33 +155,32 @@ func (s rowSource) scan(y, x1, x2 int, dst []uint8) {
 		} else {
 			ic = yBase + (x - img.Rect.Min.X)
 		}
-		yy1 := int32(yv) * 0x10101
+		// The chroma terms of imaging's conversion, once per chroma sample: with
+		// horizontal subsampling the next pixel often shares it.
 		cb1 := int32(img.Cb[ic]) - 128
 		cr1 := int32(img.Cr[ic]) - 128
-		r := yy1 + 91881*cr1
-		if uint32(r)&0xff000000 == 0 {
-			r >>= 16
-		} else {
-			r = ^(r >> 31)
-		}
-		g := yy1 - 22554*cb1 - 46802*cr1
-		if uint32(g)&0xff000000 == 0 {
-			g >>= 16
-		} else {
-			g = ^(g >> 31)
-		}
-		b := yy1 + 116130*cb1
-		if uint32(b)&0xff000000 == 0 {
-			b >>= 16
-		} else {
-			b = ^(b >> 31)
-		}
+		rc, gc, bc := 91881*cr1, -22554*cb1-46802*cr1, 116130*cb1
+		yy := int32(ys[k]) * 0x10101
 		d := dst[k*4 : k*4+4 : k*4+4]
-		d[0] = uint8(r)
-		d[1] = uint8(g)
-		d[2] = uint8(b)
-		d[3] = 0xff
+		d[0], d[1], d[2], d[3] = ycc8(yy+rc), ycc8(yy+gc), ycc8(yy+bc), 0xff
+		k++
+		if halfX && k < len(ys) && (x+1)/2 == x/2 {
+			yy := int32(ys[k]) * 0x10101
+			d := dst[k*4 : k*4+4 : k*4+4]
+			d[0], d[1], d[2], d[3] = ycc8(yy+rc), ycc8(yy+gc), ycc8(yy+bc), 0xff
+			k++
+		}
 	}
+}
+
+// ycc8 is the last step of imaging's YCbCr conversion (image/color's YCbCrToRGB):
+// v = Y·0x10101 + a chroma term — rc = 91881·Cr', gc = −22554·Cb' − 46802·Cr' or
+// bc = 116130·Cb' with Cb' = Cb − 128, Cr' = Cr − 128 — shifted to a byte, saturated.
+func ycc8(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }
 
 // resampleBufs are the scratch buffers of one resampleCrop call, pooled.
