@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -43,17 +44,38 @@ func (r *loadResult) goodput() float64 { return float64(r.ok) / r.dur.Seconds() 
 // steady is the 200 answers per second inside the closed loop's steady window: after
 // the pipeline has filled and before the clients stop sending, so neither the first
 // requests' decoding nor the last, partly empty batch counts against the server.
+// Answers come in bursts, a batch at a time, so counting them in a fixed window would
+// be off by up to a batch; instead the rate runs from burst to burst: the answers of
+// the second to the last complete burst in the window, over the time from the first
+// burst to that one.
 func (r *loadResult) steady() float64 {
-	if r.to <= r.from {
-		return r.goodput()
-	}
-	n := 0
+	var ts []time.Duration
 	for _, t := range r.okAt {
 		if t > r.from && t <= r.to {
-			n++
+			ts = append(ts, t)
 		}
 	}
-	return float64(n) / (r.to - r.from).Seconds()
+	slices.Sort(ts)
+	const gap = 20 * time.Millisecond // answers closer than this belong to one burst
+	var starts []time.Duration        // each burst's first answer
+	var sizes []int
+	for i, t := range ts {
+		if i > 0 && t-ts[i-1] <= gap {
+			sizes[len(sizes)-1]++
+			continue
+		}
+		starts, sizes = append(starts, t), append(sizes, 1)
+	}
+	// The last burst may run past the window: leave it out.
+	if len(starts) < 3 {
+		return r.goodput()
+	}
+	k := len(starts) - 2 // the last complete burst
+	n := 0
+	for _, sz := range sizes[1 : k+1] {
+		n += sz
+	}
+	return float64(n) / (starts[k] - starts[0]).Seconds()
 }
 
 // pct returns the p-th percentile (0-100) of lat.
@@ -451,4 +473,21 @@ func benchLoad(b *testing.B, eng Engine, modelPath string, forward func(time.Dur
 	b.ReportMetric(float64(pct(two.refusedLat, 99).Microseconds())/1000, "p99_503_ms")
 	b.ReportMetric(float64(two.other5xx+one.other5xx+sat.other5xx+sat2.other5xx), "other_5xx")
 	b.ReportMetric(float64(pct(two.refusedLat, 100).Microseconds())/1000, "max_503_ms")
+}
+
+// TestSteadyRate checks the load benchmarks' rate estimate on synthetic answers: bursts
+// of 8 every 400 ms are 20 answers/s whatever the window's alignment, where counting
+// in the window would be off by up to a burst.
+func TestSteadyRate(t *testing.T) {
+	for _, phase := range []time.Duration{0, 50 * time.Millisecond, 199 * time.Millisecond, 390 * time.Millisecond} {
+		r := &loadResult{from: 2 * time.Second, to: 10 * time.Second}
+		for at := phase; at < 11*time.Second; at += 400 * time.Millisecond {
+			for i := range 8 {
+				r.okAt = append(r.okAt, at+time.Duration(i)*time.Millisecond)
+			}
+		}
+		if got := r.steady(); math.Abs(got-20) > 0.01 {
+			t.Errorf("bursts at phase %v: steady %.3f/s, want 20", phase, got)
+		}
+	}
 }
