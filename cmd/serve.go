@@ -95,7 +95,7 @@ func newServeCmd() *cobra.Command {
 	fl.Float64Var(&f.cfg.RateLimit, "rate-limit", 0, "requests per second per client IP on /v1/* (0: unlimited)")
 	fl.IntVar(&f.cfg.RateBurst, "rate-burst", 0, "rate-limit bucket size (default 2×rate-limit)")
 	fl.BoolVar(&f.fast, "fast-decode", false, "decode JPEGs 4× or more the model's resize at 1/2-1/8 scale in the DCT domain (faster for big photos; scores close to, not equal to, a full decode's)")
-	fl.BoolVar(&f.spareProc, "spare-proc", true, "run the engine on one goroutine per CPU and keep one more scheduler slot for HTTP (fast 503s under load)")
+	fl.BoolVar(&f.spareProc, "spare-proc", false, "keep one more scheduler slot than CPUs for HTTP (the engine yields at every convolution, so 503s are fast without it; with it ~3% of the CPU idles)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return c

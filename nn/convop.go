@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"runtime"
 
 	"github.com/autotag/autotag/nn/gemm"
 	"github.com/chewxy/hm"
@@ -123,6 +124,13 @@ func (op *convOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) 
 // Do runs the kernel into the operator's own output buffer.
 func (op *convOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
+	if op.ws != nil && op.ws.serial {
+		// A pool runner holds its thread for a whole forward pass (tens of ms); a
+		// turn for the scheduler at every convolution (about every 1.5 ms at 224²)
+		// lets a server's network goroutines run at once without a spare scheduler
+		// slot. With nothing else runnable it returns at once.
+		runtime.Gosched()
+	}
 	ts, err := denses(op, op.Arity(), inputs)
 	if err != nil {
 		return nil, err

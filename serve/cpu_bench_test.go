@@ -91,7 +91,7 @@ func selfCPU() time.Duration {
 //   - cpu_ratio = forward_ms / served_ms (the issue's "served ÷ `autotag bench`"
 //     estimate) and cpu_ratio_engine = engine_ms / served_ms.
 //
-// AUTOTAG_LOAD_PHASE sets each phase's length (default 8s); AUTOTAG_LOAD_SPARE=0 as
+// AUTOTAG_LOAD_PHASE sets each phase's length (default 8s); AUTOTAG_LOAD_SPARE=1 as
 // for BenchmarkServeLoad; AUTOTAG_SERVE_CPUPROFILE=FILE writes the server's CPU
 // profile for the served phase.
 //

@@ -355,10 +355,9 @@ func newLoadFake() *fakeEngine {
 //
 //	go test -run XXX -bench ServeLoad -benchtime 1x ./serve
 //
-// AUTOTAG_LOAD_PHOTOS picks the photos (see loadPhotos). The server runs as autotag
-// serve does by default, --spare-proc (GEMM on NumCPU goroutines, GOMAXPROCS
-// NumCPU+1, so HTTP and the 503s always find a scheduler slot);
-// AUTOTAG_LOAD_SPARE=0 runs it without; AUTOTAG_LOAD_PHASE (a duration, default 3s with the fake
+// AUTOTAG_LOAD_PHOTOS picks the photos (see loadPhotos); AUTOTAG_LOAD_SPARE=1 runs
+// the server as autotag serve --spare-proc does (GEMM on NumCPU goroutines,
+// GOMAXPROCS NumCPU+1); AUTOTAG_LOAD_PHASE (a duration, default 3s with the fake
 // engine, 12s with the real model) sets the length of each phase.
 func BenchmarkServeLoad(b *testing.B) {
 	phase := func(def time.Duration) time.Duration {

@@ -38,7 +38,7 @@ func runChildServer() {
 		cfg = Config{MaxBatch: 8, MemoryLimit: -1, Logger: slogJSON(io.Discard)}
 		eng = &fakeEngine{perBatch: 20 * time.Millisecond}
 	case "load":
-		if os.Getenv(childEnv+"_SPARE") != "0" { // what autotag serve does by default (--spare-proc)
+		if os.Getenv(childEnv+"_SPARE") == "1" { // what autotag serve --spare-proc does
 			gemm.SetThreads(runtime.NumCPU())
 			runtime.GOMAXPROCS(runtime.NumCPU() + 1)
 		}
