@@ -23,7 +23,10 @@
 //     (gemm.ParallelFor);
 //   - run a batch as single-threaded batch-1 runners side by side, one per thread
 //     (DataParallel), so that the threads never wait for each other inside the
-//     network.
+//     network; the runners form a Pool fed from one queue, which several batch
+//     runners may share (NewPooledRunner) so that concurrent batches overlap instead
+//     of idling a thread at each batch's end, and they yield to the Go scheduler at
+//     every convolution so a server's network goroutines are never kept waiting.
 //
 // Runner.Forward takes NCHW input and returns pooled features and logits. For
 // training, Conv2d, GlobalAvgPool and LinearNode implement gorgonia.SDOp, so
