@@ -186,6 +186,7 @@ func ycc8(v int32) uint8 {
 // resampleBufs are the scratch buffers of one resampleCrop call, pooled.
 type resampleBufs struct {
 	line  []uint8
+	line2 []uint8
 	mid   []uint8
 	acc   []float64
 	taps  []tap
@@ -261,7 +262,38 @@ func resampleCrop(img image.Image, w, h int, f imaging.ResampleFilter, win image
 	bf.mid = grow(bf.mid, rows*cw*4)
 	bf.line = grow(bf.line, need.Dx()*4)
 	line := bf.line
-	for r := 0; r < rows; r++ {
+	r0 := 0
+	if opaque {
+		// Two rows at a time: the same taps on both, six independent sums in flight
+		// instead of three (each row's arithmetic is unchanged).
+		bf.line2 = grow(bf.line2, need.Dx()*4)
+		line2 := bf.line2
+		for ; r0+1 < rows; r0 += 2 {
+			src.scan(need.Min.Y+r0, need.Min.X, need.Max.X, line)
+			src.scan(need.Min.Y+r0+1, need.Min.X, need.Max.X, line2)
+			m := bf.mid[r0*cw*4 : (r0+1)*cw*4]
+			m2 := bf.mid[(r0+1)*cw*4 : (r0+2)*cw*4]
+			for x, taps := range xaw {
+				var rr, gg, bb, rr2, gg2, bb2 float64
+				for _, t := range taps {
+					s := line[t.index : t.index+3 : t.index+3]
+					s2 := line2[t.index : t.index+3 : t.index+3]
+					rr += float64(s[0]) * t.weight
+					gg += float64(s[1]) * t.weight
+					bb += float64(s[2]) * t.weight
+					rr2 += float64(s2[0]) * t.weight
+					gg2 += float64(s2[1]) * t.weight
+					bb2 += float64(s2[2]) * t.weight
+				}
+				aInv := xinv[x]
+				d := m[x*4 : x*4+4 : x*4+4]
+				d[0], d[1], d[2], d[3] = roundClamp(rr*aInv), roundClamp(gg*aInv), roundClamp(bb*aInv), 255
+				d2 := m2[x*4 : x*4+4 : x*4+4]
+				d2[0], d2[1], d2[2], d2[3] = roundClamp(rr2*aInv), roundClamp(gg2*aInv), roundClamp(bb2*aInv), 255
+			}
+		}
+	}
+	for r := r0; r < rows; r++ {
 		src.scan(need.Min.Y+r, need.Min.X, need.Max.X, line)
 		m := bf.mid[r*cw*4 : (r+1)*cw*4]
 		if !hx {
