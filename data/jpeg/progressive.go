@@ -60,15 +60,9 @@ func (d *decoder) decodeProgressiveScan(s *scan) error {
 					}
 				}
 			}
-			if r.overrun() {
-				return errShortHuffman
-			}
-			mcu++
-			if d.ri > 0 && mcu%d.ri == 0 && mcu < mcus {
-				if err := d.restart(&r, &expectedRST); err != nil {
-					return err
-				}
-				dc = [maxComponents]int32{}
+			var err error
+			if mcu, err = d.endMCU(&r, mcu, mcus, &expectedRST, &dc); err != nil {
+				return err
 			}
 		}
 	}

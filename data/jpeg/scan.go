@@ -253,20 +253,32 @@ func (d *decoder) decodeSequentialScan(s *scan) error {
 					d.storeBlock(&d.blk, mask, ci, bx, by)
 				}
 			}
-			if r.overrun() {
-				return errShortHuffman
-			}
-			mcu++
-			if d.ri > 0 && mcu%d.ri == 0 && mcu < mcus {
-				if err := d.restart(&r, &expectedRST); err != nil {
-					return err
-				}
-				dc = [maxComponents]int32{}
+			var err error
+			if mcu, err = d.endMCU(&r, mcu, mcus, &expectedRST, &dc); err != nil {
+				return err
 			}
 		}
 	}
 	d.pos = r.pos
 	return nil
+}
+
+// endMCU is what follows every MCU of a scan: a check that the entropy decoder did
+// not read past its data, then, at the end of each restart interval but the last,
+// the RSTn marker and a reset of the DC predictions (T.81 F.1.2.3). It returns the
+// count of MCUs done.
+func (d *decoder) endMCU(r *bitReader, mcu, mcus int, expectedRST *byte, dc *[maxComponents]int32) (int, error) {
+	if r.overrun() {
+		return mcu, errShortHuffman
+	}
+	mcu++
+	if d.ri > 0 && mcu%d.ri == 0 && mcu < mcus {
+		if err := d.restart(r, expectedRST); err != nil {
+			return mcu, err
+		}
+		*dc = [maxComponents]int32{}
+	}
+	return mcu, nil
 }
 
 // restart consumes the RSTn marker that ends a restart interval (T.81 F.1.2.3 and
