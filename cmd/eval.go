@@ -70,12 +70,8 @@ func newEvalCmd() *cobra.Command {
 			fmt.Fprintf(w, "\nat threshold 0.5 for every class: ")
 			train.WriteSummary(w, res.AtHalf)
 			if jsonOut != "" {
-				b, err := jsonnum.MarshalIndent(res, "", "  ")
-				if err != nil {
+				if err := writeEvalJSON(jsonOut, res); err != nil {
 					return err
-				}
-				if err := atomicfile.WriteBytes(jsonOut, append(b, '\n')); err != nil {
-					return fmt.Errorf("eval: %w", err)
 				}
 			}
 			if plots != "" {
@@ -103,4 +99,17 @@ func newEvalCmd() *cobra.Command {
 	f.IntVar(&batch, "backbone-batch", 8, "images per backbone forward pass")
 	f.BoolVar(&quiet, "quiet", false, "no progress or logs")
 	return c
+}
+
+// writeEvalJSON writes the evaluation report as indented JSON with its numbers
+// rounded (jsonnum.Default: metrics to 4 decimals), replacing path atomically.
+func writeEvalJSON(path string, res *train.EvalResult) error {
+	b, err := jsonnum.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if err := atomicfile.WriteBytes(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	return nil
 }
