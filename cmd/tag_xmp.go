@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/autotag/autotag/internal/xmp"
 )
@@ -33,6 +35,9 @@ func claimSidecars(photos []photo, out string) {
 		if err != nil {
 			key = filepath.Clean(path)
 		}
+		if caseInsensitiveFS {
+			key = strings.ToLower(key)
+		}
 		if first, taken := owner[key]; taken {
 			photos[i].err = fmt.Errorf("xmp: sidecar %s is already the sidecar of %s in this run; not written (tag photos with the same name into different --out folders)", path, first)
 			continue
@@ -40,6 +45,10 @@ func claimSidecars(photos []photo, out string) {
 		owner[key] = p.path
 	}
 }
+
+// caseInsensitiveFS: the default file systems of macOS and Windows fold case, so
+// there A.JPG and a.jpg from two folders would share one sidecar too.
+var caseInsensitiveFS = runtime.GOOS == "darwin" || runtime.GOOS == "windows"
 
 // checkWritable refuses to change a write-protected sidecar: one without its
 // owner's write bit, or one in (or to be created under) a folder without it. The

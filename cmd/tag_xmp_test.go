@@ -145,3 +145,20 @@ func TestTagXMPOutNeverSharesASidecar(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimSidecarsFoldsCaseWhereTheFileSystemDoes: on a case-folding file system
+// (macOS, Windows) A.png and a.png from two folders share a sidecar under --out.
+func TestClaimSidecarsFoldsCaseWhereTheFileSystemDoes(t *testing.T) {
+	defer func(v bool) { caseInsensitiveFS = v }(caseInsensitiveFS)
+	for _, folds := range []bool{false, true} {
+		caseInsensitiveFS = folds
+		photos := []photo{{path: "d1/A.png", mirror: "A.png"}, {path: "d2/a.png", mirror: "a.png"}}
+		claimSidecars(photos, "out")
+		if got := photos[1].err != nil; got != folds {
+			t.Errorf("case folding %v: second photo refused = %v (%v)", folds, got, photos[1].err)
+		}
+		if photos[0].err != nil {
+			t.Errorf("the first photo was refused: %v", photos[0].err)
+		}
+	}
+}
