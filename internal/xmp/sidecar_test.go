@@ -205,6 +205,8 @@ func TestParseForms(t *testing.T) {
 func FuzzUpdate(f *testing.F) {
 	f.Add([]byte(existing))
 	f.Add([]byte(template))
+	f.Add([]byte(template + template))
+	f.Add([]byte(`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description/></rdf:RDF><?xpacket end="w"?>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		out, err := Update(doc, state(), keywords())
 		if err != nil {
