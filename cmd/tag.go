@@ -19,7 +19,6 @@ import (
 
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
-	"github.com/autotag/autotag/internal/atomicfile"
 	"github.com/autotag/autotag/internal/ordered"
 	"github.com/autotag/autotag/internal/xmp"
 	"github.com/autotag/autotag/weights"
@@ -364,7 +363,7 @@ func writeSidecar(path string, t *autotag.Tagger, info autotag.ModelInfo, cfg st
 	if werr != nil {
 		return fmt.Errorf("xmp: %w", werr)
 	}
-	if err := atomicfile.WriteBytes(path, doc); err != nil {
+	if err := writeSidecarFile(path, doc); err != nil {
 		return fmt.Errorf("xmp: writing %s: %w", path, err)
 	}
 	return nil

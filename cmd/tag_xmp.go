@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/autotag/autotag/internal/atomicfile"
 	"github.com/autotag/autotag/internal/xmp"
 )
 
@@ -70,4 +71,19 @@ func checkWritable(path string) error {
 			return nil
 		}
 	}
+}
+
+// writeSidecarFile replaces path with doc atomically, keeping the owner of the file
+// it replaces (or of the folder it goes into) when running as root.
+func writeSidecarFile(path string, doc []byte) error {
+	owner, keep := ownerFor(path)
+	if err := atomicfile.WriteBytes(path, doc); err != nil {
+		return err
+	}
+	if keep {
+		if err := giveTo(path, owner); err != nil {
+			return fmt.Errorf("keeping the owner of %s: %w", path, err)
+		}
+	}
+	return nil
 }
