@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/autotag/autotag/internal/jsonnum"
 	"github.com/autotag/autotag/nn"
 	"github.com/autotag/autotag/nn/gemm"
 	"github.com/autotag/autotag/weights"
@@ -284,9 +284,7 @@ func peakRSSMB() float64 {
 func printBench(c *cobra.Command, rep benchReport, asJSON bool) error {
 	out := c.OutOrStdout()
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return jsonnum.Encode(out, rep, "  ")
 	}
 	fmt.Fprintf(out, "model %s, %dx%d, gemm kernel %s\n", rep.Model, rep.Size, rep.Size, rep.Kernel)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,10 @@ func TestBenchCommandJSON(t *testing.T) {
 	}
 	if len(rep.Results) != 2 || rep.Results[1].Batch != 2 || rep.Results[0].MsPerImage <= 0 || rep.Size != 64 {
 		t.Errorf("unexpected report %+v", rep)
+	}
+	for key, n := range decimalsByKey(t, []byte(out)) {
+		if limit := map[bool]int{true: 2, false: 4}[strings.Contains(key, "ms_")]; n > limit {
+			t.Errorf("%s written with %d decimals, want at most %d:\n%s", key, n, limit, out)
+		}
 	}
 }

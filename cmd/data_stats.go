@@ -1,13 +1,13 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/internal/jsonnum"
 )
 
 func newDataStatsCmd() *cobra.Command {
@@ -52,13 +52,11 @@ func newDataStatsCmd() *cobra.Command {
 				for i, n := range ds.Classes {
 					classes = append(classes, class{n, st.Positives[i], pw[i]})
 				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{
+				return jsonnum.Encode(out, map[string]any{
 					"spec": ds.Spec, "images": st.Images, "negatives": st.Negatives, "labels": labels,
 					"labels_per_image": st.LabelsPerImage, "classes": classes,
 					"repeat_factor_epoch": sumRF, "problems": ds.Report.Counts,
-				})
+				}, "  ")
 			}
 			fmt.Fprintf(out, "%s\n", ds.Spec)
 			fmt.Fprintf(out, "images: %d (%d all-negative), classes: %d, labels: %d, mean %.2f per image\n",

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/autotag/autotag/internal/atomicfile"
+	"github.com/autotag/autotag/internal/jsonnum"
 	"github.com/autotag/autotag/train"
 	"github.com/autotag/autotag/weights"
 )
@@ -21,7 +22,7 @@ func newEvalCmd() *cobra.Command {
 		model, spec, jsonOut, plots, cache string
 		threshold                          float32
 		worst, batch                       int
-		quiet                              bool
+		quiet, force                       bool
 	)
 	c := &cobra.Command{
 		Use:   "eval --model M --data SPEC [--json FILE] [--plots DIR]",
@@ -36,6 +37,12 @@ func newEvalCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			if model == "" || spec == "" {
 				return withExitCode(2, fmt.Errorf("eval: --model and --data are required"))
+			}
+			if jsonOut != "" && !force {
+				// checked before the (long) evaluation, not after it
+				if err := refuseExisting(jsonOut, "--json"); err != nil {
+					return withExitCode(2, fmt.Errorf("eval: %w", err))
+				}
 			}
 			path, err := weights.Resolve(model)
 			if err != nil {
@@ -63,12 +70,8 @@ func newEvalCmd() *cobra.Command {
 			fmt.Fprintf(w, "\nat threshold 0.5 for every class: ")
 			train.WriteSummary(w, res.AtHalf)
 			if jsonOut != "" {
-				b, err := json.MarshalIndent(res, "", "  ")
-				if err != nil {
+				if err := writeEvalJSON(jsonOut, res); err != nil {
 					return err
-				}
-				if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
-					return fmt.Errorf("eval: %w", err)
 				}
 			}
 			if plots != "" {
@@ -87,7 +90,8 @@ func newEvalCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&model, "model", "", "model file written by autotag train (or its cached name)")
 	f.StringVar(&spec, "data", "", "labelled dataset SPEC (coco:…, kaggle:…, yolo:…, csv:…)")
-	f.StringVar(&jsonOut, "json", "", "also write the full report as JSON to this file")
+	f.StringVar(&jsonOut, "json", "", "also write the full report as JSON to this file (numbers rounded: metrics to 4 decimals); an existing file is kept unless --force")
+	f.BoolVar(&force, "force", false, "replace an existing --json file")
 	f.StringVar(&plots, "plots", "", "write PNG plots into this directory")
 	f.StringVar(&cache, "cache", "", "feature cache directory (default $AUTOTAG_HOME/features)")
 	f.Float32Var(&threshold, "threshold", 0, "one threshold for every class instead of the model's calibrated ones")
@@ -95,4 +99,17 @@ func newEvalCmd() *cobra.Command {
 	f.IntVar(&batch, "backbone-batch", 8, "images per backbone forward pass")
 	f.BoolVar(&quiet, "quiet", false, "no progress or logs")
 	return c
+}
+
+// writeEvalJSON writes the evaluation report as indented JSON with its numbers
+// rounded (jsonnum.Default: metrics to 4 decimals), replacing path atomically.
+func writeEvalJSON(path string, res *train.EvalResult) error {
+	b, err := jsonnum.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if err := atomicfile.WriteBytes(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	return nil
 }

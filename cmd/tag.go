@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
-	"github.com/autotag/autotag/internal/atomicfile"
 	"github.com/autotag/autotag/internal/ordered"
 	"github.com/autotag/autotag/internal/xmp"
 	"github.com/autotag/autotag/weights"
@@ -72,7 +70,11 @@ darktable/digiKam convention), or under --out DIR mirroring the folders, with th
 tags as dc:subject keywords and lr:hierarchicalSubject "autotag|category|tag".
 Existing sidecars are merged: other fields and your own keywords are kept. A
 sidecar newer than its photo and written with the same model and settings is
-skipped (its tags are reported from the sidecar) unless --force.`,
+skipped (its tags are reported from the sidecar) unless --force. A write-protected
+sidecar or folder (no owner write bit, even for root) and a sidecar that is not
+exactly one XMP packet are refused and left byte for byte as they were. Under
+--out, two photos that would get the same sidecar (same name from different
+folders named as files) are not merged: the second is refused, naming the first.`,
 		Example: `  autotag tag ~/Pictures/2024 --format table
   autotag tag --xmp --threshold 0.3 "photos/*.jpg"
   find /photos -name '*.jpg' -newer last-run | autotag tag - > tags.jsonl`,
@@ -93,7 +95,7 @@ skipped (its tags are reported from the sidecar) unless --force.`,
 	fl.IntVarP(&f.topK, "top-k", "k", 0, "at most this many tags per photo, best first (0: no limit)")
 	fl.StringVarP(&f.format, "format", "f", "jsonl", "output format: jsonl, csv or table")
 	fl.BoolVar(&f.xmp, "xmp", false, "write XMP sidecars (photo.jpg.xmp) with the tags as keywords")
-	fl.StringVar(&f.out, "out", "", "with --xmp: write sidecars under this folder, mirroring the input tree, instead of next to the photos")
+	fl.StringVar(&f.out, "out", "", "with --xmp: write sidecars under this folder instead of next to the photos: a named folder keeps its name and subfolders, a named file goes to the top; two photos that would share a sidecar are refused, never merged")
 	fl.BoolVar(&f.force, "force", false, "with --xmp: re-tag photos whose sidecar is up to date")
 	fl.StringVar(&f.rules, "rules", "", "label rules: a YAML or JSON file, 'none' for the model's raw labels, 'default' for the embedded ImageNet→COCO rules (default: the embedded rules for 1000-class ImageNet models)")
 	fl.IntVarP(&f.workers, "workers", "j", runtime.GOMAXPROCS(0), "photos decoded and preprocessed in parallel")
@@ -184,6 +186,10 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	info := tagger.Info()
 	cfg := tagConfig(f, thresholdSet, rulesDoc)
 
+	if f.xmp {
+		claimSidecars(photos, f.out)
+	}
+
 	stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
 	w, _ := newResultWriter(f.format, stdout)
 	bar := newTagProgress(stderr, len(photos))
@@ -195,10 +201,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 		}
 		var sidecar string
 		if f.xmp {
-			sidecar = xmp.SidecarPath(p.path)
-			if f.out != "" {
-				sidecar = filepath.Join(f.out, xmp.SidecarPath(p.mirror))
-			}
+			sidecar = sidecarFor(p, f.out)
 			if !f.force {
 				if tags, ok := upToDate(p.path, sidecar, info.SHA256, cfg); ok {
 					r.tags, r.skipped = tags, true
@@ -346,14 +349,21 @@ func writeSidecar(path string, t *autotag.Tagger, info autotag.ModelInfo, cfg st
 	if err != nil {
 		return fmt.Errorf("xmp: %s: %w (left unchanged)", path, err)
 	}
+	werr := checkWritable(path)
 	if bytes.Equal(doc, old) {
+		if werr != nil {
+			return nil // already says this; nothing to write
+		}
 		now := time.Now()
 		if err := os.Chtimes(path, now, now); err != nil {
 			return fmt.Errorf("xmp: %w", err)
 		}
 		return nil
 	}
-	if err := atomicfile.WriteBytes(path, doc); err != nil {
+	if werr != nil {
+		return fmt.Errorf("xmp: %w", werr)
+	}
+	if err := writeSidecarFile(path, doc); err != nil {
 		return fmt.Errorf("xmp: writing %s: %w", path, err)
 	}
 	return nil

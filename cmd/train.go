@@ -20,12 +20,14 @@ func init() { register(newTrainCmd) }
 
 func newTrainCmd() *cobra.Command {
 	var (
-		o        train.RunOptions
-		model    string
-		lossName string
-		headSpec string
-		preset   string
-		quiet    bool
+		o               train.RunOptions
+		model           string
+		lossName        string
+		headSpec        string
+		preset          string
+		quiet           bool
+		force           bool
+		keepCheckpoints bool
 	)
 	cfg := train.DefaultConfig()
 	c := &cobra.Command{
@@ -50,6 +52,15 @@ func newTrainCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			if len(o.TrainSpecs) == 0 || o.Out == "" {
 				return withExitCode(2, fmt.Errorf("train: --train and --out are required"))
+			}
+			if !force && !o.Resume {
+				// checked before hours of training, not when the model is written
+				if err := refuseExisting(o.Out, "--out"); err != nil {
+					return withExitCode(2, fmt.Errorf("train: %w", err))
+				}
+			}
+			if o.CheckpointDir == "" {
+				o.CheckpointDir = o.Out + ".ckpt"
 			}
 			switch preset {
 			case "":
@@ -97,9 +108,19 @@ func newTrainCmd() *cobra.Command {
 				o.Progress = os.Stderr
 			}
 			start := time.Now()
+			ck := &train.Checkpointer{Dir: o.CheckpointDir}
 			res, err := train.Run(c.Context(), o)
 			if err != nil {
+				// The checkpoints are what --resume continues from.
+				if files, _ := ck.Files(); len(files) > 0 {
+					fmt.Fprintf(c.ErrOrStderr(), "autotag: checkpoints kept in %s: run the same command with --resume to continue\n", o.CheckpointDir)
+				}
 				return err
+			}
+			if !keepCheckpoints {
+				if err := ck.Clear(); err != nil {
+					fmt.Fprintf(c.ErrOrStderr(), "autotag: %v\n", err)
+				}
 			}
 			w := c.OutOrStdout()
 			fmt.Fprintf(w, "wrote %s (head %s, loss %s, best epoch %d of %d)\n", res.Out, cfg.Head, cfg.Loss.Name, res.State.BestEpoch, len(res.State.History))
@@ -121,7 +142,8 @@ func newTrainCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringArrayVar(&o.TrainSpecs, "train", nil, "training dataset SPEC (repeatable)")
 	f.StringVar(&o.ValSpec, "val", "", "validation dataset SPEC (early stopping, thresholds)")
-	f.StringVar(&o.Out, "out", "", "output model file (.safetensors)")
+	f.StringVar(&o.Out, "out", "", "output model file (.safetensors); an existing file is kept unless --force (or --resume)")
+	f.BoolVar(&force, "force", false, "replace an existing --out file")
 	f.StringVar(&model, "model", "", "backbone model file or cached name (default: resnet50-keras)")
 	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "maximum epochs")
 	f.StringVar(&lossName, "loss", "wbce", "loss: wbce (weighted BCE), asl (asymmetric) or focal")
@@ -136,8 +158,9 @@ func newTrainCmd() *cobra.Command {
 	f.IntVar(&cfg.Patience, "patience", cfg.Patience, "stop after this many epochs without a better validation mAP (0: never)")
 	f.StringVar(&o.Sampler, "sampler", "none", "sampler: none or repeat-factor (class-balanced, LVIS)")
 	f.BoolVar(&o.Resume, "resume", false, "continue from the last complete checkpoint")
-	f.StringVar(&o.CheckpointDir, "checkpoints", "", "checkpoint directory (default OUT.ckpt)")
-	f.IntVar(&o.KeepCheckpoints, "keep", 3, "checkpoints kept")
+	f.StringVar(&o.CheckpointDir, "checkpoints", "", "checkpoint directory (default OUT.ckpt); its checkpoints are removed after a successful run unless --keep-checkpoints, and kept after a failure or interrupt for --resume")
+	f.BoolVar(&keepCheckpoints, "keep-checkpoints", false, "keep the checkpoints after a successful run")
+	f.IntVar(&o.KeepCheckpoints, "keep", 3, "checkpoint files kept while training (older ones are rotated out)")
 	f.IntVar(&o.CheckpointEvery, "checkpoint-every", 0, "also checkpoint every N batches (0: at epoch ends only)")
 	f.BoolVar(&o.Bundle, "bundle", false, "write the whole network, not just the head")
 	f.BoolVar(&o.Calibrate, "calibrate", true, "calibrate per-class thresholds on the validation set")

@@ -11,16 +11,21 @@ import (
 func init() { registerWeights(newWeightsExportONNXCmd) }
 
 func newWeightsExportONNXCmd() *cobra.Command {
-	var fold bool
+	var fold, force bool
 	c := &cobra.Command{
 		Use:   "export-onnx MODEL OUT.onnx",
 		Short: "Write a model as a standard ONNX graph (opset 13) for ONNX Runtime and other tools",
 		Long: "Write MODEL (a cached name or a .safetensors file) as an ONNX model, opset 13.\n" +
 			"Input \"input\": float32 [N,3,H,W], preprocessed as `autotag weights inspect` shows;\n" +
 			"outputs \"logits\" and \"probabilities\" [N,classes]. --fold-bn folds batch norm into the\n" +
-			"convolutions (same function, fewer nodes).",
+			"convolutions (same function, fewer nodes). An existing OUT is kept unless --force.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
+			if !force {
+				if err := refuseExisting(args[1], "OUT"); err != nil {
+					return withExitCode(2, fmt.Errorf("export-onnx: %w", err))
+				}
+			}
 			p, err := weights.Resolve(args[0])
 			if err != nil {
 				return err
@@ -37,5 +42,6 @@ func newWeightsExportONNXCmd() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&fold, "fold-bn", false, "fold batch norm into the convolutions")
+	c.Flags().BoolVar(&force, "force", false, "replace an existing OUT file")
 	return c
 }

@@ -245,10 +245,8 @@ func (c *Checkpointer) rotate() error {
 	if err != nil {
 		return err
 	}
-	if tmps, _ := filepath.Glob(filepath.Join(c.Dir, ".tmp-ckpt-*")); len(tmps) > 0 {
-		for _, t := range tmps {
-			_ = os.Remove(t)
-		}
+	for _, t := range c.tempFiles() {
+		_ = os.Remove(t)
 	}
 	keep := max(1, c.Keep)
 	for len(files) > keep {
@@ -256,6 +254,40 @@ func (c *Checkpointer) rotate() error {
 			return err
 		}
 		files = files[1:]
+	}
+	return nil
+}
+
+// tempFiles lists the temporary files a crash in the middle of Save can leave:
+// atomicfile's ".ckpt-….atckpt.tmp-…" (and the ".tmp-ckpt-…" of older versions).
+func (c *Checkpointer) tempFiles() []string {
+	older, _ := filepath.Glob(filepath.Join(c.Dir, ".tmp-ckpt-*"))
+	current, _ := filepath.Glob(filepath.Join(c.Dir, ".ckpt-*.atckpt.tmp-*"))
+	return append(older, current...)
+}
+
+// Files lists the checkpoint files in Dir, oldest first (none when Dir does not
+// exist).
+func (c *Checkpointer) Files() ([]string, error) { return c.list() }
+
+// Clear removes the run's checkpoints once they are no longer needed (the model
+// file is written): the checkpoint files and temporary files it wrote, then Dir
+// itself if that leaves it empty. Nothing else is touched, so a --checkpoints
+// folder that holds other files keeps them.
+func (c *Checkpointer) Clear() error {
+	files, err := c.list()
+	if err != nil {
+		return fmt.Errorf("train: checkpoints: %w", err)
+	}
+	for _, f := range append(files, c.tempFiles()...) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("train: removing checkpoint: %w", err)
+		}
+	}
+	if ents, err := os.ReadDir(c.Dir); err == nil && len(ents) == 0 {
+		if err := os.Remove(c.Dir); err != nil {
+			return fmt.Errorf("train: removing checkpoint folder: %w", err)
+		}
 	}
 	return nil
 }

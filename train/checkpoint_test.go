@@ -161,3 +161,52 @@ func TestCheckpointCorruptionAndRotation(t *testing.T) {
 		t.Error("want an error resuming another configuration")
 	}
 }
+
+// TestCheckpointClear: Clear removes the checkpoints and a crash's temporary files
+// (which rotation also sweeps), and the folder only when nothing else is in it.
+func TestCheckpointClear(t *testing.T) {
+	cfg, tr, va := resumeProblem()
+	cfg.Epochs = 1
+	for _, other := range []bool{false, true} {
+		l, err := NewLoop(cfg, tr, va)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "run.ckpt")
+		c := &Checkpointer{Dir: dir, Keep: 2, Fingerprint: "fp"}
+		l.Hooks = []Hook{CheckpointHook(c, 5)}
+		if _, err := l.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// what a crash inside atomicfile.Write leaves
+		crash := filepath.Join(dir, ".ckpt-0000000099.atckpt.tmp-123")
+		if err := os.WriteFile(crash, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Save(l.State); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(crash); err == nil {
+			t.Error("rotation left a crashed write's temporary file")
+		}
+		if err := os.WriteFile(crash, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mine := filepath.Join(dir, "notes.txt")
+		if other {
+			if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Clear(); err != nil {
+			t.Fatal(err)
+		}
+		ents, err := os.ReadDir(dir)
+		switch {
+		case !other && err == nil:
+			t.Errorf("the emptied folder is left: %v", ents)
+		case other && (len(ents) != 1 || ents[0].Name() != "notes.txt"):
+			t.Errorf("folder with a user's file: %v (%v), want notes.txt only", ents, err)
+		}
+	}
+}

@@ -47,13 +47,9 @@ func (p *Packet) Get(ns, local string) (Value, bool) {
 // rdf:Alt arrays of rdf:li items. Namespaces are resolved, so any prefixes work. A
 // property that appears twice is an error, as the spec requires.
 func Parse(doc []byte) (*Packet, error) {
-	root, err := parseTree(doc)
+	_, rdf, err := parsePacket(doc)
 	if err != nil {
 		return nil, err
-	}
-	rdf := root.find(NSRDF, "RDF")
-	if rdf == nil {
-		return nil, fmt.Errorf("xmp: no rdf:RDF element")
 	}
 	p := &Packet{Props: map[Name]Value{}}
 	for _, d := range rdf.children(NSRDF, "Description") {
@@ -62,6 +58,63 @@ func Parse(doc []byte) (*Packet, error) {
 		}
 	}
 	return p, nil
+}
+
+// parsePacket reads doc as exactly one XMP packet (XMP Part 1 §7.3 and Part 3
+// §2): an optional XML declaration, an optional <?xpacket begin?> … <?xpacket end?>
+// wrapper, and one root element, x:xmpmeta holding one rdf:RDF, or a bare rdf:RDF.
+// Anything else (a second root, a second rdf:RDF, content after the packet) is
+// refused rather than guessed at: a merge would silently drop or misplace what the
+// extra part holds. It returns the tree and its rdf:RDF element.
+func parsePacket(doc []byte) (root, rdf *node, err error) {
+	root, err = parseTree(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var top *node
+	begin, end := false, false
+	for _, k := range root.kids {
+		switch {
+		case k.kind == elementNode:
+			if top != nil {
+				return nil, nil, fmt.Errorf("xmp: more than one root element (<%s> after <%s>); a sidecar holds one XMP packet",
+					qname(k.prefix, k.local), qname(top.prefix, top.local))
+			}
+			if end {
+				return nil, nil, fmt.Errorf("xmp: <%s> after the end of the XMP packet", qname(k.prefix, k.local))
+			}
+			top = k
+		case k.kind == procInstNode && k.local == "xpacket":
+			isEnd := strings.HasPrefix(strings.TrimSpace(k.data), "end")
+			switch {
+			case !isEnd && (begin || top != nil):
+				return nil, nil, fmt.Errorf("xmp: <?xpacket begin?> must come once, before the packet")
+			case isEnd && (end || !begin || top == nil):
+				return nil, nil, fmt.Errorf("xmp: <?xpacket end?> without a packet before it")
+			}
+			begin, end = begin || !isEnd, end || isEnd
+		case end && k.kind != textNode:
+			return nil, nil, fmt.Errorf("xmp: content after the end of the XMP packet")
+		}
+	}
+	switch {
+	case top == nil:
+		return nil, nil, fmt.Errorf("xmp: no root element")
+	case begin && !end:
+		return nil, nil, fmt.Errorf("xmp: <?xpacket begin?> without <?xpacket end?>")
+	case top.is(NSRDF, "RDF"):
+		return root, top, nil
+	case !top.is(NSMeta, "xmpmeta") && !top.is(NSMeta, "xapmeta"):
+		return nil, nil, fmt.Errorf("xmp: root element <%s> is neither x:xmpmeta nor rdf:RDF", qname(top.prefix, top.local))
+	}
+	kids, err := elementKids(top)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(kids) != 1 || !kids[0].is(NSRDF, "RDF") {
+		return nil, nil, fmt.Errorf("xmp: x:xmpmeta holds %d elements, want one rdf:RDF", len(kids))
+	}
+	return root, kids[0], nil
 }
 
 // collectFields adds the properties of a Description-like element n (its non-RDF

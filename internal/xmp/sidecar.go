@@ -110,13 +110,9 @@ func Update(doc []byte, st State, keywords []Keyword) ([]byte, error) {
 	} else if ok {
 		old = prev
 	}
-	root, err := parseTree(doc)
+	root, rdf, err := parsePacket(doc)
 	if err != nil {
 		return nil, fmt.Errorf("existing sidecar: %w", err)
-	}
-	rdf := root.find(NSRDF, "RDF")
-	if rdf == nil {
-		return nil, fmt.Errorf("existing sidecar has no rdf:RDF element")
 	}
 	descs := rdf.children(NSRDF, "Description")
 	if len(descs) == 0 {

@@ -205,6 +205,8 @@ func TestParseForms(t *testing.T) {
 func FuzzUpdate(f *testing.F) {
 	f.Add([]byte(existing))
 	f.Add([]byte(template))
+	f.Add([]byte(template + template))
+	f.Add([]byte(`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description/></rdf:RDF><?xpacket end="w"?>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		out, err := Update(doc, state(), keywords())
 		if err != nil {
@@ -220,4 +222,47 @@ func FuzzUpdate(f *testing.F) {
 			t.Fatalf("keywords missing: %+v\n%s", v, out)
 		}
 	})
+}
+
+// TestUpdateRefusesNotOnePacket: a sidecar that is not exactly one XMP packet (two
+// roots, two rdf:RDF, anything after the packet) is refused, not merged: a merge
+// would edit one part and silently keep or drop the other.
+func TestUpdateRefusesNotOnePacket(t *testing.T) {
+	const meta = `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""/></rdf:RDF></x:xmpmeta>`
+	const rdfOnly = `<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""/></rdf:RDF>`
+	const begin, end = `<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>`, `<?xpacket end="w"?>`
+	bad := map[string]string{
+		"two xmpmeta roots":       meta + "\n" + meta,
+		"two packets":             template + template,
+		"element after the end":   template + rdfOnly,
+		"two rdf:RDF":             strings.Replace(meta, "</x:xmpmeta>", rdfOnly+"</x:xmpmeta>", 1),
+		"comment after the end":   template + "<!-- x -->",
+		"PI after the end":        template + "<?other?>",
+		"begin without end":       begin + meta,
+		"end without begin":       meta + end,
+		"end before the root":     begin + end + meta,
+		"two begins":              begin + begin + meta + end,
+		"other element in meta":   strings.Replace(meta, "</x:xmpmeta>", "<x:other/></x:xmpmeta>", 1),
+		"root is not xmpmeta":     `<a xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">` + rdfOnly + `</a>`,
+		"rdf:RDF root then other": rdfOnly + meta,
+	}
+	for name, doc := range bad {
+		if _, err := Update([]byte(doc), state(), keywords()); err == nil {
+			t.Errorf("%s: merged, want an error", name)
+		}
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: Parse accepted it", name)
+		}
+	}
+	for name, doc := range map[string]string{
+		"template":            template,
+		"bare xmpmeta":        meta,
+		"bare rdf:RDF":        rdfOnly,
+		"wrapped, whitespace": "\n" + begin + "\n" + meta + "\n" + end + "\n\n",
+		"darktable":           existing,
+	} {
+		if _, err := Update([]byte(doc), state(), keywords()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
