@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"math/bits"
-	"os"
 	"runtime"
 	"sync"
 
@@ -50,11 +49,17 @@ func FingerprintBytes(b []byte, opt DecodeOptions) (Fingerprint, error) {
 	return fp, nil
 }
 
-// FingerprintFile reads path once and fingerprints it; errors name the file.
+// FingerprintFile reads path once, up to the decode size cap (opt.MaxBytes), and
+// fingerprints it; only regular files are read. Errors name the file.
 func FingerprintFile(path string, opt DecodeOptions) (Fingerprint, error) {
-	b, err := os.ReadFile(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return Fingerprint{}, err
+	}
+	defer f.Close()
+	b, err := readBounded(f, opt.maxBytes())
+	if err != nil {
+		return Fingerprint{}, fmt.Errorf("%s: %w", path, err)
 	}
 	fp, err := FingerprintBytes(b, opt)
 	if err != nil {
