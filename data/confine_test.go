@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/png"
 	"os"
@@ -156,5 +157,30 @@ func TestLabelFileFIFO(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("loading a FIFO as labels blocks")
+	}
+}
+
+// TestImageReadsBounded checks that fingerprinting (data split, data check) reads an
+// image only up to the decode size cap, and refuses a FIFO instead of blocking.
+func TestImageReadsBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.jpg")
+	writeFiles(t, dir, map[string]string{"big.jpg": strings.Repeat("x", 4096)})
+	if _, err := FingerprintFile(big, DecodeOptions{MaxBytes: 1024}); !errors.Is(err, ErrInputTooLarge) {
+		t.Errorf("file over the cap: %v, want ErrInputTooLarge", err)
+	}
+	fifo := filepath.Join(dir, "fifo.jpg")
+	if err := mkfifo(fifo); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := FingerprintFile(fifo, DecodeOptions{}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("FIFO image: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("fingerprinting a FIFO blocks")
 	}
 }

@@ -46,3 +46,19 @@ func openRegular(path string) (*os.File, error) {
 	}
 	return os.Open(path)
 }
+
+// readImageFile reads a dataset image whole: a regular file of at most max bytes
+// (max < 0: no bound), so that a huge file or a device listed as an image costs an
+// error, not the process's memory. Errors name the file.
+func readImageFile(path string, max int64) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := readBounded(f, max)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}

@@ -52,14 +52,9 @@ func FingerprintBytes(b []byte, opt DecodeOptions) (Fingerprint, error) {
 // FingerprintFile reads path once, up to the decode size cap (opt.MaxBytes), and
 // fingerprints it; only regular files are read. Errors name the file.
 func FingerprintFile(path string, opt DecodeOptions) (Fingerprint, error) {
-	f, err := openRegular(path)
+	b, err := readImageFile(path, opt.maxBytes())
 	if err != nil {
 		return Fingerprint{}, err
-	}
-	defer f.Close()
-	b, err := readBounded(f, opt.maxBytes())
-	if err != nil {
-		return Fingerprint{}, fmt.Errorf("%s: %w", path, err)
 	}
 	fp, err := FingerprintBytes(b, opt)
 	if err != nil {
