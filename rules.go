@@ -4,19 +4,23 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/autotag/autotag/internal/safedoc"
 )
 
 // Rules map a model's labels onto the tags people want, in the spirit of photo
 // managers' rule files (PhotoPrism's rules.yml, digiKam's tag rules): many fine-grained
 // model labels become one friendly tag with a category ("Chihuahua", "beagle", … →
 // "dog" in "animal"), a tag can have its own threshold, and a negative priority hides
-// a label. Rules files are YAML (the subset ParseRules describes) or JSON;
+// a label. Rules files are YAML or JSON (see ParseRules for the limits on both);
 // DefaultRules are the embedded rules for 1000-class ImageNet models.
 //
 // A rules file looks like:
@@ -36,18 +40,18 @@ import (
 //	    priority: -1      # hidden: never reported, and counts towards no tag
 type Rules struct {
 	// Version of the rules format; 0 or 1.
-	Version int `json:"version,omitempty"`
+	Version int `json:"version,omitempty" yaml:"version"`
 	// Aggregate says how the probabilities of a tag's member labels combine into the
 	// tag's score: "sum" (clamped to 1; the probability of "any of them" when the
 	// labels are mutually exclusive, as with a softmax model) or "max" (the best
 	// member; right for independent sigmoid outputs). Empty: sum for softmax models,
 	// max for sigmoid models.
-	Aggregate string `json:"aggregate,omitempty"`
+	Aggregate string `json:"aggregate,omitempty" yaml:"aggregate"`
 	// Others says what happens to model labels that no rule mentions: "keep" (the
 	// default: they are reported under their own name) or "drop".
-	Others string `json:"others,omitempty"`
+	Others string `json:"others,omitempty" yaml:"others"`
 	// Rules in order; a model label may be claimed by only one rule.
-	Rules []Rule `json:"rules"`
+	Rules []Rule `json:"rules" yaml:"rules"`
 }
 
 // Rule is one entry of a rules file.
@@ -55,22 +59,22 @@ type Rule struct {
 	// Tag is the reported label. Empty means each selected model label keeps its own
 	// name (useful to give single labels a threshold, category or priority). Rules
 	// with the same Tag are merged.
-	Tag string `json:"tag,omitempty"`
+	Tag string `json:"tag,omitempty" yaml:"tag"`
 	// Category places the tag in a hierarchy ("animal", or "animal|pet" for deeper
 	// levels); XMP sidecars write it as lr:hierarchicalSubject "autotag|animal|dog".
-	Category string `json:"category,omitempty"`
+	Category string `json:"category,omitempty" yaml:"category"`
 	// Labels selects model labels by name. Matching ignores case and treats '_' and
 	// ' ' alike; a name that several classes share selects them all.
-	Labels []string `json:"labels,omitempty"`
+	Labels []string `json:"labels,omitempty" yaml:"labels"`
 	// IDs selects model labels by class index: a number (21) or an inclusive range
 	// ("151-268").
-	IDs []IDRange `json:"ids,omitempty"`
+	IDs []IDRange `json:"ids,omitempty" yaml:"ids"`
 	// Threshold, when set, is the minimum score for this tag (an explicit threshold
 	// given by the caller still overrides it).
-	Threshold *float64 `json:"threshold,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty" yaml:"threshold"`
 	// Priority orders tags of equal score (higher first); a negative priority hides
 	// the selected labels: they are never reported and count towards no tag.
-	Priority int `json:"priority,omitempty"`
+	Priority int `json:"priority,omitempty" yaml:"priority"`
 }
 
 // IDRange is an inclusive range of class indices, written as a number (21) or a
@@ -81,16 +85,46 @@ type IDRange struct{ First, Last int }
 func (r *IDRange) UnmarshalJSON(b []byte) error {
 	var n float64
 	if err := json.Unmarshal(b, &n); err == nil {
-		if n != math.Trunc(n) || n < 0 {
-			return fmt.Errorf("class index %v is not a non-negative integer", n)
-		}
-		*r = IDRange{int(n), int(n)}
-		return nil
+		return r.setIndex(n)
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("class ids: want a number or a range like \"151-268\", got %s", b)
 	}
+	return r.setRange(s)
+}
+
+// UnmarshalYAML reads 21, "21" or 151-268 (a plain scalar that YAML reads as a
+// string), naming the line of a bad value.
+func (r *IDRange) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: class ids: want a number or a range like 151-268", n.Line)
+	}
+	var err error
+	switch n.Tag {
+	case "!!int", "!!float":
+		var f float64
+		if err = n.Decode(&f); err == nil {
+			err = r.setIndex(f)
+		}
+	default:
+		err = r.setRange(n.Value)
+	}
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+func (r *IDRange) setIndex(n float64) error {
+	if n != math.Trunc(n) || n < 0 || n > math.MaxInt32 {
+		return fmt.Errorf("class index %v is not a non-negative integer", n)
+	}
+	*r = IDRange{int(n), int(n)}
+	return nil
+}
+
+func (r *IDRange) setRange(s string) error {
 	first, last, isRange := strings.Cut(strings.TrimSpace(s), "-")
 	a, err1 := strconv.Atoi(strings.TrimSpace(first))
 	c := a
@@ -99,10 +133,18 @@ func (r *IDRange) UnmarshalJSON(b []byte) error {
 		c, err2 = strconv.Atoi(strings.TrimSpace(last))
 	}
 	if err1 != nil || err2 != nil || a < 0 || c < a {
-		return fmt.Errorf("class ids: bad range %q (want N or N-M with N <= M)", s)
+		return fmt.Errorf("class ids: bad range %q (want N or N-M with N <= M)", truncateRunes(s, 40))
 	}
 	*r = IDRange{a, c}
 	return nil
+}
+
+// truncateRunes shortens s for an error message.
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // MarshalJSON writes a single index as a number and a range as "N-M".
@@ -133,9 +175,23 @@ func DefaultRules() *Rules {
 	return r
 }
 
-// LoadRules reads a rules file (YAML subset or JSON).
+// Limits on a rules document, YAML or JSON. A real rules file is a few kilobytes and
+// nests four levels deep (rules → rule → labels → label); the limits leave ample room
+// and make a hostile file (a deeply nested line, a "billion laughs" of aliases, a
+// huge file) a clear error rather than a crash. They are fixed: no rules file needs
+// more.
+const (
+	MaxRulesBytes = 1 << 20 // largest rules file or document, bytes
+	MaxRulesDepth = 32      // deepest nesting of sequences and mappings
+	MaxRulesNodes = 1 << 18 // most YAML nodes, aliases counted as what they expand to
+)
+
+var rulesLimits = safedoc.Limits{MaxBytes: MaxRulesBytes, MaxDepth: MaxRulesDepth, MaxNodes: MaxRulesNodes}
+
+// LoadRules reads a rules file (YAML or JSON). It must be a regular file of at most
+// MaxRulesBytes, checked before reading.
 func LoadRules(path string) (*Rules, error) {
-	b, err := os.ReadFile(path)
+	b, err := safedoc.ReadFile(path, MaxRulesBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading rules: %w", err)
 	}
@@ -146,37 +202,65 @@ func LoadRules(path string) (*Rules, error) {
 	return r, nil
 }
 
-// ParseRules parses a rules document: JSON when it starts with '{', else YAML. The
-// YAML may use block mappings and sequences (also a sequence at its parent key's
-// indentation), one-line flow sequences ([a, "b c", 3]), plain, 'single-' and
-// "double-quoted" scalars, and # comments; anchors, aliases, tags, block scalars (|, >)
-// and flow mappings ({…}) are rejected with the line number rather than misread.
-// Unknown keys are errors, so typos do not pass silently.
+// ParseRules parses a rules document: JSON when it starts with '{', else YAML (1.2,
+// one document; anchors and aliases are allowed). Errors name the line where the YAML
+// library or the JSON decoder gives one. Unknown keys are errors, so typos do not pass
+// silently. The document may be at most MaxRulesBytes long and nest at most
+// MaxRulesDepth levels; YAML aliases may expand it to at most MaxRulesNodes nodes.
 func ParseRules(b []byte) (*Rules, error) {
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
-	js := b
-	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
-		v, err := parseYAMLSubset(b)
-		if err != nil {
-			return nil, err
-		}
-		if v == nil {
-			return nil, fmt.Errorf("empty rules document")
-		}
-		if js, err = json.Marshal(v); err != nil {
-			return nil, err
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	var r Rules
-	if err := dec.Decode(&r); err != nil {
+	if err := safedoc.CheckSize(b, rulesLimits); err != nil {
 		return nil, fmt.Errorf("parsing rules: %w", err)
+	}
+	var r Rules
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		if err := safedoc.CheckJSONDepth(b, MaxRulesDepth); err != nil {
+			return nil, fmt.Errorf("parsing rules: %w", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("parsing rules: %w", jsonErrorLine(b, dec, err))
+		}
+		if dec.More() {
+			return nil, fmt.Errorf("parsing rules: unexpected content after the JSON object")
+		}
+	} else {
+		// Check the whole tree (depth, aliases) before decoding it into Rules.
+		if _, err := safedoc.ParseYAML(b, rulesLimits); err != nil {
+			if errors.Is(err, safedoc.ErrEmpty) {
+				return nil, fmt.Errorf("empty rules document")
+			}
+			return nil, fmt.Errorf("parsing rules: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("parsing rules: %w", safedoc.Tidy(err))
+		}
 	}
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// jsonErrorLine prefixes a JSON decoding error with the line it happened on, when the
+// decoder says where.
+func jsonErrorLine(b []byte, dec *json.Decoder, err error) error {
+	off := dec.InputOffset()
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off <= 0 || off > int64(len(b)) {
+		return err
+	}
+	return fmt.Errorf("line %d: %w", 1+bytes.Count(b[:off], []byte("\n")), err)
 }
 
 // validate checks what can be checked without a model.

@@ -134,14 +134,22 @@ rules:
 func TestRulesErrors(t *testing.T) {
 	classes := []string{"a", "b", "c"}
 	for _, tc := range []struct{ doc, want string }{
-		{`rules: [{tag: x}]`, "nested"},
+		{`rules: [{tag: x}]`, "selects no labels"}, // flow mappings are YAML too
+		{"rules:\n  - tag: x\n    ids: [abc]\n", "line 3: class ids: bad range"},
+		{"rules:\n  - tag: x\n    threshold: high\n", "line 3:"},
+		{"rules:\n  - tag: x\n    tag: y\n", "line 3: mapping key \"tag\" already defined at line 2"},
+		{"rules: []\n---\nrules: []\n", "second YAML document"},
+		{"# only a comment\n", "empty rules document"},
+		{"rules: [a, b", "line 1"},
+		{"{\"rules\": [{\"tag\": \"x\",\n \"ids\": [{}]}]}", "line 2"},
 		{"rules:\n  - tag: x\n", "selects no labels"},
 		{"rules:\n  - tag: x\n    labels: [zzz]\n", `no label "zzz"`},
 		{"rules:\n  - tag: x\n    ids: [5]\n", "out of range"},
 		{"rules:\n  - tag: x\n    ids: [0-1]\n  - tag: y\n    ids: [1]\n", "already claimed"},
 		{"rules:\n  - tag: x\n    ids: [0]\n    threshold: 2\n", "outside [0,1]"},
 		{"aggregate: mean\nrules: []\n", "want sum or max"},
-		{"rulez: []\n", "unknown field"},
+		{"rulez: []\n", "line 1: field rulez not found"},
+		{`{"rulez": []}`, `unknown field "rulez"`},
 		{"rules:\n  - tag: x\n    ids: [3-1]\n", "bad range"},
 		{`{"rules":[{"tag":"x","ids":[-1]}]}`, "non-negative"},
 	} {
@@ -284,4 +292,117 @@ rules:
 	if len(r.Rules) != 3 || r.Rules[0].IDs[0] != (IDRange{151, 268}) || *r.Rules[1].Threshold != 0.2 || r.Rules[2].Priority != -1 {
 		t.Errorf("parsed %+v", r)
 	}
+}
+
+// TestRulesHostileDocuments feeds ParseRules and LoadRules documents built to exhaust
+// the stack, the heap or the CPU; each must be refused with an error, quickly.
+func TestRulesHostileDocuments(t *testing.T) {
+	deepSeq := strings.Repeat("- ", MaxRulesBytes/2-8) + "x\n" // a block sequence nested ~500k deep
+	laughs := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 'b'; i <= 'j'; i++ {
+		p := string(i - 1)
+		laughs += fmt.Sprintf("%c: &%c [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", i, i, p, p, p, p, p, p, p, p, p, p)
+	}
+	for _, tc := range []struct{ name, doc, want string }{
+		{"deep block sequence", deepSeq, "depth"}, // the YAML library's own limit
+		{"9000-deep block sequence", strings.Repeat("- ", 9000) + "x\n", "deeper than 32"},
+		{"10 MB line", strings.Repeat("- ", 5<<20), "over the limit"},
+		{"deep rules sequence", "rules:\n" + strings.Repeat("- ", 100) + "x\n", "deeper than 32"},
+		{"deep flow sequence", "rules: " + strings.Repeat("[", 200000) + strings.Repeat("]", 200000), "depth"},
+		{"deep flow mapping", "rules: " + strings.Repeat("{a: ", 5000) + "1" + strings.Repeat("}", 5000), "deeper than"},
+		{"deep JSON", `{"rules":` + strings.Repeat("[", 400000) + strings.Repeat("]", 400000) + "}", "deeper than 32"},
+		{"deep JSON object", `{"rules":[{"tag":` + strings.Repeat(`{"a":`, 1000) + "1" + strings.Repeat("}", 1000) + "}]}", "deeper than 32"},
+		{"billion laughs", laughs + "rules: *j\n", "aliases expanded"},
+		{"too big", "rules: []\n" + strings.Repeat("#", MaxRulesBytes), "over the limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRules([]byte(tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+
+	// LoadRules checks the size and the file type before reading.
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte(deepSeq+strings.Repeat("#", 10<<20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadRules(big); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Errorf("10 MB rules file: %v", err)
+	}
+	if _, err := LoadRules(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a directory as rules file: %v", err)
+	}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		if _, err := LoadRules("/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("/dev/zero as rules file: %v", err)
+		}
+	}
+}
+
+// TestRulesAnchors checks that ordinary YAML anchors and aliases still work.
+func TestRulesAnchors(t *testing.T) {
+	r, err := ParseRules([]byte("rules:\n  - tag: cat\n    category: &pets animal|pet\n    labels: [tabby]\n  - tag: dog\n    category: *pets\n    ids: [2]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rules[1].Category != "animal|pet" {
+		t.Errorf("alias gave %q", r.Rules[1].Category)
+	}
+}
+
+// rulesSeeds are the documents the fuzzers start from.
+func rulesSeeds() []string {
+	return []string{
+		string(defaultRulesYAML),
+		"rules:\n  - tag: x\n    ids: [0-1, 2]\n    threshold: 0.5\n    priority: -1\n",
+		"a:\n- b: [1, 'x']\n  c: \"d\"\n",
+		`{"version":1,"aggregate":"max","others":"drop","rules":[{"tag":"t","labels":["a"],"ids":[3,"4-5"],"threshold":0.2}]}`,
+		"rules: [{tag: x, labels: [a]}]\nx: &a [*a]\n",
+		"- - - - [",
+	}
+}
+
+// FuzzParseRulesYAML checks that no YAML document panics, hangs or escapes the limits,
+// and that what parses survives a JSON round trip.
+func FuzzParseRulesYAML(f *testing.F) {
+	for _, s := range rulesSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRules([]byte(s))
+		if err != nil {
+			return
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("marshal parsed rules: %v", err)
+		}
+		if _, err := ParseRules(b); err != nil {
+			t.Fatalf("parsed rules do not parse back from JSON: %v\n%s", err, b)
+		}
+	})
+}
+
+// FuzzParseRulesJSON is FuzzParseRulesYAML for JSON documents.
+func FuzzParseRulesJSON(f *testing.F) {
+	for _, s := range rulesSeeds() {
+		if r, err := ParseRules([]byte(s)); err == nil {
+			b, _ := json.Marshal(r)
+			f.Add(string(b))
+		}
+	}
+	f.Add(`{"rules":[{"ids":[-1]}]}`)
+	f.Add(`{"rules":[[[[[[`)
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRules([]byte("{" + s))
+		if err != nil {
+			return
+		}
+		if err := r.validate(); err != nil {
+			t.Fatalf("ParseRules accepted rules that do not validate: %v", err)
+		}
+	})
 }

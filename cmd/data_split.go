@@ -22,7 +22,9 @@ func newDataSplitCmd() *cobra.Command {
 			"split: images are grouped by content SHA-256 and perceptual hash, and whole groups\n" +
 			"go to one side, chosen by a seeded hash of the content. Writes DIR/train.csv,\n" +
 			"DIR/val.csv and DIR/names.txt and prints the two csv: SPECs for\n" +
-			"`autotag train --train SPEC --val SPEC`.\n\n" + datasetSpecHelp,
+			"`autotag train --train SPEC --val SPEC`. Image paths in the csv files are relative\n" +
+			"to the folder holding all the images (relative to the working directory when it is\n" +
+			"below it), so a folder holding both the images and DIR can be moved.\n\n" + datasetSpecHelp,
 		Example: "  autotag data split yolo:images:labels:data.yaml --val 0.2 --out splits",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -40,6 +42,18 @@ func newDataSplitCmd() *cobra.Command {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
+			// Paths in the csv files are relative to the folder holding every image,
+			// printed relative to the working directory when it lies below it, so a
+			// project folder holding the images and the split can be moved as a whole.
+			root, err := data.ImageRoot(ds)
+			if err != nil {
+				return fmt.Errorf("split %s: %w", ds.Spec, err)
+			}
+			if wd, err := os.Getwd(); err == nil {
+				if rel, err := filepath.Rel(wd, root); err == nil && filepath.IsLocal(rel) {
+					root = rel
+				}
+			}
 			names := filepath.Join(out, "names.txt")
 			w := c.OutOrStdout()
 			fmt.Fprintf(w, "%s: %d images → %d train, %d val; problems: %s\n", ds.Spec, len(ds.Records),
@@ -48,7 +62,7 @@ func newDataSplitCmd() *cobra.Command {
 				name string
 				ds   *data.Dataset
 			}{{"train", train}, {"val", valDS}} {
-				spec, err := data.WriteCSVDataset(p.ds, filepath.Join(out, p.name+".csv"), "/", names)
+				spec, err := data.WriteCSVDataset(p.ds, filepath.Join(out, p.name+".csv"), root, names)
 				if err != nil {
 					return err
 				}

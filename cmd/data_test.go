@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,5 +45,54 @@ func TestDataCommands(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "ACROSS") {
 		t.Fatalf("check with leaks: %v\n%s", err, out)
+	}
+}
+
+// TestDataSplitMoves splits a dataset inside a project folder, moves the folder and
+// uses the split from its new place: the csv files hold relative paths.
+func TestDataSplitMoves(t *testing.T) {
+	base := t.TempDir()
+	proj := filepath.Join(base, "project")
+	if _, err := data.Synthetic(12, 64, 5).WriteCSV(proj); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(proj)
+	out, err := runCLIOutput(t, "data", "split", "csv:labels.csv:images:names.txt", "--val", "0.25", "--out", "splits")
+	if err != nil {
+		t.Fatalf("split: %v\n%s", err, out)
+	}
+	var specs []string
+	for _, line := range strings.Split(out, "\n") {
+		for _, p := range []string{"train: ", "val: "} {
+			if s, ok := strings.CutPrefix(line, p); ok {
+				specs = append(specs, s)
+			}
+		}
+	}
+	if len(specs) != 2 || specs[0] != "csv:splits/train.csv:images:splits/names.txt" {
+		t.Fatalf("split printed specs %q, want relative ones:\n%s", specs, out)
+	}
+	csv, err := os.ReadFile(filepath.Join(proj, "splits", "train.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(csv), base) || strings.Contains(string(csv), "..") {
+		t.Fatalf("train.csv holds paths that do not move:\n%s", csv)
+	}
+
+	moved := filepath.Join(base, "moved")
+	if err := os.Rename(proj, moved); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(moved)
+	out, err = runCLIOutput(t, append([]string{"data", "check"}, specs...)...)
+	if err != nil || !strings.Contains(out, "ok: no problems") || !strings.Contains(out, "9 images") || !strings.Contains(out, "3 images") {
+		t.Fatalf("check of the moved split: %v\n%s", err, out)
+	}
+	// From elsewhere, the same files load with the folder named.
+	t.Chdir(base)
+	ds, err := data.Load("csv:moved/splits/val.csv:moved/images:moved/splits/names.txt", data.LoadOptions{})
+	if err != nil || len(ds.Records) != 3 || ds.Report.Defects() != 0 {
+		t.Fatalf("moved val split: %v, %d records, %s", err, len(ds.Records), ds.Report.Summary())
 	}
 }

@@ -80,7 +80,7 @@ func (c *Cache) Load(path string) (*image.NRGBA, error) {
 	if m, ok := c.memo.Load(path); ok && m.(memoKey).size == st.Size() && m.(memoKey).mtime.Equal(st.ModTime()) {
 		sum = m.(memoKey).sum
 	} else {
-		if raw, err = os.ReadFile(path); err != nil {
+		if raw, err = readImageFile(path, c.Decode.maxBytes()); err != nil {
 			return nil, err
 		}
 		h := sha256.Sum256(raw)
@@ -92,7 +92,7 @@ func (c *Cache) Load(path string) (*image.NRGBA, error) {
 		return img, nil
 	}
 	if raw == nil {
-		if raw, err = os.ReadFile(path); err != nil {
+		if raw, err = readImageFile(path, c.Decode.maxBytes()); err != nil {
 			return nil, err
 		}
 	}

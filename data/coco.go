@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 )
@@ -33,7 +32,7 @@ type cocoFile struct {
 // all-negative (counted as notes); annotations naming an unknown image or category
 // are reported and skipped.
 func LoadCOCO(annotations, imageDir string, opt LoadOptions) (*Dataset, error) {
-	f, err := os.Open(annotations)
+	f, err := openRegular(annotations)
 	if err != nil {
 		return nil, fmt.Errorf("coco annotations: %w", err)
 	}

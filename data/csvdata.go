@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +34,7 @@ func LoadCSV(file, imageDir, names string, opt LoadOptions) (*Dataset, error) {
 			return nil, err
 		}
 	}
-	f, err := os.Open(file)
+	f, err := openRegular(file)
 	if err != nil {
 		return nil, fmt.Errorf("csv labels: %w", err)
 	}

@@ -11,9 +11,10 @@ import (
 )
 
 // WriteCSVDataset writes ds as a csv: dataset: labels.csv (file,tags with paths
-// relative to imageDir) at csvPath and the class list at namesPath, and returns the
-// SPEC that loads it back, "csv:CSV:IMAGE_DIR:NAMES". Tags are class names joined
-// with ';', so class names must not contain ';' or '|'.
+// relative to imageDir, which must hold every image, so that the files can move with
+// their images) at csvPath and the class list at namesPath, and returns the SPEC that
+// loads it back, "csv:CSV:IMAGE_DIR:NAMES". Tags are class names joined with ';', so
+// class names must not contain ';' or '|'.
 func WriteCSVDataset(ds *Dataset, csvPath, imageDir, namesPath string) (string, error) {
 	for _, c := range ds.Classes {
 		if strings.ContainsAny(c, ";|\n") || strings.TrimSpace(c) != c || c == "" {
@@ -32,8 +33,8 @@ func WriteCSVDataset(ds *Dataset, csvPath, imageDir, namesPath string) (string, 
 			return "", err
 		}
 		rel, err := filepath.Rel(absDir, abs)
-		if err != nil {
-			return "", err
+		if err != nil || !filepath.IsLocal(rel) {
+			return "", fmt.Errorf("%s is not inside the image folder %s", r.Path, imageDir)
 		}
 		var tags []string
 		for _, c := range r.Labels {
@@ -57,4 +58,37 @@ func WriteCSVDataset(ds *Dataset, csvPath, imageDir, namesPath string) (string, 
 		return "", err
 	}
 	return "csv:" + csvPath + ":" + imageDir + ":" + namesPath, nil
+}
+
+// ImageRoot returns the deepest folder that holds every image of dss, as an absolute
+// path: the image folder a split of them is written against.
+func ImageRoot(dss ...*Dataset) (string, error) {
+	root := ""
+	for _, ds := range dss {
+		for _, r := range ds.Records {
+			abs, err := filepath.Abs(r.Path)
+			if err != nil {
+				return "", err
+			}
+			dir := filepath.Dir(abs)
+			if root == "" {
+				root = dir
+				continue
+			}
+			for {
+				if rel, err := filepath.Rel(root, dir); err == nil && filepath.IsLocal(rel) {
+					break
+				}
+				parent := filepath.Dir(root)
+				if parent == root {
+					break
+				}
+				root = parent
+			}
+		}
+	}
+	if root == "" {
+		return "", fmt.Errorf("no images")
+	}
+	return root, nil
 }

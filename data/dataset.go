@@ -1,7 +1,9 @@
 package data
 
 import (
+	"errors"
 	"fmt"
+	"image"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -93,23 +95,57 @@ func at(s []string, i int) string {
 }
 
 // builder accumulates records, merging duplicate entries for the same image (and
-// reporting them) and checking that files exist.
+// reporting them) and checking that files exist inside the image folder.
 type builder struct {
 	ds    *Dataset
 	index map[string]int // clean path → record index
 	first map[string]string
+	rels  []string // per record: its name relative to the image folder
 	opt   LoadOptions
+
+	dir      string   // the image folder as given
+	root     *os.Root // the image folder, opened; nil when rootErr is set
+	rootReal string   // its absolute path with symlinks resolved
+	rootErr  error
 }
 
-func newBuilder(classes []string, opt LoadOptions) *builder {
-	return &builder{ds: &Dataset{Classes: classes, Report: &Report{}}, index: map[string]int{},
-		first: map[string]string{}, opt: opt}
+func newBuilder(classes []string, imageDir string, opt LoadOptions) *builder {
+	b := &builder{ds: &Dataset{Classes: classes, Report: &Report{}}, index: map[string]int{},
+		first: map[string]string{}, opt: opt, dir: imageDir}
+	real, err := filepath.EvalSymlinks(imageDir)
+	if err == nil {
+		real, err = filepath.Abs(real)
+	}
+	if err == nil {
+		b.root, err = os.OpenRoot(real)
+	}
+	if err != nil {
+		b.rootErr = fmt.Errorf("image folder %s: %w", imageDir, err)
+		return b
+	}
+	b.rootReal = real
+	return b
 }
 
-// add registers the image at path with labels found at where. A second entry for the
-// same image is merged (union of labels) and reported as a duplicate.
-func (b *builder) add(path string, labels []int, where string) {
-	path = filepath.Clean(path)
+// close releases the image folder.
+func (b *builder) close() {
+	if b.root != nil {
+		b.root.Close()
+	}
+}
+
+// add registers the image listed as name (relative to the image folder, '/' or the
+// OS separator between folders) with labels found at where. A name that is absolute
+// or climbs out of the folder ("../x") is refused and reported (Outside). A second
+// entry for the same image is merged (union of labels) and reported as a duplicate.
+func (b *builder) add(name string, labels []int, where string) {
+	rel := filepath.FromSlash(name)
+	if filepath.IsAbs(rel) || filepath.VolumeName(rel) != "" || !filepath.IsLocal(rel) {
+		b.ds.Report.Add(Outside, where, "file name %q is not inside the image folder %s; skipped", truncate(name, 80), b.dir)
+		return
+	}
+	rel = filepath.Clean(rel)
+	path := filepath.Join(b.dir, rel)
 	if i, ok := b.index[path]; ok {
 		b.ds.Report.Add(Duplicate, where, "%s already listed at %s; labels merged", path, b.first[path])
 		b.ds.Records[i].Labels = normLabels(append(b.ds.Records[i].Labels, labels...))
@@ -117,53 +153,87 @@ func (b *builder) add(path string, labels []int, where string) {
 	}
 	b.index[path] = len(b.ds.Records)
 	b.first[path] = where
+	b.rels = append(b.rels, rel)
 	b.ds.Records = append(b.ds.Records, Record{Path: path, Labels: normLabels(labels), Source: where})
 }
 
-// finish drops records whose image is missing (or unreadable, with VerifyImages),
-// reporting each.
+// finish drops records whose image is missing, outside the image folder once
+// symlinks are resolved, or (with VerifyImages) unreadable, reporting each.
 func (b *builder) finish() *Dataset {
+	defer b.close()
 	kept := b.ds.Records[:0]
-	for _, r := range b.ds.Records {
-		if err := checkImage(r.Path, b.opt); err != nil {
-			kind := Unreadable
-			if os.IsNotExist(err) {
-				kind = MissingFile
-			}
+	for i, r := range b.ds.Records {
+		if kind, err := b.checkImage(b.rels[i], r.Path); err != nil {
 			b.ds.Report.Add(kind, r.Source, "%v", err)
 			continue
 		}
 		kept = append(kept, r)
 	}
 	b.ds.Records = kept
+	b.rels = nil
 	return b.ds
 }
 
-// checkImage checks that path is a readable regular file, and with VerifyImages that
-// its header decodes within the caps.
-func checkImage(path string, opt LoadOptions) error {
-	st, err := os.Stat(path)
+// checkImage checks that the image rel (at path) is a regular file inside the image
+// folder, symlinks resolved, and with VerifyImages that its header decodes within the
+// caps. The file is opened through the folder's os.Root, which refuses to leave it.
+// Errors never quote the file's contents; kind is the Report kind for the failure.
+func (b *builder) checkImage(rel, path string) (kind string, err error) {
+	if b.rootErr != nil {
+		if errors.Is(b.rootErr, fs.ErrNotExist) {
+			return MissingFile, b.rootErr
+		}
+		return Unreadable, b.rootErr
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(b.rootReal, rel))
 	if err != nil {
-		return err
+		if errors.Is(err, fs.ErrNotExist) {
+			return MissingFile, pathError(path, err)
+		}
+		return Unreadable, pathError(path, err)
+	}
+	if r, err := filepath.Rel(b.rootReal, real); err != nil || !filepath.IsLocal(r) {
+		return Outside, fmt.Errorf("%s leads outside the image folder %s; skipped", path, b.dir)
+	}
+	st, err := b.root.Stat(rel)
+	if err != nil {
+		return Unreadable, pathError(path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", path)
+		return Unreadable, fmt.Errorf("%s: not a regular file", path)
 	}
-	if !opt.VerifyImages {
-		return nil
+	if !b.opt.VerifyImages {
+		return "", nil
 	}
-	b, err := os.ReadFile(path)
+	f, err := b.root.Open(rel)
 	if err != nil {
-		return err
+		return Unreadable, pathError(path, err)
 	}
-	cfg, _, err := DecodeConfigBytes(b)
+	defer f.Close()
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return Unreadable, fmt.Errorf("%s: not a regular file", path)
+	}
+	data, err := readBounded(f, b.opt.Decode.maxBytes())
 	if err == nil {
-		err = checkSize(cfg.Width, cfg.Height, opt.Decode.maxPixels())
+		var cfg image.Config
+		if cfg, _, err = DecodeConfigBytes(data); err == nil {
+			err = checkSize(cfg.Width, cfg.Height, b.opt.Decode.maxPixels())
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return Unreadable, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil
+	return "", nil
+}
+
+// pathError names path in err, replacing the operation and path a *fs.PathError
+// carries (which may be the resolved path or a path relative to the folder).
+func pathError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // normLabels sorts and de-duplicates class ids in place.

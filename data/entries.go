@@ -1,6 +1,9 @@
 package data
 
-import "path/filepath"
+import (
+	"fmt"
+	"os"
+)
 
 // entry is one image as a label file lists it, before the image folder is joined and
 // files are checked.
@@ -18,12 +21,44 @@ type parsed struct {
 	report  *Report
 }
 
-// build joins the entries with imageDir, merges duplicates and checks the files.
+// build joins the entries with imageDir, merges duplicates and checks the files; an
+// entry whose file is not inside imageDir (by name or through a symlink) is dropped
+// and reported.
 func (p *parsed) build(imageDir string, opt LoadOptions) *Dataset {
-	b := newBuilder(p.classes, opt)
+	b := newBuilder(p.classes, imageDir, opt)
 	b.ds.Report = p.report
 	for _, e := range p.entries {
-		b.add(filepath.Join(imageDir, filepath.FromSlash(e.name)), e.labels, e.where)
+		b.add(e.name, e.labels, e.where)
 	}
 	return b.finish()
+}
+
+// openRegular opens a file a SPEC names (or an image to fingerprint), refusing
+// anything but a regular file before opening it: a FIFO would block forever and a
+// device would never end.
+func openRegular(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return os.Open(path)
+}
+
+// readImageFile reads a dataset image whole: a regular file of at most max bytes
+// (max < 0: no bound), so that a huge file or a device listed as an image costs an
+// error, not the process's memory. Errors name the file.
+func readImageFile(path string, max int64) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := readBounded(f, max)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }

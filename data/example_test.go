@@ -54,5 +54,5 @@ func ExampleDecode() {
 	_, err := data.Decode(strings.NewReader("not an image"), data.DecodeOptions{})
 	fmt.Println(err)
 	// Output:
-	// unsupported image format: looks like text (starts "not an i")
+	// unsupported image format: looks like text
 }

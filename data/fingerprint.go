@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"math/bits"
-	"os"
 	"runtime"
 	"sync"
 
@@ -50,9 +49,10 @@ func FingerprintBytes(b []byte, opt DecodeOptions) (Fingerprint, error) {
 	return fp, nil
 }
 
-// FingerprintFile reads path once and fingerprints it; errors name the file.
+// FingerprintFile reads path once, up to the decode size cap (opt.MaxBytes), and
+// fingerprints it; only regular files are read. Errors name the file.
 func FingerprintFile(path string, opt DecodeOptions) (Fingerprint, error) {
-	b, err := os.ReadFile(path)
+	b, err := readImageFile(path, opt.maxBytes())
 	if err != nil {
 		return Fingerprint{}, err
 	}

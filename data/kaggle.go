@@ -3,7 +3,6 @@ package data
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -16,12 +15,12 @@ import (
 // ignored. Cells other than 0/1 (also 0.0/1.0, true/false, empty = 0) are reported.
 // Classes keep the categories file's order.
 func LoadKaggle(labels, categories, imageDir string, opt LoadOptions) (*Dataset, error) {
-	cf, err := os.Open(categories)
+	cf, err := openRegular(categories)
 	if err != nil {
 		return nil, fmt.Errorf("kaggle categories: %w", err)
 	}
 	defer cf.Close()
-	lf, err := os.Open(labels)
+	lf, err := openRegular(labels)
 	if err != nil {
 		return nil, fmt.Errorf("kaggle labels: %w", err)
 	}

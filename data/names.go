@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/autotag/autotag/internal/safedoc"
 )
 
 // COCOClasses are the 80 COCO object categories in the standard contiguous order 0-79
@@ -34,12 +37,24 @@ var COCOCategoryIDs = []int{
 	85, 86, 87, 88, 89, 90,
 }
 
+// Limits on a class-name file (a names list or a YOLO data yaml). ImageNet-21k's
+// names are well under a megabyte; a file beyond these is refused before it is read.
+const (
+	MaxNamesBytes = 16 << 20 // largest names file, bytes
+	MaxNamesDepth = 32       // deepest YAML nesting of sequences and mappings
+	MaxNamesNodes = 1 << 21  // most YAML nodes, aliases counted as what they expand to
+	maxClassID    = 1 << 20  // largest class id of an `id: name` mapping
+)
+
+var namesLimits = safedoc.Limits{MaxBytes: MaxNamesBytes, MaxDepth: MaxNamesDepth, MaxNodes: MaxNamesNodes}
+
 // ReadNames reads a class-name list: either a plain list (one name per line, as
 // darknet's coco.names or YOLO's classes.txt; blank lines and # comments skipped) or a
-// YOLO data yaml whose `names:` is a block list (`- person`), a flow list
-// (`[person, bicycle]`, possibly over several lines) or a mapping (`0: person`).
+// YOLO data yaml whose `names:` is a list (`- person`, or `[person, bicycle]`) or a
+// mapping from class id to name (`0: person`). The file must be a regular file of at
+// most MaxNamesBytes.
 func ReadNames(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := safedoc.ReadFile(path, MaxNamesBytes)
 	if err != nil {
 		return nil, fmt.Errorf("class names: %w", err)
 	}
@@ -80,141 +95,83 @@ func parseNamesList(b []byte) ([]string, error) {
 	return names, sc.Err()
 }
 
-// stripComment removes a YAML comment (a # outside quotes, at the start or after a space).
-func stripComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '#' && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t'):
-			return s[:i]
-		}
-	}
-	return s
-}
-
-// unquote removes YAML single or double quotes around a scalar.
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 {
-		if s[0] == '"' && s[len(s)-1] == '"' {
-			if u, err := strconv.Unquote(s); err == nil {
-				return u
-			}
-			return s[1 : len(s)-1]
-		}
-		if s[0] == '\'' && s[len(s)-1] == '\'' {
-			return strings.ReplaceAll(s[1:len(s)-1], "''", "'")
-		}
-	}
-	return s
-}
-
-// splitFlow splits the inside of a YAML flow sequence on commas outside quotes.
-func splitFlow(s string) []string {
-	var out []string
-	var quote byte
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == ',':
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	out = append(out, s[start:])
-	var names []string
-	for _, p := range out {
-		if p = unquote(p); p != "" {
-			names = append(names, p)
-		}
-	}
-	return names
-}
-
-// parseYAMLNames extracts the top-level `names:` key of a YOLO data yaml. It handles
-// the forms YOLO tools write, not YAML in general: anything else is an error.
+// parseYAMLNames reads the top-level `names:` key of a YOLO data yaml (other keys are
+// ignored) within namesLimits.
 func parseYAMLNames(b []byte) ([]string, error) {
-	lines := strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n")
-	for i := 0; i < len(lines); i++ {
-		line := stripComment(lines[i])
-		if !strings.HasPrefix(line, "names:") {
-			continue
+	root, err := safedoc.ParseYAML(b, namesLimits)
+	if err != nil {
+		return nil, err
+	}
+	root = resolveAlias(root)
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("line %d: want a mapping with a names: key", root.Line)
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := resolveAlias(root.Content[i]); k.Kind == yaml.ScalarNode && k.Value == "names" {
+			return yamlNames(resolveAlias(root.Content[i+1]))
 		}
-		val := strings.TrimSpace(strings.TrimPrefix(line, "names:"))
-		if strings.HasPrefix(val, "[") { // flow list, maybe continued on later lines
-			for !strings.Contains(val, "]") && i+1 < len(lines) {
-				i++
-				val += " " + strings.TrimSpace(stripComment(lines[i]))
-			}
-			end := strings.LastIndex(val, "]")
-			if end < 0 {
-				return nil, fmt.Errorf("line %d: unterminated [ list", i+1)
-			}
-			return splitFlow(val[1:end]), nil
-		}
-		if val != "" {
-			return nil, fmt.Errorf("line %d: unsupported names value %q", i+1, val)
-		}
-		// Block: "- name" items or "N: name" pairs, indented.
-		var list []string
-		byID := map[int]string{}
-		maxID := -1
-		for j := i + 1; j < len(lines); j++ {
-			raw := stripComment(lines[j])
-			s := strings.TrimSpace(raw)
-			if s == "" {
-				continue
-			}
-			if raw[0] != ' ' && raw[0] != '\t' && raw[0] != '-' {
-				break // next top-level key
-			}
-			if item, ok := strings.CutPrefix(s, "-"); ok {
-				list = append(list, unquote(item))
-				continue
-			}
-			k, v, ok := strings.Cut(s, ":")
-			if !ok {
-				return nil, fmt.Errorf("line %d: want `- name` or `id: name`, got %q", j+1, s)
-			}
-			id, err := strconv.Atoi(strings.TrimSpace(k))
-			if err != nil || id < 0 || id > 1<<20 {
-				return nil, fmt.Errorf("line %d: class id %q is not a small integer", j+1, k)
-			}
-			if _, dup := byID[id]; dup {
-				return nil, fmt.Errorf("line %d: class id %d given twice", j+1, id)
-			}
-			byID[id] = unquote(v)
-			maxID = max(maxID, id)
-		}
-		if len(list) > 0 && len(byID) > 0 {
-			return nil, fmt.Errorf("line %d: names mixes list items and id: name pairs", i+1)
-		}
-		if len(byID) > 0 {
-			names := make([]string, maxID+1)
-			for id := range names {
-				n, ok := byID[id]
-				if !ok {
-					return nil, fmt.Errorf("names: class id %d missing (ids must be 0..%d)", id, maxID)
-				}
-				names[id] = n
-			}
-			return names, nil
-		}
-		return list, nil
 	}
 	return nil, fmt.Errorf("no top-level names: key")
+}
+
+// yamlNames reads a names: value, a list of names or an id → name mapping whose ids
+// are 0..N-1 without gaps.
+func yamlNames(v *yaml.Node) ([]string, error) {
+	name := func(n *yaml.Node) (string, error) {
+		n = resolveAlias(n)
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || strings.TrimSpace(n.Value) == "" {
+			return "", fmt.Errorf("line %d: a class name must be a non-empty scalar", n.Line)
+		}
+		return strings.TrimSpace(n.Value), nil
+	}
+	switch v.Kind {
+	case yaml.SequenceNode:
+		names := make([]string, 0, len(v.Content))
+		for _, item := range v.Content {
+			s, err := name(item)
+			if err != nil {
+				return nil, err
+			}
+			names = append(names, s)
+		}
+		return names, nil
+	case yaml.MappingNode:
+		byID := map[int]string{}
+		maxID := -1
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k := resolveAlias(v.Content[i])
+			id, err := strconv.Atoi(k.Value)
+			if k.Kind != yaml.ScalarNode || err != nil || id < 0 || id > maxClassID {
+				return nil, fmt.Errorf("line %d: class id %q is not an integer in 0..%d", k.Line, truncate(k.Value, 20), maxClassID)
+			}
+			if _, dup := byID[id]; dup {
+				return nil, fmt.Errorf("line %d: class id %d given twice", k.Line, id)
+			}
+			s, err := name(v.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			byID[id] = s
+			maxID = max(maxID, id)
+		}
+		names := make([]string, maxID+1)
+		for id := range names {
+			n, ok := byID[id]
+			if !ok {
+				return nil, fmt.Errorf("line %d: names: class id %d missing (ids must be 0..%d)", v.Line, id, maxID)
+			}
+			names[id] = n
+		}
+		return names, nil
+	}
+	return nil, fmt.Errorf("line %d: names: want a list or an id: name mapping", v.Line)
+}
+
+// resolveAlias follows YAML aliases to the node they name; ParseYAML has checked that
+// every alias resolves.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
 }

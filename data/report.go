@@ -16,6 +16,7 @@ const (
 	UnknownClass = "unknown-class"     // class id or name not in the vocabulary (label dropped)
 	Duplicate    = "duplicate"         // same image listed twice (labels merged)
 	Malformed    = "malformed"         // unparsable line or value (line skipped)
+	Outside      = "outside-folder"    // listed image outside its image folder, by name or symlink (record dropped)
 	Orphan       = "note:orphan-label" // label file without an image (ignored)
 	NoLabels     = "note:unlabeled"    // image with no annotations or label file: kept, all-negative
 )

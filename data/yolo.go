@@ -2,6 +2,7 @@ package data
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -43,6 +44,13 @@ func LoadYOLO(imageDir, labelDir, names string, opt LoadOptions) (*Dataset, erro
 	if err != nil {
 		return nil, fmt.Errorf("yolo images %s: %w", imageDir, err)
 	}
+	// Label files are opened through the label folder's os.Root, so neither a name nor
+	// a symlink leads outside it.
+	lroot, err := os.OpenRoot(labelDir)
+	if err != nil {
+		return nil, fmt.Errorf("yolo label folder %s: %w", labelDir, err)
+	}
+	defer lroot.Close()
 	p := &parsed{report: &Report{}}
 	used := map[string]bool{}
 	nc := len(classes)
@@ -51,14 +59,15 @@ func LoadYOLO(imageDir, labelDir, names string, opt LoadOptions) (*Dataset, erro
 	}
 	maxID := -1
 	for _, rel := range imgs {
-		lp := filepath.Join(labelDir, strings.TrimSuffix(rel, filepath.Ext(rel))+".txt")
+		lrel := strings.TrimSuffix(rel, filepath.Ext(rel)) + ".txt"
+		lp := filepath.Join(labelDir, lrel)
 		e := entry{name: filepath.ToSlash(rel), where: lp}
-		f, err := os.Open(lp)
+		f, err := openLabelFile(lroot, lrel)
 		switch {
-		case os.IsNotExist(err):
+		case errors.Is(err, fs.ErrNotExist):
 			p.report.Add(NoLabels, filepath.Join(imageDir, rel), "no label file %s: kept as all-negative (background image)", lp)
 		case err != nil:
-			p.report.Add(Unreadable, lp, "%v", err)
+			p.report.Add(Unreadable, lp, "%v", pathError(lp, err))
 			continue
 		default:
 			used[filepath.Clean(lp)] = true
@@ -92,6 +101,25 @@ func LoadYOLO(imageDir, labelDir, names string, opt LoadOptions) (*Dataset, erro
 	return p.build(imageDir, opt), nil
 }
 
+// MaxLabelFileBytes bounds one YOLO label file; real ones hold a line per object.
+const MaxLabelFileBytes = 16 << 20
+
+// openLabelFile opens the label file rel under root if it is a regular file of at
+// most MaxLabelFileBytes; a FIFO or device is refused before it is opened.
+func openLabelFile(root *os.Root, rel string) (*os.File, error) {
+	st, err := root.Stat(rel)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	if st.Size() > MaxLabelFileBytes {
+		return nil, fmt.Errorf("%d bytes is over the limit of %d for a label file", st.Size(), MaxLabelFileBytes)
+	}
+	return root.Open(rel)
+}
+
 // parseYOLOLabels reads one YOLO label file: each non-empty line is a class id followed
 // by at least four numbers (a box; more for polygons). nc < 0 means the class count is
 // unknown. Malformed lines and unknown ids are reported with src:line and skipped.
@@ -120,7 +148,7 @@ func parseYOLOLabels(r io.Reader, src string, nc int, rep *Report) []int {
 			}
 		}
 		if bad {
-			rep.Add(Malformed, where, "non-numeric coordinate in %q", truncate(s, 60))
+			rep.Add(Malformed, where, "a coordinate is not a finite number")
 			continue
 		}
 		id, err := strconv.Atoi(f[0])
