@@ -28,6 +28,9 @@ func (d *decoder) decodeProgressiveScan(s *scan) error {
 	mcus := d.mxx * d.myy
 	sbx, sby := 0, 0
 	for my := 0; my < d.myy; my++ {
+		if err := d.cancel.err(); err != nil {
+			return err
+		}
 		for mx := 0; mx < d.mxx; mx++ {
 			for i := 0; i < s.n; i++ {
 				sc := &s.comps[i]
@@ -209,8 +212,9 @@ func (d *decoder) refineNonZeroes(r *bitReader, b *[64]int32, zig, zigEnd, nz in
 // reconstructProgressive dequantizes and inverse-transforms the accumulated
 // coefficients into the planes, visiting the blocks image/jpeg visits (those
 // starting inside the image) and skipping those the Region does not need.
-// Components no scan mentioned stay zero, as in image/jpeg.
-func (d *decoder) reconstructProgressive() {
+// Components no scan mentioned stay zero, as in image/jpeg. It stops with the
+// context's error, checked every block row.
+func (d *decoder) reconstructProgressive() error {
 	h0, v0 := d.comp[0].h, d.comp[0].v
 	for ci := 0; ci < d.nComp; ci++ {
 		coeffs := d.coeffs[ci]
@@ -222,6 +226,9 @@ func (d *decoder) reconstructProgressive() {
 		stride := d.mxx * c.h
 		q := &d.quant[c.tq]
 		for by := 0; by*bh < d.height; by++ {
+			if err := d.cancel.err(); err != nil {
+				return err
+			}
 			for bx := 0; bx*bw < d.width; bx++ {
 				if !d.wanted(ci, bx, by) {
 					continue
@@ -240,4 +247,5 @@ func (d *decoder) reconstructProgressive() {
 			}
 		}
 	}
+	return nil
 }
