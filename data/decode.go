@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -14,6 +15,8 @@ import (
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
+	fastjpeg "github.com/autotag/autotag/data/jpeg"
 )
 
 // DefaultMaxPixels is the pixel cap (width×height) applied when DecodeOptions.MaxPixels
@@ -43,6 +46,13 @@ var ErrUnsupportedFormat = errors.New("unsupported image format")
 // DecodeOptions.MaxBytes.
 var ErrInputTooLarge = errors.New("encoded input too large")
 
+// ErrTooMuchWork is returned (wrapped) when a JPEG asks for more decoding work than
+// DecodeOptions.JPEGLimits allow: too many scans, or scans whose coefficients add up
+// to more than the frame and the input justify (see jpeg.Limits). It is found from
+// the scan headers before the work is done, for every JPEG, including those
+// image/jpeg decodes.
+var ErrTooMuchWork = fastjpeg.ErrLimit
+
 // ErrEmpty is returned (wrapped) for an empty input.
 var ErrEmpty = errors.New("empty input")
 
@@ -67,6 +77,26 @@ type DecodeOptions struct {
 	// photos; Preprocess's output is then close to, not identical with, that of a full
 	// decode (TestReducedDecodeAgreement in package autotag measures how close).
 	Reduce bool
+
+	// Context, when set, stops a decode once it is done (a request's deadline, a
+	// client that went away, Ctrl-C): JPEG decoding checks it between scans and MCU
+	// rows and returns an error wrapping its Err; the other formats, whose work the
+	// pixel cap bounds, check it before decoding.
+	Context context.Context
+	// JPEGLimits bounds the work a JPEG may ask for (scans, coefficients per sample
+	// and per input byte); the zero value is jpeg's defaults.
+	JPEGLimits fastjpeg.Limits
+}
+
+// ctxErr is the error of opt.Context once it is done, else nil.
+func (o DecodeOptions) ctxErr() error {
+	if o.Context == nil {
+		return nil
+	}
+	if err := o.Context.Err(); err != nil {
+		return fmt.Errorf("decoding stopped: %w", err)
+	}
+	return nil
 }
 
 func (o DecodeOptions) maxPixels() int {
@@ -242,6 +272,9 @@ func UprightSize(b []byte) (image.Point, error) {
 
 // decodeBytes is Decode on an in-memory input.
 func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
+	if err := opt.ctxErr(); err != nil {
+		return nil, err
+	}
 	cfg, name, err := DecodeConfigBytes(b)
 	if err != nil {
 		return nil, err

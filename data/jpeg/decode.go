@@ -118,6 +118,14 @@ type decoder struct {
 	// progressive coefficient store, one []int32 of 64 per block, per component,
 	// allocated at the component's first scan.
 	coeffs [maxComponents][]int32
+	// nonzero[ci][k] has bit z set when coefficient z (zig-zag order) of block k is
+	// non-zero, so that a refinement's end-of-band run visits only those: without
+	// it, a file of empty refinement scans makes every block walk its whole band.
+	nonzero [maxComponents][]uint64
+	// dcs[ci][k] is block k's DC coefficient, kept apart from coeffs so that a DC
+	// scan touches four bytes a block instead of a cache line; reconstruction puts it
+	// back in place.
+	dcs [maxComponents][]int32
 
 	blk block // scratch coefficients for the sequential path, zero between blocks
 

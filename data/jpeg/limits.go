@@ -46,9 +46,10 @@ const DefaultCoefficientsPerByte = 4
 // not free.
 const blockOverhead = 24
 
-// dcOverhead is what a block costs on top in a scan of DC terms, whose Huffman
-// decoding per block costs as much as walking a few dozen coefficients.
-const dcOverhead = 24
+// dcOverhead is what a block costs on top in a scan of DC terms: such a scan
+// decodes a Huffman code and touches the block's coefficients (a cache line) for
+// every block, where an empty AC scan passes whole runs of blocks untouched.
+const dcOverhead = 40
 
 // ErrLimit (wrapped) means the file asks for more decoding work than Limits allow:
 // too many scans, or scans whose coefficients add up to more than the budget. The
