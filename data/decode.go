@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"io/fs"
 	"os"
 
 	"golang.org/x/image/bmp"
@@ -189,9 +191,23 @@ func describeUnknown(b []byte) string {
 // decodes, and applies the EXIF orientation (JPEG APP1, TIFF IFD0, PNG eXIf, WebP EXIF)
 // so that the result is upright as a viewer shows it.
 //
-// Every failure is a wrapped error (ErrEmpty, ErrUnsupportedFormat, ErrTooManyPixels or
-// the codec's own); panics inside third-party decoders are recovered into errors.
+// When r is a regular file (an *os.File, or anything with Stat, ReadAt and Seek), its
+// size is checked against the byte cap and its header against the pixel cap before
+// the body is read, and the body is then read into one buffer of its exact size: an
+// oversize or overlarge file costs no memory.
+//
+// Every failure is a wrapped error (ErrEmpty, ErrUnsupportedFormat, ErrTooManyPixels,
+// ErrInputTooLarge, ErrTooMuchWork or the codec's own); panics inside third-party
+// decoders are recovered into errors.
 func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
+	if f, ok := r.(statReaderAt); ok {
+		if b, ok, err := readFile(f, opt); ok {
+			if err != nil {
+				return nil, err
+			}
+			return decodeBytes(b, opt)
+		}
+	}
 	b, err := readBounded(r, opt.maxBytes())
 	if err != nil {
 		return nil, err
@@ -199,16 +215,84 @@ func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
 	return decodeBytes(b, opt)
 }
 
-// DecodeFile opens path and decodes it as Decode does; errors name the file.
+// statReaderAt is a file Decode can size and check before reading it.
+type statReaderAt interface {
+	io.ReaderAt
+	io.Seeker
+	Stat() (fs.FileInfo, error)
+}
+
+// readFile reads the rest of a regular file f from its current offset, after
+// checking its size against the byte cap and its header against the pixel cap
+// without reading the body. ok is false when f is not a regular file (a pipe, a
+// device), which the caller reads as a stream.
+func readFile(f statReaderAt, opt DecodeOptions) (b []byte, ok bool, err error) {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil, false, nil
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, false, nil
+	}
+	n := st.Size() - off
+	if max := opt.maxBytes(); max >= 0 && n > max {
+		return nil, true, fmt.Errorf("%w: the file is %s, more than the limit of %s", ErrInputTooLarge, sizeString(n), sizeString(max))
+	}
+	if n <= 0 {
+		return nil, true, ErrEmpty
+	}
+	if err := checkHeader(io.NewSectionReader(f, off, n), opt); err != nil {
+		return nil, true, err
+	}
+	b = make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && len(b) == int(n)) {
+		return nil, true, fmt.Errorf("reading image: %w", err)
+	}
+	if _, err := f.Seek(n, io.SeekCurrent); err != nil {
+		return nil, true, fmt.Errorf("reading image: %w", err)
+	}
+	return b, true, nil
+}
+
+// checkHeader sniffs the format of the image in r and checks its header's
+// dimensions against the pixel cap, reading only as far as the header.
+func checkHeader(r *io.SectionReader, opt DecodeOptions) error {
+	var magic [512]byte
+	k, _ := r.ReadAt(magic[:], 0)
+	f, err := sniff(magic[:k])
+	if err != nil {
+		return err
+	}
+	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(bufio.NewReader(r)) })
+	if err != nil {
+		return fmt.Errorf("%s header: %w", f.name, err)
+	}
+	if err := checkSize(cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
+		return fmt.Errorf("%s: %w", f.name, err)
+	}
+	return nil
+}
+
+// sizeString renders a byte count for messages: "3.2 MB", "512 bytes".
+func sizeString(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
 // DecodeBytes is Decode of an input already in memory (an HTTP body, a file read
 // whole): the same checks, EXIF orientation and errors, without copying b.
 func DecodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 	if max := opt.maxBytes(); max >= 0 && int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrInputTooLarge, max)
+		return nil, fmt.Errorf("%w: %s, more than the limit of %s", ErrInputTooLarge, sizeString(int64(len(b))), sizeString(max))
 	}
 	return decodeBytes(b, opt)
 }
 
+// DecodeFile opens path and decodes it as Decode does (size and header checked
+// before the body is read); errors name the file.
 func DecodeFile(path string, opt DecodeOptions) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -236,7 +320,7 @@ func readBounded(r io.Reader, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading image: %w", err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrInputTooLarge, max)
+		return nil, fmt.Errorf("%w: more than the limit of %s", ErrInputTooLarge, sizeString(max))
 	}
 	return b, nil
 }

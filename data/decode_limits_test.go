@@ -1,8 +1,16 @@
 package data
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +63,57 @@ func TestDecodeContext(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("deadline honoured after %v", d)
+	}
+}
+
+// allocDuring returns the bytes allocated while fn runs.
+func allocDuring(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestDecodeFileChecksBeforeReading: a file over the byte cap, or whose header
+// announces more pixels than the cap, is refused before its body is read (a few
+// kilobytes allocated for a 64 MB file), and an accepted file is read into one
+// buffer of its size, not grown by doubling.
+func TestDecodeFileChecksBeforeReading(t *testing.T) {
+	dir := t.TempDir()
+	sparse := func(name string, head []byte, size int64) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, head, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(p, size); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const big = 64 << 20
+	png := encode(t, "png", quadrants(64, 48))
+	huge := bytes.Clone(png)
+	binary.BigEndian.PutUint32(huge[16:], 30000) // IHDR width and height
+	binary.BigEndian.PutUint32(huge[20:], 30000)
+	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
+
+	var err error
+	n := allocDuring(func() { _, err = DecodeFile(sparse("huge.png", huge, big), DecodeOptions{}) })
+	if !errors.Is(err, ErrTooManyPixels) || n > 1<<20 {
+		t.Errorf("30000x30000 header in a 64 MB file: %v after %d bytes allocated; want ErrTooManyPixels, little memory", err, n)
+	}
+	n = allocDuring(func() { _, err = DecodeFile(sparse("long.png", png, big), DecodeOptions{MaxBytes: 16 << 20}) })
+	if !errors.Is(err, ErrInputTooLarge) || n > 1<<20 || !strings.Contains(err.Error(), "16.0 MB") {
+		t.Errorf("64 MB file over a 16 MB cap: %v after %d bytes allocated; want ErrInputTooLarge naming the limit", err, n)
+	}
+	// A photo with 24 MB of trailing bytes (which decoders ignore) is read once.
+	n = allocDuring(func() { _, err = DecodeFile(sparse("padded.png", png, 24<<20), DecodeOptions{}) })
+	if err != nil || n > 30<<20 {
+		t.Errorf("24 MB file: %v after %d MB allocated; want one 24 MB buffer", err, n>>20)
+	}
+	// Not a regular file: read as a stream, same checks.
+	if _, err := Decode(io.MultiReader(bytes.NewReader(png)), DecodeOptions{}); err != nil {
+		t.Errorf("stream: %v", err)
 	}
 }

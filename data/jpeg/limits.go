@@ -38,7 +38,8 @@ const DefaultCoefficientsPerSample = 8
 // per-sample allowance, when Limits.CoefficientsPerByte is zero: one coefficient
 // per two bits, so that work paid for by real entropy-coded data (dense coefficients
 // refined many times) grows with the file, while work that costs no data (long
-// end-of-band runs) stays bounded by the frame.
+// end-of-band runs) stays bounded by the frame. This allowance never exceeds the
+// per-sample one.
 const DefaultCoefficientsPerByte = 4
 
 // blockOverhead is the work a block costs in a scan besides its coefficients
@@ -122,8 +123,10 @@ func (g *frameGeometry) blocks(ci int) int64 {
 	return int64(mxx) * int64(myy) * int64(g.h[ci]) * int64(g.v[ci])
 }
 
-// budget is the work allowed for this frame and input: perSample × samples +
-// perByte × input bytes, or -1 for no cap.
+// budget is the work allowed for this frame and input, or -1 for no cap:
+// perSample × samples plus perByte × input bytes, the latter at most as much again
+// as the former, so that bytes an attacker pads a file with can at most double the
+// work a frame allows.
 func (m *workMeter) budget(g *frameGeometry) int64 {
 	if m.perSample < 0 {
 		return -1
@@ -132,7 +135,8 @@ func (m *workMeter) budget(g *frameGeometry) int64 {
 	for ci := 0; ci < g.nComp; ci++ {
 		samples += 64 * g.blocks(ci)
 	}
-	return m.perSample*samples + m.perByte*m.inputBytes
+	frame := m.perSample * samples
+	return frame + min(m.perByte*m.inputBytes, frame)
 }
 
 // charge counts one scan over the components comps[:n] of g with spectral band

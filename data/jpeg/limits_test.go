@@ -333,7 +333,8 @@ func BenchmarkBomb(b *testing.B) {
 			case sequential:
 				per, scanBlocks = 64+blockOverhead+dcOverhead, blocks
 			}
-			budget := int64(DefaultCoefficientsPerSample)*64*blocks + int64(DefaultCoefficientsPerByte)*pad
+			frame := int64(DefaultCoefficientsPerSample) * 64 * blocks
+			budget := frame + min(int64(DefaultCoefficientsPerByte)*pad, frame)
 			scans := int(budget / (per * scanBlocks))
 			data := bomb(w, h, nComp, k, scans+1, pad)
 			runtime.GC()
