@@ -350,7 +350,7 @@ func (t *Tagger) DecodeBytesContext(ctx context.Context, b []byte) (image.Image,
 // decodeOptions are the data.DecodeOptions of TagReader and DecodeBytesContext.
 func (t *Tagger) decodeOptions(ctx context.Context) data.DecodeOptions {
 	spec := t.spec
-	return data.DecodeOptions{MaxPixels: t.opts.maxPixels, For: &spec, Reduce: t.opts.fast, Context: ctx}
+	return data.DecodeOptions{MaxPixels: t.opts.maxPixels, MaxBytes: t.opts.maxBytes, For: &spec, Reduce: t.opts.fast, Context: ctx}
 }
 
 // TagBatch tags several images; the result has one slice per image, in order.
