@@ -352,3 +352,34 @@ func BenchmarkBomb(b *testing.B) {
 		})
 	}
 }
+
+// FuzzPrecheck: Precheck never panics, and it charges exactly what Decode charges,
+// so a file Decode accepts under some limits Precheck accepts too, and a file
+// Decode refuses for its work Precheck refuses as well (unless Decode failed for
+// another reason first).
+//
+//	go test ./data/jpeg -run '^$' -fuzz FuzzPrecheck -fuzztime 1m
+func FuzzPrecheck(f *testing.F) {
+	for _, name := range sortedNames(fixtures(f)) {
+		f.Add(fixtures(f)[name], uint16(0))
+	}
+	f.Add(bomb(64, 64, 3, acRefine, 40, 0), uint16(0))
+	f.Add(bomb(64, 64, 4, dcFirst, 40, 0), uint16(5))
+	f.Fuzz(func(t *testing.T, data []byte, maxScans uint16) {
+		lim := Limits{MaxScans: int(maxScans)}
+		perr := Precheck(data, Options{Limits: lim})
+		if perr != nil && !errors.Is(perr, ErrLimit) {
+			t.Fatalf("Precheck returned %v, want nil or ErrLimit", perr)
+		}
+		if cfg, err := stdjpeg.DecodeConfig(bytes.NewReader(data)); err == nil && cfg.Width*cfg.Height > 1<<22 {
+			return // too big to decode here
+		}
+		_, derr := Decode(data, Options{Limits: lim})
+		switch {
+		case derr == nil && perr != nil:
+			t.Fatalf("Decode accepts what Precheck refuses: %v", perr)
+		case errors.Is(derr, ErrLimit) && perr == nil:
+			t.Fatalf("Decode refuses (%v) what Precheck accepts", derr)
+		}
+	})
+}
