@@ -102,6 +102,10 @@ func bomb(w, h, nComp int, k bombKind, scans, pad int) []byte {
 		f = append(f, byte(i+1), 0x11, 0)
 	}
 	out = append(out, seg(sof, f)...)
+	if nComp == 4 {
+		// Adobe APP14, transform 0: CMYK, which image/jpeg decodes.
+		out = append(out, seg(app14Marker, []byte("Adobe\x00\x64\x00\x00\x00\x00\x00"))...)
+	}
 	blocks := ((w + 7) / 8) * ((h + 7) / 8)
 	run := 0 // the end-of-band run, which carries from scan to scan
 	var body []byte
@@ -382,4 +386,43 @@ func FuzzPrecheck(f *testing.F) {
 			t.Fatalf("Decode refuses (%v) what Precheck accepts", derr)
 		}
 	})
+}
+
+// BenchmarkFallbackBomb measures the worst case the default limits let through to
+// image/jpeg (which data.Decode calls after Precheck for files Decode leaves to
+// it): a 10 MP 4-component frame padded to 32 MB, as many scans of each kind as
+// Precheck accepts. cpu-ms/op is the process's CPU time per image/jpeg decode.
+//
+//	go test ./data/jpeg -run '^$' -bench FallbackBomb -benchtime 1x
+func BenchmarkFallbackBomb(b *testing.B) {
+	const w, h, nComp, pad = 3872, 2584, 4, 32 << 20
+	for _, k := range []bombKind{acRefine, dcFirst} {
+		b.Run(k.String(), func(b *testing.B) {
+			blocks := int64((w+7)/8*((h+7)/8)) * nComp
+			per, scanBlocks := int64(63+blockOverhead), blocks/nComp
+			if k == dcFirst {
+				per, scanBlocks = 1+blockOverhead+dcOverhead, blocks
+			}
+			frame := int64(DefaultCoefficientsPerSample) * 64 * blocks
+			budget := frame + min(int64(DefaultCoefficientsPerByte)*pad, frame)
+			scans := int(budget / (per * scanBlocks))
+			if err := Precheck(bomb(w, h, nComp, k, scans+1, pad), Options{}); !errors.Is(err, ErrLimit) {
+				b.Fatalf("%d scans: Precheck %v, want ErrLimit", scans+1, err)
+			}
+			data := bomb(w, h, nComp, k, scans, pad)
+			if err := Precheck(data, Options{}); err != nil {
+				b.Fatalf("%d scans: Precheck %v", scans, err)
+			}
+			runtime.GC()
+			b.ResetTimer()
+			start := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if _, err := stdjpeg.Decode(bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(scans), "scans")
+		})
+	}
 }
