@@ -58,7 +58,9 @@ const dcOverhead = 40
 var ErrLimit = errors.New("jpeg: decoding work over the limit")
 
 // Limits bounds the work one file may ask of Decode (and of image/jpeg, through
-// Precheck). The zero value is the defaults; a negative field means no limit.
+// Precheck). The zero value is the defaults; a negative MaxScans or
+// CoefficientsPerSample lifts that limit, a negative CoefficientsPerByte gives no
+// allowance per byte.
 type Limits struct {
 	// MaxScans caps the number of scans; 0 means DefaultMaxScans.
 	MaxScans int
