@@ -315,34 +315,42 @@ func (t *Tagger) Tag(ctx context.Context, img image.Image) ([]Tag, error) {
 }
 
 // TagReader decodes an image (JPEG, PNG, GIF, WebP, BMP or TIFF; the pixel cap of
-// WithMaxPixels is checked before decoding) and tags it. It decodes as DecodeBytes
-// does.
+// WithMaxPixels is checked before decoding) and tags it. It decodes as
+// DecodeBytesContext does: ctx stops the decode too, not only the model.
 func (t *Tagger) TagReader(ctx context.Context, r io.Reader) ([]Tag, error) {
-	img, err := data.Decode(r, t.decodeOptions())
+	img, err := data.Decode(r, t.decodeOptions(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("autotag: %w", err)
 	}
 	return t.Tag(ctx, img)
 }
 
-// DecodeBytes decodes an encoded image for this Tagger's Tag, TagBatch and
+// DecodeBytes is DecodeBytesContext without a context: the decode runs to its end
+// (its work is still bounded by the decoder's limits).
+func (t *Tagger) DecodeBytes(b []byte) (image.Image, error) {
+	return t.DecodeBytesContext(context.Background(), b)
+}
+
+// DecodeBytesContext decodes an encoded image for this Tagger's Tag, TagBatch and
 // Probabilities, and for nothing else: a JPEG is decoded only as far as the model's
 // preprocessing reads (pixels outside the centre crop's window are left undefined)
 // and, with WithFastDecode, at 1/2, 1/4 or 1/8 scale when it is big enough (see
-// data.DecodeOptions). The pixel cap of WithMaxPixels is checked before
-// decoding. Use data.Decode for an image you want to look at.
-func (t *Tagger) DecodeBytes(b []byte) (image.Image, error) {
-	img, err := data.DecodeBytes(b, t.decodeOptions())
+// data.DecodeOptions). The pixel cap of WithMaxPixels is checked before decoding,
+// a JPEG asking for too much work is refused (data.ErrTooMuchWork), and ctx stops a
+// JPEG decode between scans and MCU rows. Use data.Decode for an image you want to
+// look at.
+func (t *Tagger) DecodeBytesContext(ctx context.Context, b []byte) (image.Image, error) {
+	img, err := data.DecodeBytes(b, t.decodeOptions(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("autotag: %w", err)
 	}
 	return img, nil
 }
 
-// decodeOptions are the data.DecodeOptions of TagReader and DecodeBytes.
-func (t *Tagger) decodeOptions() data.DecodeOptions {
+// decodeOptions are the data.DecodeOptions of TagReader and DecodeBytesContext.
+func (t *Tagger) decodeOptions(ctx context.Context) data.DecodeOptions {
 	spec := t.spec
-	return data.DecodeOptions{MaxPixels: t.opts.maxPixels, For: &spec, Reduce: t.opts.fast}
+	return data.DecodeOptions{MaxPixels: t.opts.maxPixels, MaxBytes: t.opts.maxBytes, For: &spec, Reduce: t.opts.fast, Context: ctx}
 }
 
 // TagBatch tags several images; the result has one slice per image, in order.

@@ -12,6 +12,7 @@ type options struct {
 	workers   int
 	batch     int
 	maxPixels int
+	maxBytes  int64
 	rules     *Rules
 	rulesSet  bool // WithRules or WithoutRules was given
 	fast      bool // WithFastDecode was given
@@ -87,6 +88,19 @@ func WithMaxPixels(n int) Option {
 			return fmt.Errorf("max pixels %d is negative", n)
 		}
 		o.maxPixels = n
+		return nil
+	}
+}
+
+// WithMaxBytes caps the encoded size of an image TagReader and DecodeBytes accept;
+// 0 means data.DefaultMaxBytes. TagReader checks a file's size (and its header's
+// pixel count) before reading it.
+func WithMaxBytes(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("max bytes %d is negative", n)
+		}
+		o.maxBytes = n
 		return nil
 	}
 }

@@ -97,10 +97,16 @@ func decorateHelp(c *cobra.Command) {
 }
 
 // Execute runs the command line and returns the process exit status. SIGINT and
-// SIGTERM cancel the context handed to every command.
+// SIGTERM cancel the context handed to every command, which stops work in flight
+// (a decode stops within an MCU row); a second signal then kills the process the
+// default way, for a command that does not stop soon enough.
 func Execute(ctx context.Context) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal is no longer caught
+	}()
 	root := NewRootCommand()
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "autotag:", err)

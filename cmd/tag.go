@@ -38,6 +38,7 @@ type tagFlags struct {
 	rules      string
 	workers    int
 	maxPixels  int
+	maxFileMB  int64
 	fast       bool
 	printRules bool
 }
@@ -100,6 +101,7 @@ folders named as files) are not merged: the second is refused, naming the first.
 	fl.StringVar(&f.rules, "rules", "", "label rules: a YAML or JSON file, 'none' for the model's raw labels, 'default' for the embedded ImageNet→COCO rules (default: the embedded rules for 1000-class ImageNet models)")
 	fl.IntVarP(&f.workers, "workers", "j", runtime.GOMAXPROCS(0), "photos decoded and preprocessed in parallel")
 	fl.IntVar(&f.maxPixels, "max-pixels", data.DefaultMaxPixels, "refuse images with more pixels than this (checked before decoding)")
+	fl.Int64Var(&f.maxFileMB, "max-file-mb", data.DefaultMaxBytes>>20, "refuse image files larger than this many MB (checked before reading them)")
 	fl.BoolVar(&f.fast, "fast-decode", false, "decode JPEGs 4× or more the model's resize at 1/2-1/8 scale in the DCT domain (faster for big photos; scores close to, not equal to, a full decode's)")
 	fl.BoolVar(&f.printRules, "print-rules", false, "print the embedded default label rules (YAML) and exit")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"jsonl", "csv", "table"}, cobra.ShellCompDirectiveNoFileComp))
@@ -144,7 +146,10 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 		return withExitCode(2, fmt.Errorf("--workers %d: want at least 1", f.workers))
 	}
 	thresholdSet := c.Flags().Changed("threshold")
-	opts := []autotag.Option{autotag.WithTopK(f.topK), autotag.WithMaxPixels(f.maxPixels)}
+	if f.maxFileMB <= 0 {
+		return withExitCode(2, fmt.Errorf("--max-file-mb %d: want a positive size", f.maxFileMB))
+	}
+	opts := []autotag.Option{autotag.WithTopK(f.topK), autotag.WithMaxPixels(f.maxPixels), autotag.WithMaxBytes(f.maxFileMB << 20)}
 	if f.fast {
 		opts = append(opts, autotag.WithFastDecode())
 	}
@@ -271,8 +276,11 @@ func trimPrefix(s, p string) string {
 	return s
 }
 
-// tagFile decodes (as the Tagger's TagReader does, under its pixel cap) and tags one
-// photo; errors say why, not which file (the row says that).
+// tagFile decodes (as the Tagger's TagReader does: the file's size and its header's
+// pixel count checked before the body is read, then the body read once, into a
+// buffer of its size, and decoded under ctx, so Ctrl-C stops it) and tags one
+// photo; errors say why, not which file (the row says that), and a limit's error
+// says which flag changes it.
 func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -286,7 +294,14 @@ func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file")
 	}
-	return t.TagReader(ctx, fh)
+	tags, err := t.TagReader(ctx, fh)
+	switch {
+	case errors.Is(err, data.ErrInputTooLarge):
+		return nil, fmt.Errorf("%w (raise --max-file-mb or AUTOTAG_MAX_FILE_MB)", err)
+	case errors.Is(err, data.ErrTooManyPixels):
+		return nil, fmt.Errorf("%w (raise --max-pixels or AUTOTAG_MAX_PIXELS)", err)
+	}
+	return tags, err
 }
 
 // upToDate reports whether sidecar is newer than the photo and was written by the

@@ -1,7 +1,9 @@
 package data
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -9,11 +11,14 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"io/fs"
 	"os"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
+	fastjpeg "github.com/autotag/autotag/data/jpeg"
 )
 
 // DefaultMaxPixels is the pixel cap (width×height) applied when DecodeOptions.MaxPixels
@@ -43,6 +48,13 @@ var ErrUnsupportedFormat = errors.New("unsupported image format")
 // DecodeOptions.MaxBytes.
 var ErrInputTooLarge = errors.New("encoded input too large")
 
+// ErrTooMuchWork is returned (wrapped) when a JPEG asks for more decoding work than
+// DecodeOptions.JPEGLimits allow: too many scans, or scans whose coefficients add up
+// to more than the frame and the input justify (see jpeg.Limits). It is found from
+// the scan headers before the work is done, for every JPEG, including those
+// image/jpeg decodes.
+var ErrTooMuchWork = fastjpeg.ErrLimit
+
 // ErrEmpty is returned (wrapped) for an empty input.
 var ErrEmpty = errors.New("empty input")
 
@@ -67,6 +79,26 @@ type DecodeOptions struct {
 	// photos; Preprocess's output is then close to, not identical with, that of a full
 	// decode (TestReducedDecodeAgreement in package autotag measures how close).
 	Reduce bool
+
+	// Context, when set, stops a decode once it is done (a request's deadline, a
+	// client that went away, Ctrl-C): JPEG decoding checks it between scans and MCU
+	// rows and returns an error wrapping its Err; the other formats, whose work the
+	// pixel cap bounds, check it before decoding.
+	Context context.Context
+	// JPEGLimits bounds the work a JPEG may ask for (scans, coefficients per sample
+	// and per input byte); the zero value is jpeg's defaults.
+	JPEGLimits fastjpeg.Limits
+}
+
+// ctxErr is the error of opt.Context once it is done, else nil.
+func (o DecodeOptions) ctxErr() error {
+	if o.Context == nil {
+		return nil
+	}
+	if err := o.Context.Err(); err != nil {
+		return fmt.Errorf("decoding stopped: %w", err)
+	}
+	return nil
 }
 
 func (o DecodeOptions) maxPixels() int {
@@ -155,9 +187,23 @@ func describeUnknown(b []byte) string {
 // decodes, and applies the EXIF orientation (JPEG APP1, TIFF IFD0, PNG eXIf, WebP EXIF)
 // so that the result is upright as a viewer shows it.
 //
-// Every failure is a wrapped error (ErrEmpty, ErrUnsupportedFormat, ErrTooManyPixels or
-// the codec's own); panics inside third-party decoders are recovered into errors.
+// When r is a regular file (an *os.File, or anything with Stat, ReadAt and Seek), its
+// size is checked against the byte cap and its header against the pixel cap before
+// the body is read, and the body is then read into one buffer of its exact size: an
+// oversize or overlarge file costs no memory.
+//
+// Every failure is a wrapped error (ErrEmpty, ErrUnsupportedFormat, ErrTooManyPixels,
+// ErrInputTooLarge, ErrTooMuchWork or the codec's own); panics inside third-party
+// decoders are recovered into errors.
 func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
+	if f, ok := r.(statReaderAt); ok {
+		if b, ok, err := readFile(f, opt); ok {
+			if err != nil {
+				return nil, err
+			}
+			return decodeBytes(b, opt)
+		}
+	}
 	b, err := readBounded(r, opt.maxBytes())
 	if err != nil {
 		return nil, err
@@ -165,16 +211,84 @@ func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
 	return decodeBytes(b, opt)
 }
 
-// DecodeFile opens path and decodes it as Decode does; errors name the file.
+// statReaderAt is a file Decode can size and check before reading it.
+type statReaderAt interface {
+	io.ReaderAt
+	io.Seeker
+	Stat() (fs.FileInfo, error)
+}
+
+// readFile reads the rest of a regular file f from its current offset, after
+// checking its size against the byte cap and its header against the pixel cap
+// without reading the body. ok is false when f is not a regular file (a pipe, a
+// device), which the caller reads as a stream.
+func readFile(f statReaderAt, opt DecodeOptions) (b []byte, ok bool, err error) {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil, false, nil
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, false, nil
+	}
+	n := st.Size() - off
+	if max := opt.maxBytes(); max >= 0 && n > max {
+		return nil, true, fmt.Errorf("%w: the file is %s, more than the limit of %s", ErrInputTooLarge, sizeString(n), sizeString(max))
+	}
+	if n <= 0 {
+		return nil, true, ErrEmpty
+	}
+	if err := checkHeader(io.NewSectionReader(f, off, n), opt); err != nil {
+		return nil, true, err
+	}
+	b = make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && len(b) == int(n)) {
+		return nil, true, fmt.Errorf("reading image: %w", err)
+	}
+	if _, err := f.Seek(n, io.SeekCurrent); err != nil {
+		return nil, true, fmt.Errorf("reading image: %w", err)
+	}
+	return b, true, nil
+}
+
+// checkHeader sniffs the format of the image in r and checks its header's
+// dimensions against the pixel cap, reading only as far as the header.
+func checkHeader(r *io.SectionReader, opt DecodeOptions) error {
+	var magic [512]byte
+	k, _ := r.ReadAt(magic[:], 0)
+	f, err := sniff(magic[:k])
+	if err != nil {
+		return err
+	}
+	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(bufio.NewReader(r)) })
+	if err != nil {
+		return fmt.Errorf("%s header: %w", f.name, err)
+	}
+	if err := checkSize(cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
+		return fmt.Errorf("%s: %w", f.name, err)
+	}
+	return nil
+}
+
+// sizeString renders a byte count for messages: "3.2 MB", "512 bytes".
+func sizeString(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
 // DecodeBytes is Decode of an input already in memory (an HTTP body, a file read
 // whole): the same checks, EXIF orientation and errors, without copying b.
 func DecodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 	if max := opt.maxBytes(); max >= 0 && int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrInputTooLarge, max)
+		return nil, fmt.Errorf("%w: %s, more than the limit of %s", ErrInputTooLarge, sizeString(int64(len(b))), sizeString(max))
 	}
 	return decodeBytes(b, opt)
 }
 
+// DecodeFile opens path and decodes it as Decode does (size and header checked
+// before the body is read); errors name the file.
 func DecodeFile(path string, opt DecodeOptions) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -202,7 +316,7 @@ func readBounded(r io.Reader, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading image: %w", err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrInputTooLarge, max)
+		return nil, fmt.Errorf("%w: more than the limit of %s", ErrInputTooLarge, sizeString(max))
 	}
 	return b, nil
 }
@@ -238,6 +352,9 @@ func UprightSize(b []byte) (image.Point, error) {
 
 // decodeBytes is Decode on an in-memory input.
 func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
+	if err := opt.ctxErr(); err != nil {
+		return nil, err
+	}
 	cfg, name, err := DecodeConfigBytes(b)
 	if err != nil {
 		return nil, err

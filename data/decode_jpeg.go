@@ -47,14 +47,19 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 // decodeJPEG decodes a JPEG whose header said cfg, as far as opt asks (see
 // DecodeOptions.For), with data/jpeg: at full scale and without For, pixel for pixel
 // what image/jpeg gives, in a fraction of the time. What data/jpeg does not handle
-// (CMYK, arithmetic coding, 12-bit …) goes to image/jpeg, in full.
+// (CMYK, arithmetic coding, 12-bit …) goes to image/jpeg, in full, once
+// fastjpeg.Precheck has applied the same work limits to its scan headers: image/jpeg
+// can be neither bounded nor cancelled once it starts.
 func decodeJPEG(b []byte, cfg image.Config, o Orientation, opt DecodeOptions) (image.Image, error) {
-	var jo fastjpeg.Options
+	jo := fastjpeg.Options{Context: opt.Context, Limits: opt.JPEGLimits}
 	if opt.For != nil {
 		jo.Scale, jo.Region = jpegPlan(cfg.Width, cfg.Height, o, opt)
 	}
 	img, err := fastjpeg.Decode(b, jo)
 	if errors.Is(err, fastjpeg.ErrUnsupported) {
+		if err := fastjpeg.Precheck(b, jo); err != nil {
+			return nil, err
+		}
 		return jpeg.Decode(bytes.NewReader(b))
 	}
 	return img, err

@@ -112,10 +112,13 @@ func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (j 
 		return nil, size, contextError(ctx)
 	}
 	slot := s.engine.Load()
-	img, by, err := s.safeDecode(data, slot)
+	img, by, err := s.safeDecode(ctx, data, slot)
 	if err != nil {
 		<-s.decoders
 		release()
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil, size, contextError(ctx) // the request's deadline or its client stopped the decode
+		}
 		return nil, size, s.classifyDecodeError(err, name)
 	}
 	size = img.Bounds().Size()
@@ -151,9 +154,21 @@ func safePrepare(p Preparer, img image.Image) (in *autotag.Input, err error) {
 	return p.Prepare(img)
 }
 
+// ContextDecoder is a Decoder whose decoding a context can stop, as
+// autotag.Tagger's DecodeBytesContext. The server passes each request's context, so
+// that its deadline, or a client that goes away, stops the decode and frees the
+// decode slot.
+type ContextDecoder interface {
+	DecodeBytesContext(ctx context.Context, b []byte) (image.Image, error)
+}
+
+// *autotag.Tagger stops its decodes with the request's context.
+var _ ContextDecoder = (*autotag.Tagger)(nil)
+
 // safeDecode runs the decoder under a recover: Config.Decode when set, else the
-// current engine's Decoder (by is then its slot), else data.Decode.
-func (s *Server) safeDecode(data []byte, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
+// current engine's Decoder (by is then its slot), else data.Decode. ctx is the
+// request's: it stops the default decoder and a ContextDecoder.
+func (s *Server) safeDecode(ctx context.Context, data []byte, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("image decoder panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -165,34 +180,51 @@ func (s *Server) safeDecode(data []byte, slot *engineSlot) (img image.Image, by 
 		return img, nil, err
 	}
 	if _, ok := slot.e.(Decoder); ok {
-		img, err = decodeFor(slot.e, data)
+		img, err = decodeForContext(ctx, slot.e, data)
 		return img, slot, err
 	}
-	img, err = s.decodeMem(data, s.maxPixels)
+	// decodeMem is set exactly when the default decoder is in use: decode with the
+	// request's context.
+	img, err = defaultDecodeBytesContext(ctx, data, s.maxPixels)
 	return img, nil, err
 }
 
-// decodeFor decodes data for engine e: with its Decoder when it has one, else in full.
-// The pixel cap was checked from the header before.
-func decodeFor(e Engine, data []byte) (img image.Image, err error) {
+// decodeFor is decodeForContext without a context, for a re-decode after a reload
+// (its work is still bounded by the decoder's limits).
+func decodeFor(e Engine, data []byte) (image.Image, error) {
+	return decodeForContext(context.Background(), e, data)
+}
+
+// decodeForContext decodes data for engine e: with its Decoder when it has one
+// (with ctx when it is a ContextDecoder), else in full. The pixel cap was checked
+// from the header before.
+func decodeForContext(ctx context.Context, e Engine, data []byte) (img image.Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			img, err = nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
 		}
 	}()
+	if d, ok := e.(ContextDecoder); ok {
+		return d.DecodeBytesContext(ctx, data)
+	}
 	if d, ok := e.(Decoder); ok {
 		return d.DecodeBytes(data)
 	}
-	return defaultDecodeBytes(data, -1)
+	return defaultDecodeBytesContext(ctx, data, -1)
 }
 
 // errCorrupt marks a decoder failure on malformed data.
 var errCorrupt = errors.New("corrupt image")
 
 // classifyDecodeError maps a decoder error to 413 (too many pixels), 415
-// (unsupported format) or 422 (corrupt or truncated data).
+// (unsupported format) or 422 (corrupt or truncated data, or more decoding work
+// than the limits allow).
 func (s *Server) classifyDecodeError(err error, name string) error {
 	switch {
+	case isTooMuchWork(err):
+		s.m.rejections.WithLabelValues("too_much_work").Inc()
+		return wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err,
+			"%s: the image asks for more decoding work than the server allows (%v)", name, err)
 	case isTooManyPixels(err):
 		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
 		return wrapErr(http.StatusRequestEntityTooLarge, codeImageTooLarge, err, "%s: image is too large", name)

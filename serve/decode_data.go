@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"image"
 	"io"
@@ -22,6 +23,15 @@ func defaultDecode(r io.Reader, maxPixels int) (image.Image, error) {
 func defaultDecodeBytes(b []byte, maxPixels int) (image.Image, error) {
 	return data.DecodeBytes(b, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1})
 }
+
+// defaultDecodeBytesContext is defaultDecodeBytes stopped by ctx (the request's
+// context: its deadline, a client that went away).
+func defaultDecodeBytesContext(ctx context.Context, b []byte, maxPixels int) (image.Image, error) {
+	return data.DecodeBytes(b, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1, Context: ctx})
+}
+
+// isTooMuchWork reports a JPEG refused for the decoding work it asks for.
+func isTooMuchWork(err error) bool { return errors.Is(err, data.ErrTooMuchWork) }
 
 // decodeHeader reads an upload's format and dimensions without decoding pixels.
 func decodeHeader(b []byte) (image.Config, string, error) { return data.DecodeConfigBytes(b) }

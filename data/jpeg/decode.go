@@ -1,6 +1,7 @@
 package jpeg
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -17,6 +18,12 @@ type Options struct {
 	// none of the luma-grid pixels they cover) fall inside Region are entropy-decoded
 	// but not dequantised / inverse-transformed / stored; their pixels are undefined.
 	Region image.Rectangle
+	// Context, when set, stops the decode once it is done: Decode checks it before
+	// every scan and every MCU row and returns an error wrapping its Err.
+	Context context.Context
+	// Limits bounds the work the file may ask for (scans, coefficients); the zero
+	// value is the defaults.
+	Limits Limits
 }
 
 // ErrUnsupported (wrapped) means a valid JPEG this decoder does not handle; callers fall back to image/jpeg.
@@ -111,8 +118,20 @@ type decoder struct {
 	// progressive coefficient store, one []int32 of 64 per block, per component,
 	// allocated at the component's first scan.
 	coeffs [maxComponents][]int32
+	// nonzero[ci][k] has bit z set when coefficient z (zig-zag order) of block k is
+	// non-zero, so that a refinement's end-of-band run visits only those: without
+	// it, a file of empty refinement scans makes every block walk its whole band.
+	nonzero [maxComponents][]uint64
+	// dcs[ci][k] is block k's DC coefficient, kept apart from coeffs so that a DC
+	// scan touches four bytes a block instead of a cache line; reconstruction puts it
+	// back in place.
+	dcs [maxComponents][]int32
 
 	blk block // scratch coefficients for the sequential path, zero between blocks
+
+	geom   frameGeometry // the frame header, for the work accounting
+	work   workMeter
+	cancel canceller
 }
 
 // testHookRecovered is set by tests; Decode calls it when its last-resort recover
@@ -140,9 +159,16 @@ func Decode(data []byte, o Options) (img image.Image, err error) {
 	default:
 		return nil, fmt.Errorf("jpeg: Scale %d is not 1, 2, 4 or 8", o.Scale)
 	}
+	return newDecoder(data, o).decode()
+}
+
+// newDecoder sets up the decoder of one Decode call; o.Scale is valid.
+func newDecoder(data []byte, o Options) *decoder {
 	d := &decoder{data: data, opts: o, scale: max(o.Scale, 1)}
 	d.bs = 8 / d.scale
-	return d.decode()
+	d.work = newWorkMeter(o.Limits, len(data))
+	d.cancel = newCanceller(o.Context)
+	return d
 }
 
 // readFull returns the next n bytes of a marker segment.
@@ -246,7 +272,9 @@ func (d *decoder) decode() (image.Image, error) {
 		}
 	}
 	if d.progressive && (d.gray != nil || d.ycc != nil) {
-		d.reconstructProgressive()
+		if err := d.reconstructProgressive(); err != nil {
+			return nil, err
+		}
 	}
 	if d.gray != nil {
 		return d.gray, nil
@@ -347,6 +375,10 @@ func (d *decoder) processSOF(n int) error {
 			}
 		}
 		c.h, c.v = h, v
+	}
+	d.geom = frameGeometry{width: d.width, height: d.height, nComp: d.nComp}
+	for i := 0; i < d.nComp; i++ {
+		d.geom.h[i], d.geom.v[i] = d.comp[i].h, d.comp[i].v
 	}
 	return nil
 }

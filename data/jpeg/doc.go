@@ -70,6 +70,14 @@
 // image/jpeg) once the first scan starts, after a cheap check that the remaining
 // data could hold that scan; callers should cap W×H before calling. Progressive
 // images also keep 64 int32 coefficients per block (4 bytes per sample, as
-// image/jpeg) until EOI. A last-resort
-// recover turns an unexpected panic into an error.
+// image/jpeg) until EOI.
+//
+// The work a file asks for is bounded too (limits.go): the number of scans
+// (Limits.MaxScans) and, charged from each scan's header before it is decoded, the
+// coefficients its blocks walk, against a budget of Limits.CoefficientsPerSample
+// per sample of the frame plus Limits.CoefficientsPerByte per input byte. A file
+// over a limit fails with an error wrapping ErrLimit; Precheck applies the same
+// accounting without decoding, for files left to image/jpeg. Options.Context
+// cancels a decode between scans and MCU rows. A last-resort recover turns an
+// unexpected panic into an error.
 package jpeg

@@ -1,5 +1,7 @@
 package jpeg
 
+import "math/bits"
+
 // Progressive decoding (T.81 Annex G). Each scan adds to coefficients kept per
 // block: spectral selection sends a band [Ss, Se] of zig-zag positions, successive
 // approximation sends their high bits first (Ah = 0, point transform Al) and then
@@ -18,6 +20,8 @@ func (d *decoder) decodeProgressiveScan(s *scan) error {
 		if d.coeffs[ci] == nil {
 			c := &d.comp[ci]
 			d.coeffs[ci] = make([]int32, 64*d.mxx*d.myy*c.h*c.v)
+			d.nonzero[ci] = make([]uint64, d.mxx*d.myy*c.h*c.v)
+			d.dcs[ci] = make([]int32, d.mxx*d.myy*c.h*c.v)
 		}
 	}
 	var r bitReader
@@ -28,6 +32,9 @@ func (d *decoder) decodeProgressiveScan(s *scan) error {
 	mcus := d.mxx * d.myy
 	sbx, sby := 0, 0
 	for my := 0; my < d.myy; my++ {
+		if err := d.cancel.err(); err != nil {
+			return err
+		}
 		for mx := 0; mx < d.mxx; mx++ {
 			for i := 0; i < s.n; i++ {
 				sc := &s.comps[i]
@@ -49,11 +56,12 @@ func (d *decoder) decodeProgressiveScan(s *scan) error {
 					}
 					off := 64 * (by*d.mxx*c.h + bx)
 					b := (*[64]int32)(d.coeffs[ci][off : off+64])
+					nz, dcv := &d.nonzero[ci][off/64], &d.dcs[ci][off/64]
 					var err error
 					if s.ah != 0 {
-						err = d.refine(&r, b, &d.huff[1][sc.ta], s.zigStart, s.zigEnd, int32(1)<<s.al)
+						err = d.refine(&r, b, nz, dcv, &d.huff[1][sc.ta], s.zigStart, s.zigEnd, int32(1)<<s.al)
 					} else {
-						err = d.decodeFirst(&r, b, sc, s, &dc[ci])
+						err = d.decodeFirst(&r, b, nz, dcv, sc, s, &dc[ci])
 					}
 					if err != nil {
 						return err
@@ -72,8 +80,9 @@ func (d *decoder) decodeProgressiveScan(s *scan) error {
 
 // decodeFirst decodes a block's first pass over the band of scan s (Ah = 0):
 // DC difference and/or AC run/size symbols, values shifted left by Al (T.81
-// G.1.2.1, G.1.2.2).
-func (d *decoder) decodeFirst(r *bitReader, b *[64]int32, sc *scanComp, s *scan, pred *int32) error {
+// G.1.2.1, G.1.2.2). nz is the block's non-zero mask (AC terms) and dcv its DC
+// coefficient.
+func (d *decoder) decodeFirst(r *bitReader, b *[64]int32, nz *uint64, dcv *int32, sc *scanComp, s *scan, pred *int32) error {
 	zig := s.zigStart
 	if zig == 0 {
 		zig++
@@ -89,7 +98,7 @@ func (d *decoder) decodeFirst(r *bitReader, b *[64]int32, sc *scanComp, s *scan,
 			return FormatError("excessive DC component")
 		}
 		*pred += r.receiveExtend(uint(t))
-		b[0] = *pred << s.al
+		*dcv = *pred << s.al
 	}
 	if zig <= s.zigEnd && d.eobRun > 0 {
 		d.eobRun--
@@ -111,6 +120,7 @@ func (d *decoder) decodeFirst(r *bitReader, b *[64]int32, sc *scanComp, s *scan,
 				break
 			}
 			b[unzig[zig&63]] = r.receiveExtend(size) << s.al
+			*nz |= 1 << uint(zig&63)
 			continue
 		}
 		if run != 15 {
@@ -127,12 +137,13 @@ func (d *decoder) decodeFirst(r *bitReader, b *[64]int32, sc *scanComp, s *scan,
 
 // refine decodes a successive-approximation refinement pass (T.81 G.1.2.3): one
 // more bit of every coefficient already non-zero in the band, and new coefficients
-// of magnitude delta placed among the zero ones.
-func (d *decoder) refine(r *bitReader, b *[64]int32, h *huffTable, zigStart, zigEnd int, delta int32) error {
+// of magnitude delta placed among the zero ones. nz is the block's non-zero mask
+// (AC terms) and dcv its DC coefficient.
+func (d *decoder) refine(r *bitReader, b *[64]int32, nz *uint64, dcv *int32, h *huffTable, zigStart, zigEnd int, delta int32) error {
 	if zigStart == 0 {
 		// DC: one bit, appended.
 		if r.bits(1) != 0 {
-			b[0] |= delta
+			*dcv |= delta
 		}
 		return nil
 	}
@@ -170,14 +181,40 @@ func (d *decoder) refine(r *bitReader, b *[64]int32, h *huffTable, zigStart, zig
 			}
 			if z != 0 {
 				b[unzig[zig&63]] = z
+				*nz |= 1 << uint(zig&63)
 			}
 		}
 	}
 	if d.eobRun > 0 {
 		d.eobRun--
-		d.refineNonZeroes(r, b, zig, zigEnd, -1, delta)
+		refineRest(r, b, *nz, zig, zigEnd, delta)
 	}
 	return nil
+}
+
+// refineRest is refineNonZeroes to the band's end: the correction bits of the
+// non-zero coefficients from zig to zigEnd, in order, found from the block's
+// non-zero mask nz instead of by walking the band. A coefficient never returns to
+// zero once set, so the mask is exact.
+func refineRest(r *bitReader, b *[64]int32, nz uint64, zig, zigEnd int, delta int32) {
+	if zig > zigEnd {
+		return
+	}
+	m := nz >> uint(zig) << uint(zig)
+	if zigEnd < 63 {
+		m &= 1<<uint(zigEnd+1) - 1
+	}
+	for ; m != 0; m &= m - 1 {
+		u := unzig[bits.TrailingZeros64(m)&63]
+		if r.bits(1) == 0 {
+			continue
+		}
+		if b[u] >= 0 {
+			b[u] += delta
+		} else {
+			b[u] -= delta
+		}
+	}
 }
 
 // refineNonZeroes walks the band from zig, appending a correction bit to each
@@ -209,8 +246,9 @@ func (d *decoder) refineNonZeroes(r *bitReader, b *[64]int32, zig, zigEnd, nz in
 // reconstructProgressive dequantizes and inverse-transforms the accumulated
 // coefficients into the planes, visiting the blocks image/jpeg visits (those
 // starting inside the image) and skipping those the Region does not need.
-// Components no scan mentioned stay zero, as in image/jpeg.
-func (d *decoder) reconstructProgressive() {
+// Components no scan mentioned stay zero, as in image/jpeg. It stops with the
+// context's error, checked every block row.
+func (d *decoder) reconstructProgressive() error {
 	h0, v0 := d.comp[0].h, d.comp[0].v
 	for ci := 0; ci < d.nComp; ci++ {
 		coeffs := d.coeffs[ci]
@@ -222,12 +260,16 @@ func (d *decoder) reconstructProgressive() {
 		stride := d.mxx * c.h
 		q := &d.quant[c.tq]
 		for by := 0; by*bh < d.height; by++ {
+			if err := d.cancel.err(); err != nil {
+				return err
+			}
 			for bx := 0; bx*bw < d.width; bx++ {
 				if !d.wanted(ci, bx, by) {
 					continue
 				}
 				off := 64 * (by*stride + bx)
 				src := (*[64]int32)(coeffs[off : off+64])
+				src[0] = d.dcs[ci][off/64]
 				mask := uint32(1)
 				for zig := 0; zig < 64; zig++ {
 					zi := zigInfo[zig]
@@ -240,4 +282,5 @@ func (d *decoder) reconstructProgressive() {
 			}
 		}
 	}
+	return nil
 }

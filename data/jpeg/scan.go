@@ -85,6 +85,16 @@ func (d *decoder) processSOS(n int) error {
 		}
 	}
 
+	if err := d.cancel.err(); err != nil {
+		return err
+	}
+	var cis [maxComponents]int
+	for i := 0; i < s.n; i++ {
+		cis[i] = s.comps[i].ci
+	}
+	if err := d.work.charge(&d.geom, cis[:s.n], s.zigStart, s.zigEnd); err != nil {
+		return err
+	}
 	if d.gray == nil && d.ycc == nil {
 		if d.nComp == 3 && d.isRGB() {
 			return unsupported("RGB colour transform")
@@ -225,6 +235,9 @@ func (d *decoder) decodeSequentialScan(s *scan) error {
 	// bx, by for single-component scans, which walk blocks in raster order.
 	sbx, sby := 0, 0
 	for my := 0; my < d.myy; my++ {
+		if err := d.cancel.err(); err != nil {
+			return err
+		}
 		for mx := 0; mx < d.mxx; mx++ {
 			for i := 0; i < s.n; i++ {
 				sc := &s.comps[i]
