@@ -215,18 +215,15 @@ func New(cfg Config, eng Engine) (*Server, error) {
 		}
 		s.keys = append(s.keys, hashKey(k))
 	}
-	s.crossSite = http.NewCrossOriginProtection()
+	var err error
+	if s.crossSite, err = crossOriginProtection(cfg.CORSOrigins); err != nil {
+		return nil, err
+	}
 	for _, o := range cfg.CORSOrigins {
-		if o == "*" {
-			return nil, errors.New("serve: CORS origin \"*\" is not allowed; list exact origins like https://photos.example.com")
-		}
-		if err := s.crossSite.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("serve: CORS origin %q: %w", o, err)
-		}
 		s.cors[o] = true
 	}
 	if cfg.MetricsAuth && len(s.keys) == 0 {
-		return nil, errors.New("serve: --metrics-auth needs an API key (--api-key)")
+		return nil, errMetricsAuth
 	}
 	if cfg.AuthFailures > 0 {
 		s.authFails = newRateLimiter(float64(cfg.AuthFailures)/60, cfg.AuthFailures)
@@ -420,6 +417,40 @@ func probeEngine(ctx context.Context, eng Engine) (err error) {
 		return fmt.Errorf("probe: %w", err)
 	}
 	return nil
+}
+
+var errMetricsAuth = errors.New("serve: --metrics-auth needs an API key (--api-key)")
+
+// crossOriginProtection refuses cross-site state-changing requests except from
+// origins (the CORS allow list).
+func crossOriginProtection(origins []string) (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range origins {
+		if o == "*" {
+			return nil, errors.New("serve: CORS origin \"*\" is not allowed; list exact origins like https://photos.example.com")
+		}
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("serve: CORS origin %q: %w", o, err)
+		}
+	}
+	return c, nil
+}
+
+// CheckConfig reports the errors New would find in cfg's settings (allowed hosts,
+// CORS origins, TLS files, metrics auth) without an engine, so a command can
+// refuse them before loading a model.
+func CheckConfig(cfg Config) error {
+	if _, err := crossOriginProtection(cfg.CORSOrigins); err != nil {
+		return err
+	}
+	if cfg.MetricsAuth && len(cfg.APIKeys) == 0 {
+		return errMetricsAuth
+	}
+	if _, err := newHostPolicy(cfg.Addr, cfg.AllowedHosts); err != nil {
+		return err
+	}
+	_, err := loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
+	return err
 }
 
 // loadTLS loads the PEM certificate and key for HTTPS; both or neither must be given.
