@@ -49,9 +49,11 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// bodyUnread reports whether r may still have body bytes the handler did not read.
+// bodyUnread reports whether r, an HTTP/1 request, may still have body bytes the
+// handler did not read. (HTTP/2 ends a refused stream without touching the
+// connection, so nothing needs reading there.)
 func bodyUnread(r *http.Request) bool {
-	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+	if r.ProtoMajor != 1 || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return false
 	}
 	tb, ok := r.Body.(*trackedBody)

@@ -512,15 +512,17 @@ func TestTLS(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	resp, err := client.Post("https://"+ln.Addr().String()+"/v1/tag", "image/jpeg", bytes.NewReader(solidJPEG(t, 16, 16, red)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r tagResponse
-	decodeJSON(t, resp, &r)
-	if resp.StatusCode != 200 || resp.TLS == nil || len(r.Results) != 1 {
-		t.Errorf("HTTPS tag: %d tls=%v %+v", resp.StatusCode, resp.TLS != nil, r)
+	for _, h2 := range []bool{false, true} {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}}
+		resp, err := client.Post("https://"+ln.Addr().String()+"/v1/tag", "image/jpeg", bytes.NewReader(solidJPEG(t, 16, 16, red)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r tagResponse
+		decodeJSON(t, resp, &r)
+		if resp.StatusCode != 200 || resp.TLS == nil || len(r.Results) != 1 || h2 != (resp.ProtoMajor == 2) {
+			t.Errorf("HTTPS tag (HTTP/2 %v): %d %s tls=%v %+v", h2, resp.StatusCode, resp.Proto, resp.TLS != nil, r)
+		}
 	}
 
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")

@@ -92,7 +92,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		ctx, cancel := context.WithTimeout(withRequestID(r.Context(), id), s.cfg.RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
-		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ProtoMajor == 1 && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			r.Body = &trackedBody{ReadCloser: r.Body}
 			// Reading a refused body after its answer is written needs full duplex.
 			_ = http.NewResponseController(w).EnableFullDuplex()
