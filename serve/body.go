@@ -111,9 +111,34 @@ type bodyReader struct {
 	rc     *http.ResponseController
 	start  time.Time
 	hard   time.Time // ReadTimeout from the start
-	total  int64     // bytes read so far, all parts
+	body   io.Reader // the request body, metered: every byte counts, boundaries and part headers too
+	wire   int64     // bytes of the body received so far
+	total  int64     // bytes of images and other parts kept so far
 	held   int64     // read budget held
 	closed bool
+}
+
+// errBodyTooLarge is returned by a metered body past MaxBodyBytes.
+var errBodyTooLarge = errors.New("request body is too large")
+
+// meteredBody counts every byte of a request body against MaxBodyBytes and moves
+// the read deadline as they arrive.
+type meteredBody struct {
+	br *bodyReader
+	r  io.Reader
+}
+
+func (m *meteredBody) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	br := m.br
+	br.wire += int64(n)
+	if br.wire > br.s.cfg.MaxBodyBytes {
+		return n, errBodyTooLarge
+	}
+	if n > 0 {
+		br.extend()
+	}
+	return n, err
 }
 
 func (s *Server) newBodyReader(w http.ResponseWriter, r *http.Request) *bodyReader {
@@ -125,6 +150,7 @@ func (s *Server) newBodyReader(w http.ResponseWriter, r *http.Request) *bodyRead
 		limit = min(limit, srv.ReadTimeout)
 	}
 	br := &bodyReader{s: s, rc: http.NewResponseController(w), start: now, hard: now.Add(limit)}
+	br.body = &meteredBody{br: br, r: r.Body}
 	br.extend()
 	return br
 }
@@ -133,7 +159,7 @@ func (s *Server) newBodyReader(w http.ResponseWriter, r *http.Request) *bodyRead
 func (br *bodyReader) extend() {
 	d := br.start.Add(br.s.cfg.BodyGrace)
 	if br.s.cfg.MinBodyRate > 0 {
-		d = d.Add(time.Duration(float64(br.total) / float64(br.s.cfg.MinBodyRate) * float64(time.Second)))
+		d = d.Add(time.Duration(float64(br.wire) / float64(br.s.cfg.MinBodyRate) * float64(time.Second)))
 	}
 	if d.After(br.hard) {
 		d = br.hard
@@ -144,9 +170,10 @@ func (br *bodyReader) extend() {
 // errReadBudget is returned when the bodies being read at once use up the budget.
 var errReadBudget = errors.New("read budget exhausted")
 
-// read reads all of rd (one body or one part): at most MaxBodyBytes over the whole
-// request, sized up front by hint (the declared length) when known. Errors are
-// apiErrors: 413 over the limit, 408 too slow, 503 over the read budget, 400 else.
+// read reads all of rd (br.body, or one part read from it): at most MaxBodyBytes
+// over the whole request, sized up front by hint (the declared length) when known.
+// Errors are apiErrors: 413 over the limit, 408 too slow, 503 over the read budget,
+// 400 else.
 func (br *bodyReader) read(rd io.Reader, hint int64, what string) ([]byte, error) {
 	limit := br.s.cfg.MaxBodyBytes - br.total
 	size := int64(readChunk)
@@ -172,9 +199,6 @@ func (br *bodyReader) read(rd io.Reader, hint int64, what string) ([]byte, error
 		n, err := rd.Read(buf[len(buf):min(cap(buf), len(buf)+readChunk)])
 		buf = buf[:len(buf)+n]
 		br.total += int64(n)
-		if n > 0 {
-			br.extend()
-		}
 		if err == io.EOF {
 			if int64(len(buf)) > limit {
 				return nil, br.tooLarge()

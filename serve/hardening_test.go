@@ -577,3 +577,21 @@ func TestRoundedNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestMultipartPreambleCounts: every byte of a multipart body counts against the
+// body limit, not only the parts' contents: a huge preamble gets 413.
+func TestMultipartPreambleCounts(t *testing.T) {
+	_, ts := newTestServer(t, Config{MaxBodyBytes: 256 << 10}, nil)
+	body := append(bytes.Repeat([]byte("preamble\r\n"), 100_000), "\r\n--B\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nabc\r\n--B--\r\n"...)
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/tag", io.MultiReader(bytes.NewReader(body))) // chunked: no declared length
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=B")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e errorBody
+	decodeJSON(t, resp, &e)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("1 MB preamble: %d %+v, want 413", resp.StatusCode, e)
+	}
+}

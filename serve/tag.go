@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -92,7 +93,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
 		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 			"send the photo as the body with Content-Type image/jpeg (or another image/*), or as multipart/form-data with an \"image\" field; got Content-Type %q", ct)
@@ -112,7 +113,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request) error {
 	var uploads []upload
 	switch {
 	case mt == "multipart/form-data":
-		uploads, err = s.readMultipart(r, br)
+		uploads, err = s.readMultipart(br, params["boundary"])
 	case isRawImageType(mt):
 		uploads, err = s.readRaw(r, br)
 	default:
@@ -251,11 +252,10 @@ func (s *Server) admit(n int) error {
 
 // readError maps a body read error to 413 (body limit), 408 (timeout) or 400.
 func (s *Server) readError(err error, what string) error {
-	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &mbe):
+	case errors.Is(err, errBodyTooLarge):
 		s.m.rejections.WithLabelValues("body_too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is larger than the limit of %d bytes", mbe.Limit)
+		return errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
 	case errorIsTimeout(err):
 		return wrapErr(http.StatusRequestTimeout, codeTimeout, err, "timed out reading %s", what)
 	default:
@@ -271,7 +271,7 @@ type upload struct {
 
 // readRaw reads a raw image body.
 func (s *Server) readRaw(r *http.Request, br *bodyReader) ([]upload, error) {
-	data, err := br.read(r.Body, r.ContentLength, "the request body")
+	data, err := br.read(br.body, r.ContentLength, "the request body")
 	if err != nil {
 		return nil, err
 	}
@@ -303,11 +303,11 @@ func (s *Server) submitImage(ctx context.Context, raw []byte, name string, sel S
 
 // readMultipart reads multipart/form-data: every part named "image" is an image;
 // other parts are read and dropped; more than MaxParts parts in all is refused.
-func (s *Server) readMultipart(r *http.Request, br *bodyReader) ([]upload, error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, wrapErr(http.StatusBadRequest, codeBadRequest, err, "malformed multipart/form-data request")
+func (s *Server) readMultipart(br *bodyReader, boundary string) ([]upload, error) {
+	if boundary == "" {
+		return nil, errorf(http.StatusBadRequest, codeBadRequest, "malformed multipart/form-data request: no boundary in the Content-Type")
 	}
+	mr := multipart.NewReader(br.body, boundary)
 	var uploads []upload
 	parts := 0
 	for {
