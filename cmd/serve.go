@@ -191,6 +191,12 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := serve.ProbeEngine(ctx, eng); err != nil {
+		if c, ok := eng.(serve.Closer); ok {
+			_ = c.Close()
+		}
+		return fmt.Errorf("model %s: %w", eng.Info().Name, err)
+	}
 	f.cfg.Logger = log
 	f.cfg.Reload = load
 	s, err := serve.New(f.cfg, eng)

@@ -1,9 +1,15 @@
 package cmd
 
 import (
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/autotag/autotag/internal/tinymodel"
+	"github.com/autotag/autotag/weights"
 )
 
 // TestServeRefusesOpenBindWithoutKey: a non-loopback --addr needs --api-key or
@@ -73,5 +79,37 @@ func TestServeChecksNewFlagsBeforeLoading(t *testing.T) {
 		if !strings.Contains(help, f) {
 			t.Errorf("serve --help lacks %s", f)
 		}
+	}
+}
+
+// TestServeRefusesNaNModel: a model whose weights hold NaN is refused when serve
+// starts (by the loader, or by the server's probe when a loader lets it through),
+// instead of serving empty or NaN answers.
+func TestServeRefusesNaNModel(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	ts, err := tinymodel.Tensors(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, b := tinymodel.Linear(2, 2048, 5)
+	w.Data().([]float32)[3] = float32(math.NaN())
+	ts["fc.weight"], ts["fc.bias"] = w, b
+	model := filepath.Join(t.TempDir(), "nan.safetensors")
+	if err := tinymodel.Save(model, weights.Metadata{Classes: []string{"a", "b"}, Activation: "sigmoid"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--model", model)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("serve started with a NaN model")
+		}
+		t.Logf("refused: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("serve is serving a NaN model")
 	}
 }

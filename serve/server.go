@@ -357,7 +357,7 @@ func (s *Server) Reload(ctx context.Context) error {
 		err = errors.New("reload returned no engine")
 	}
 	if err == nil {
-		if err = probeEngine(ctx, eng); err != nil {
+		if err = ProbeEngine(ctx, eng); err != nil {
 			if c, ok := eng.(Closer); ok {
 				_ = c.Close()
 			}
@@ -384,10 +384,11 @@ func (s *Server) Reload(ctx context.Context) error {
 	return nil
 }
 
-// probeEngine runs one plain grey image through eng and checks its answer, so that
+// ProbeEngine runs one plain grey image through eng and checks its answer, so that
 // a model that loads but computes garbage (NaN or infinite weights, a head of the
-// wrong size) is refused at reload instead of replacing a working one.
-func probeEngine(ctx context.Context, eng Engine) (err error) {
+// wrong size) is refused at start and at reload instead of serving garbage or
+// replacing a working model.
+func ProbeEngine(ctx context.Context, eng Engine) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("probe: engine panicked: %v", p)
