@@ -213,7 +213,7 @@ func (b *batcher) work() {
 			}
 		}
 		if open && len(batch) < b.maxBatch && b.delay > 0 {
-			// Wait delay for more; while admitted images are still being read or
+			// Wait delay for more; while admitted images are still being
 			// decoded (reserved, not yet queued), keep waiting for them up to fillWait,
 			// so a busy server runs full batches rather than a full one and a ragged one.
 			started := time.Now()

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -98,4 +100,27 @@ func watchdog(input []byte) (stop func()) {
 		os.Exit(3)
 	})
 	return func() { t.Stop() }
+}
+
+// FuzzHostPolicy: for any Host header, a loopback-bound server without an allow
+// list answers only loopback names and loopback addresses, and never panics.
+func FuzzHostPolicy(f *testing.F) {
+	for _, h := range []string{"localhost:8080", "127.0.0.1", "[::1]:80", "evil.example", "127.0.0.1.evil.example",
+		"LOCALHOST.", "[::ffff:127.0.0.1]", "0x7f.1", "127.1", "a.localhost", "", ":80", "[", "localhost:"} {
+		f.Add(h)
+	}
+	p, err := newHostPolicy("127.0.0.1:8080", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !p.allows(host) || host == "" {
+			return
+		}
+		h := canonicalHost(host)
+		ip := net.ParseIP(h)
+		if h != "localhost" && !strings.HasSuffix(h, ".localhost") && (ip == nil || !ip.IsLoopback()) {
+			t.Fatalf("Host %q (%q) allowed", host, h)
+		}
+	})
 }
