@@ -85,7 +85,7 @@ func newServeCmd() *cobra.Command {
 	fl.IntVar(&f.cfg.QueueSize, "queue", 0, "images waiting for a batch before new requests get 503 (default 4×max-batch×workers)")
 	fl.DurationVar(&f.cfg.MaxQueueWait, "max-queue-wait", 5*time.Second, "refuse (503) requests that would wait longer than this for a batch at the engine's recent speed")
 	fl.Int64Var(&f.cfg.MaxBodyBytes, "max-body", 32<<20, "request body limit in bytes; a larger declared Content-Length gets 413 before anything is read")
-	fl.Int64Var(&f.cfg.ReadBudgetBytes, "read-budget", 0, "bytes of request bodies being received at once by all requests; beyond it 503 (default 4×max-body)")
+	fl.Int64Var(&f.cfg.ReadBudgetBytes, "read-budget", 0, "bytes of request bodies held at once by all requests, from receiving to answering; beyond it 503 (default 8×max-body)")
 	fl.DurationVar(&f.cfg.BodyGrace, "body-grace", 10*time.Second, "time a request body may take before --min-body-rate applies")
 	fl.Int64Var(&f.cfg.MinBodyRate, "min-body-rate", 32<<10, "slowest accepted upload, bytes per second after --body-grace; slower gets 408 (-1: only --read-timeout)")
 	fl.IntVar(&f.cfg.MaxPixels, "max-pixels", 40_000_000, "per-image pixel cap, checked before decoding")

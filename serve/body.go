@@ -16,7 +16,8 @@ import (
 //     read, so no `100 Continue` is sent;
 //   - the body must arrive within BodyGrace plus one second per MinBodyRate bytes
 //     (and within ReadTimeout in all), else 408;
-//   - the bytes of all bodies being read at once are capped by ReadBudgetBytes, else 503.
+//   - the body bytes held by all requests at once, from reading to the answer, are
+//     capped by ReadBudgetBytes, else 503.
 //
 // A request refused with its body unread is answered with "Connection: close", and
 // the rest of its body is read and dropped (up to lingerMaxBytes, for lingerTimeout)

@@ -595,3 +595,48 @@ func TestMultipartPreambleCounts(t *testing.T) {
 		t.Errorf("1 MB preamble: %d %+v, want 413", resp.StatusCode, e)
 	}
 }
+
+// TestReadBudget: the body bytes held at once are capped: while one upload holds
+// most of the budget, another that needs more than what is left gets 503, and the
+// budget is whole again once the first is answered.
+func TestReadBudget(t *testing.T) {
+	s, ts := newTestServer(t, Config{ReadBudgetBytes: 100 << 10}, nil)
+	img := solidPNG(t, 8, 8, red)
+	big := append(img, make([]byte, 70<<10)...) // a PNG with trailing bytes decodes fine
+	conn := dialRaw(t, hostOf(ts))
+	fmt.Fprintf(conn, "POST /v1/tag HTTP/1.1\r\nHost: %s\r\nContent-Type: image/png\r\nContent-Length: %d\r\n\r\n", hostOf(ts), len(big))
+	conn.Write(big[:1000])
+	deadline := time.Now().Add(5 * time.Second)
+	for used(s) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp := post(t, ts.URL+"/v1/tag", "image/png", bytes.NewReader(big))
+	var e errorBody
+	decodeJSON(t, resp, &e)
+	if resp.StatusCode != http.StatusServiceUnavailable || e.Error.Code != codeOverloaded || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second upload while the budget is held: %d %+v, want 503 overloaded", resp.StatusCode, e)
+	}
+	conn.Write(big[1000:])
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r1, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, r1.Body)
+	r1.Body.Close()
+	if r1.StatusCode != 200 {
+		t.Errorf("first upload: %d", r1.StatusCode)
+	}
+	for used(s) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if u := used(s); u != 0 {
+		t.Errorf("read budget still holds %d bytes", u)
+	}
+}
+
+func used(s *Server) int64 {
+	s.reading.mu.Lock()
+	defer s.reading.mu.Unlock()
+	return s.reading.used
+}

@@ -38,8 +38,10 @@ type Config struct {
 	MaxQueueWait time.Duration
 
 	MaxBodyBytes int64 // request body limit (default 32 MiB); a larger declared Content-Length gets 413 before reading
-	// ReadBudgetBytes caps the body bytes held by all requests still being read at
-	// once, before they are admitted to the queue; beyond it 503 (default 4×MaxBodyBytes).
+	// ReadBudgetBytes caps the request body bytes held by all requests at once, from
+	// the first byte read until the answer (bodies are read before a request is
+	// admitted to the queue, so this, not the queue, bounds them); beyond it 503
+	// (default 8×MaxBodyBytes).
 	ReadBudgetBytes int64
 	// BodyGrace and MinBodyRate bound a slow upload: the body must arrive within
 	// BodyGrace plus one second per MinBodyRate bytes (and within ReadTimeout), else
@@ -113,7 +115,7 @@ func (c *Config) setDefaults() {
 		c.MaxBodyBytes = 32 << 20
 	}
 	if c.ReadBudgetBytes <= 0 {
-		c.ReadBudgetBytes = 4 * c.MaxBodyBytes
+		c.ReadBudgetBytes = 8 * c.MaxBodyBytes
 	}
 	if c.BodyGrace <= 0 {
 		c.BodyGrace = 10 * time.Second
