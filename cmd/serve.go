@@ -59,10 +59,16 @@ func newServeCmd() *cobra.Command {
 			"--batch-delay); a full queue answers 503 at once. SIGTERM/SIGINT drain and exit 0;\n" +
 			"SIGHUP reloads the model and keeps the old one if the new one fails to load.\n\n" +
 			"Binding a non-loopback address needs --api-key (clients send\n" +
-			"\"Authorization: Bearer KEY\") unless --insecure is given.",
+			"\"Authorization: Bearer KEY\") unless --insecure is given. Requests naming another\n" +
+			"host than the bound address or a loopback name get 403 unless --allowed-hosts lists\n" +
+			"it; cross-site browser posts get 403 unless --cors-origin allows their origin.\n" +
+			"--tls-cert and --tls-key serve HTTPS (needed for the phone camera on a LAN address);\n" +
+			"behind a TLS reverse proxy, bind 127.0.0.1 and list the proxy's public name in\n" +
+			"--allowed-hosts.",
 		Example: "  autotag serve --addr 127.0.0.1:8080\n" +
 			"  curl -s -H 'Content-Type: image/jpeg' --data-binary @dog.jpg localhost:8080/v1/tag\n" +
-			"  curl -s -F image=@dog.jpg -F image=@cat.png 'localhost:8080/v1/tag?top_k=3'",
+			"  curl -s -F image=@dog.jpg -F image=@cat.png 'localhost:8080/v1/tag?top_k=3'\n" +
+			"  autotag serve --addr 0.0.0.0:8443 --api-key \"$KEY\" --tls-cert cert.pem --tls-key key.pem --allowed-hosts photos.lan",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runServe(c, &f) },
 	}
@@ -78,7 +84,10 @@ func newServeCmd() *cobra.Command {
 	fl.IntVar(&f.cfg.Workers, "workers", 2, "batches in flight at once; they share the engine's threads, so two keep every core busy across batch boundaries")
 	fl.IntVar(&f.cfg.QueueSize, "queue", 0, "images waiting for a batch before new requests get 503 (default 4×max-batch×workers)")
 	fl.DurationVar(&f.cfg.MaxQueueWait, "max-queue-wait", 5*time.Second, "refuse (503) requests that would wait longer than this for a batch at the engine's recent speed")
-	fl.Int64Var(&f.cfg.MaxBodyBytes, "max-body", 32<<20, "request body limit in bytes")
+	fl.Int64Var(&f.cfg.MaxBodyBytes, "max-body", 32<<20, "request body limit in bytes; a larger declared Content-Length gets 413 before anything is read")
+	fl.Int64Var(&f.cfg.ReadBudgetBytes, "read-budget", 0, "bytes of request bodies held at once by all requests, from receiving to answering; beyond it 503 (default 8×max-body)")
+	fl.DurationVar(&f.cfg.BodyGrace, "body-grace", 10*time.Second, "time a request body may take before --min-body-rate applies")
+	fl.Int64Var(&f.cfg.MinBodyRate, "min-body-rate", 32<<10, "slowest accepted upload, bytes per second after --body-grace; slower gets 408 (-1: only --read-timeout)")
 	fl.IntVar(&f.cfg.MaxPixels, "max-pixels", 40_000_000, "per-image pixel cap, checked before decoding")
 	fl.IntVar(&f.cfg.MaxParts, "max-parts", 16, "multipart parts per request")
 	fl.Int64Var(&f.cfg.DecodeBudgetBytes, "decode-budget", 192<<20, "bytes of decoded images held at once by all requests; beyond it 503")
@@ -91,7 +100,12 @@ func newServeCmd() *cobra.Command {
 	fl.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
 	fl.StringSliceVar(&f.cfg.APIKeys, "api-key", nil, "API key clients must send as \"Authorization: Bearer KEY\" (repeat or comma-separate for several)")
 	fl.BoolVar(&f.cfg.Insecure, "insecure", false, "allow a non-loopback --addr without --api-key")
-	fl.StringSliceVar(&f.cfg.CORSOrigins, "cors-origin", nil, "exact origin allowed to call /v1/* from a browser (repeatable; default: CORS off)")
+	fl.StringSliceVar(&f.cfg.CORSOrigins, "cors-origin", nil, "exact origin allowed to call /v1/* from a browser, cross-site form posts included (repeatable; default: CORS off, cross-site posts refused)")
+	fl.StringSliceVar(&f.cfg.AllowedHosts, "allowed-hosts", nil, "host names clients may use in the Host header besides loopback names and the --addr address, comma-separated; \"*\" allows any (default: none, which stops DNS rebinding)")
+	fl.IntVar(&f.cfg.AuthFailures, "auth-failures", 10, "failed API keys a client IP may send per minute before its requests get 429 (-1: unlimited)")
+	fl.BoolVar(&f.cfg.MetricsAuth, "metrics-auth", false, "require the API key on /metrics too")
+	fl.StringVar(&f.cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (needs --tls-key)")
+	fl.StringVar(&f.cfg.TLSKeyFile, "tls-key", "", "PEM private key file of --tls-cert")
 	fl.Float64Var(&f.cfg.RateLimit, "rate-limit", 0, "requests per second per client IP on /v1/* (0: unlimited)")
 	fl.IntVar(&f.cfg.RateBurst, "rate-burst", 0, "rate-limit bucket size (default 2×rate-limit)")
 	fl.BoolVar(&f.fast, "fast-decode", false, "decode JPEGs 4× or more the model's resize at 1/2-1/8 scale in the DCT domain (faster for big photos; scores close to, not equal to, a full decode's)")
@@ -127,6 +141,9 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 		return withExitCode(2, err)
 	}
 	if err := serve.CheckBind(f.cfg.Addr, len(f.cfg.APIKeys) > 0, f.cfg.Insecure); err != nil {
+		return withExitCode(2, err)
+	}
+	if err := serve.CheckConfig(f.cfg); err != nil {
 		return withExitCode(2, err)
 	}
 	var opts []autotag.Option
@@ -173,6 +190,12 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 	eng, err := load(ctx)
 	if err != nil {
 		return err
+	}
+	if err := serve.ProbeEngine(ctx, eng); err != nil {
+		if c, ok := eng.(serve.Closer); ok {
+			_ = c.Close()
+		}
+		return fmt.Errorf("model %s: %w", eng.Info().Name, err)
 	}
 	f.cfg.Logger = log
 	f.cfg.Reload = load

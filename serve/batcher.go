@@ -213,7 +213,7 @@ func (b *batcher) work() {
 			}
 		}
 		if open && len(batch) < b.maxBatch && b.delay > 0 {
-			// Wait delay for more; while admitted images are still being read or
+			// Wait delay for more; while admitted images are still being
 			// decoded (reserved, not yet queued), keep waiting for them up to fillWait,
 			// so a busy server runs full batches rather than a full one and a ragged one.
 			started := time.Now()
@@ -257,7 +257,7 @@ func (b *batcher) run(batch []*job) {
 		return
 	}
 	start := time.Now()
-	probs, model, err := b.infer(live)
+	probs, bad, model, err := b.infer(live)
 	elapsed := time.Since(start)
 	b.m.batchSize.Observe(float64(len(live)))
 	b.m.inference.Observe(elapsed.Seconds())
@@ -269,7 +269,10 @@ func (b *batcher) run(batch []*job) {
 	}
 	for i, j := range live {
 		r := jobResult{model: model, wait: start.Sub(j.enqueued), inference: elapsed, batch: len(live), err: err}
-		if err == nil {
+		if err == nil && bad[i] != nil {
+			r.err = bad[i]
+			b.log.Error("engine gave an unusable answer", "err", bad[i].Error(), "model", model)
+		} else if err == nil {
 			r.tags = probs[i]
 			b.m.images.Inc()
 		}
@@ -278,8 +281,9 @@ func (b *batcher) run(batch []*job) {
 }
 
 // infer runs one batch on the current engine and applies each job's selection. A
-// panic in the engine becomes an error for the whole batch.
-func (b *batcher) infer(jobs []*job) (tags [][]Tag, model string, err error) {
+// panic in the engine becomes an error for the whole batch; an image whose
+// probabilities are not usable (see checkProbabilities) gets its own error in bad.
+func (b *batcher) infer(jobs []*job) (tags [][]Tag, bad []error, model string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b.log.Error("engine panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -298,7 +302,7 @@ func (b *batcher) infer(jobs []*job) (tags [][]Tag, model string, err error) {
 	defer slot.mu.RUnlock()
 	for _, j := range jobs {
 		if err := j.fitFor(slot); err != nil {
-			return nil, "", fmt.Errorf("decoding again for the reloaded model: %w", err)
+			return nil, nil, "", fmt.Errorf("decoding again for the reloaded model: %w", err)
 		}
 	}
 	ctx := context.Background()
@@ -317,19 +321,43 @@ func (b *batcher) infer(jobs []*job) (tags [][]Tag, model string, err error) {
 		probs, err = slot.e.Probabilities(ctx, imgs)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("engine: %w", err)
+		return nil, nil, "", fmt.Errorf("engine: %w", err)
 	}
 	if len(probs) != len(jobs) {
-		return nil, "", fmt.Errorf("engine returned %d results for %d images", len(probs), len(jobs))
+		return nil, nil, "", fmt.Errorf("engine returned %d results for %d images", len(probs), len(jobs))
 	}
+	info := slot.e.Info()
 	tags = make([][]Tag, len(jobs))
+	bad = make([]error, len(jobs))
 	for i, p := range probs {
+		if err := checkProbabilities(p, len(info.Classes)); err != nil {
+			bad[i] = err
+			continue
+		}
 		tags[i] = slot.e.Select(p, jobs[i].sel)
 		if tags[i] == nil {
 			tags[i] = []Tag{}
 		}
 	}
-	return tags, slot.e.Info().Name, nil
+	return tags, bad, info.Name, nil
+}
+
+// checkProbabilities refuses an engine's answer for one image that is empty, of
+// the wrong length (classes > 0), or holds a value that is not a finite number
+// in [0, 1]: such an answer cannot be selected from honestly.
+func checkProbabilities(p []float32, classes int) error {
+	if len(p) == 0 {
+		return errors.New("engine returned no probabilities for an image")
+	}
+	if classes > 0 && len(p) != classes {
+		return fmt.Errorf("engine returned %d probabilities for %d classes", len(p), classes)
+	}
+	for i, v := range p {
+		if !(v >= 0 && v <= 1) { // also false for NaN
+			return fmt.Errorf("engine returned probability %v for class %d", v, i)
+		}
+	}
+	return nil
 }
 
 // fitFor makes the job's image fit for the engine in slot, decoding (and preparing)

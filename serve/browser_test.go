@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,8 +19,12 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"gorgonia.org/tensor"
 
+	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/internal/testenv"
+	"github.com/autotag/autotag/internal/tinymodel"
+	"github.com/autotag/autotag/weights"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -113,9 +120,9 @@ func TestBrowserUploadShowsTags(t *testing.T) {
 	if !slices.Contains(chips, wantLabel) {
 		t.Errorf("chips %v lack %q", chips, wantLabel)
 	}
-	// The page shows what curl gets for the same file.
+	// The page shows what curl gets for the same file, with the server's own selection.
 	b, _ := os.ReadFile(photo)
-	resp := post(t, ts.URL+"/v1/tag?threshold=0.01&top_k=25", "image/jpeg", bytes.NewReader(b))
+	resp := post(t, ts.URL+"/v1/tag", "image/jpeg", bytes.NewReader(b))
 	var direct tagResponse
 	decodeJSON(t, resp, &direct)
 	if fmt.Sprint(direct.Results[0].Tags) != fmt.Sprint(pageTags) {
@@ -183,10 +190,10 @@ func TestBrowserUploadShowsTags(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`.card[data-state="done"] .name[title="dropped.png"]`))); err != nil {
 		t.Fatal(err)
 	}
-	// Back to a useful threshold for the desktop screenshot.
+	// Slider off again (the model's own selection) for the desktop screenshot.
 	if err := chromedp.Do(ctx,
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Evaluate[bool](`(() => { const s = document.getElementById('thr'); s.value = '0.10'; s.dispatchEvent(new Event('input')); return true; })()`)(ctx, t)
+			_, err := chromedp.Evaluate[bool](`(() => { const s = document.getElementById('thr'); s.value = '0'; s.dispatchEvent(new Event('input')); return true; })()`)(ctx, t)
 			return err
 		}),
 		chromedp.EmulateViewport(1100, 800),
@@ -241,3 +248,169 @@ func writeShot(t *testing.T, path string, png []byte) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// trainedHead writes a tiny backbone into a fresh AUTOTAG_HOME and a head-only
+// model (linear, sigmoid) over it whose per-class thresholds are calibrated around
+// its own probabilities for photo: classes under 0.5 and the top class pass, the
+// rest do not, so a flat 0.5 (what the page used to apply) selects other tags than
+// the model does. It returns the head model's path.
+func trainedHead(t *testing.T, photo []byte) string {
+	t.Helper()
+	ctx := context.Background()
+	home := t.TempDir()
+	t.Setenv("AUTOTAG_HOME", home)
+	models := filepath.Join(home, "models")
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := tinymodel.Tensors(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("imagenet-%d", i)
+	}
+	bb := filepath.Join(models, "backbone.safetensors")
+	if err := tinymodel.Save(bb, weights.Metadata{Classes: names, Activation: "softmax"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := weights.FileSHA256(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := []string{"beach", "bicycle", "cat", "dog", "forest", "mountain", "person", "snow", "street", "sunset"}
+	w, b := tinymodel.Linear(len(classes), 2048, 21)
+	head := map[string]*tensor.Dense{"fc.weight": w, "fc.bias": b}
+	path := filepath.Join(t.TempDir(), "head.safetensors")
+	meta := weights.Metadata{Classes: classes, Activation: "sigmoid", BackboneSHA256: sum, Head: "linear", Source: "test head"}
+	if err := tinymodel.Save(path, meta, head); err != nil {
+		t.Fatal(err)
+	}
+	// The probabilities the server will compute: its decode, preparation and forward pass.
+	tg, err := autotag.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := tg.DecodeBytes(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := tg.Prepare(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probs, err := tg.ProbabilitiesOf(ctx, []*autotag.Input{in})
+	tg.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := 0
+	for i, p := range probs[0] {
+		if p > probs[0][top] {
+			top = i
+		}
+	}
+	// A class under 0.5 passes, so the selection always differs from a flat 0.5's.
+	meta.Thresholds = make([]float32, len(classes))
+	for i, p := range probs[0] {
+		if p < 0.5 || i == top {
+			meta.Thresholds[i] = p - 0.01
+		} else {
+			meta.Thresholds[i] = min(1, p+0.01)
+		}
+	}
+	if err := tinymodel.Save(path, meta, head); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBrowserShowsAPITagsForTrainedHead: for a head with calibrated per-class
+// thresholds, the page shows exactly the tags (labels, order, scores) that a plain
+// POST /v1/tag and the library (what `autotag tag` prints) give, and photos appear
+// in the order they were added.
+func TestBrowserShowsAPITagsForTrainedHead(t *testing.T) {
+	ctx := browser(t)
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "first.png")
+	second := filepath.Join(dir, "second.jpg")
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, testPattern(120, 90)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(photo, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(second, solidJPEG(t, 64, 48, red), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := trainedHead(t, buf.Bytes())
+	tg, err := autotag.Open(context.Background(), path, autotag.WithBatchSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.Close() })
+	_, ts := newTestServer(t, Config{MaxBatch: 2}, tg)
+
+	resp := post(t, ts.URL+"/v1/tag", "image/png", bytes.NewReader(buf.Bytes()))
+	var direct tagResponse
+	decodeJSON(t, resp, &direct)
+	if resp.StatusCode != http.StatusOK || len(direct.Results) != 1 {
+		t.Fatalf("direct POST: %d %+v", resp.StatusCode, direct)
+	}
+	lib, err := tg.TagReader(context.Background(), bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lib, err = roundTags(lib); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(lib) != fmt.Sprint(direct.Results[0].Tags) {
+		t.Errorf("API tags %v differ from the library's %v", direct.Results[0].Tags, lib)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL),
+		chromedp.WaitReady(chromedp.CSS(`#model:not(:empty)`)),
+		chromedp.SetUploadFiles(chromedp.CSS("#pick"), []string{photo, second}),
+		chromedp.WaitVisible(chromedp.CSS(`.card:nth-child(2)[data-state="done"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.card:nth-child(1)[data-state="done"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	type shown struct {
+		Name  string   `json:"name"`
+		Chips []string `json:"chips"`
+		Tags  []Tag    `json:"tags"`
+	}
+	cards, err := chromedp.Run(ctx, chromedp.Evaluate[[]shown](`Array.from(document.querySelectorAll('.card')).map((c, i) => ({
+		name: c.querySelector('.name').textContent,
+		chips: Array.from(c.querySelectorAll('.chip')).map(e => e.textContent),
+		tags: window.autotag.items[i].result.tags,
+	}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cards) != 2 || cards[0].Name != "first.png" || cards[1].Name != "second.jpg" {
+		t.Fatalf("cards %+v, want first.png then second.jpg", cards)
+	}
+	var want []string
+	for _, tag := range direct.Results[0].Tags {
+		want = append(want, tag.Label)
+	}
+	if !slices.Equal(cards[0].Chips, want) || fmt.Sprint(cards[0].Tags) != fmt.Sprint(direct.Results[0].Tags) {
+		t.Errorf("page shows %v (%v), the API gives %v", cards[0].Chips, cards[0].Tags, direct.Results[0].Tags)
+	}
+}
+
+// testPattern is a w×h image with smooth colour gradients.
+func testPattern(w, h int) image.Image {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x + y) % 256), 255})
+		}
+	}
+	return img
+}

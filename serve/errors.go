@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,10 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if ae.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
+	if bodyUnread(r) {
+		// The rest of the body is read and dropped (linger); no next request follows.
+		w.Header().Set("Connection", "close")
+	}
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="autotag"`)
 	}
@@ -99,13 +104,37 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, ae.status, &body)
 }
 
-// writeJSON writes v with status; encoding errors can only be logged by the caller's
-// middleware (the status line is already out).
+// writeJSON writes v with status. A value that cannot be encoded (a NaN, say)
+// becomes a 500 error envelope instead of a status with an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	if err := writeJSONChecked(w, status, v); err != nil {
+		_ = writeJSONChecked(w, http.StatusInternalServerError, internalErrorBody())
+	}
+}
+
+// writeJSONChecked encodes v first and writes status and body only when that
+// worked; otherwise it writes nothing and returns the error, for the caller to
+// render (and log) as a 500.
+func writeJSONChecked(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode the %d answer: %w", status, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// A known length ends the answer where it ends, even when it is flushed
+	// before the handler returns (see linger).
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+func internalErrorBody() *errorBody {
+	var b errorBody
+	b.Error.Code, b.Error.Message = codeInternal, "internal error"
+	return &b
 }

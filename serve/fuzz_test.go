@@ -4,17 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
 
-// fuzzServer is shared by the fuzz targets' iterations.
+// fuzzServer is shared by the fuzz targets' iterations. It logs nowhere: logging
+// through f from inside a fuzz target panics ("f.Log was called inside the fuzz
+// target"), and the iterations' logs would drown the failure anyway. It answers
+// httptest.NewRequest's default Host.
 func fuzzServer(t testing.TB) *Server {
-	s, err := New(Config{MaxBodyBytes: 1 << 20, MaxPixels: 1 << 20, DecodeBudgetBytes: 64 << 20, BatchDelay: -1, Logger: quietLogger(t)}, &fakeEngine{})
+	s, err := New(Config{MaxBodyBytes: 1 << 20, MaxPixels: 1 << 20, DecodeBudgetBytes: 64 << 20, BatchDelay: -1,
+		AllowedHosts: []string{"example.com"}, Logger: slog.New(slog.DiscardHandler)}, &fakeEngine{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,4 +100,27 @@ func watchdog(input []byte) (stop func()) {
 		os.Exit(3)
 	})
 	return func() { t.Stop() }
+}
+
+// FuzzHostPolicy: for any Host header, a loopback-bound server without an allow
+// list answers only loopback names and loopback addresses, and never panics.
+func FuzzHostPolicy(f *testing.F) {
+	for _, h := range []string{"localhost:8080", "127.0.0.1", "[::1]:80", "evil.example", "127.0.0.1.evil.example",
+		"LOCALHOST.", "[::ffff:127.0.0.1]", "0x7f.1", "127.1", "a.localhost", "", ":80", "[", "localhost:"} {
+		f.Add(h)
+	}
+	p, err := newHostPolicy("127.0.0.1:8080", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !p.allows(host) || host == "" {
+			return
+		}
+		h := canonicalHost(host)
+		ip := net.ParseIP(h)
+		if h != "localhost" && !strings.HasSuffix(h, ".localhost") && (ip == nil || !ip.IsLoopback()) {
+			t.Fatalf("Host %q (%q) allowed", host, h)
+		}
+	})
 }

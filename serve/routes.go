@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -22,10 +23,12 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) route(mux *http.ServeMux, pattern string, api bool, h handlerFunc) {
 	name := pattern[strings.IndexByte(pattern, ' ')+1:]
 	mux.Handle(pattern, s.instrument(name, func(w http.ResponseWriter, r *http.Request) error {
-		if api {
+		if api || name == "/metrics" && s.cfg.MetricsAuth {
 			if err := s.authorize(r); err != nil {
 				return err
 			}
+		}
+		if api {
 			if err := s.rateLimit(r); err != nil {
 				return err
 			}
@@ -76,8 +79,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware runs around every request: request id (X-Request-Id in and out), the
-// per-request deadline, CORS, JSON 404/405 for unknown routes, panic recovery and
-// one access-log line.
+// per-request deadline, the Host and cross-site checks, CORS, JSON 404/405 for
+// unknown routes, panic recovery, one access-log line, and reading off what is left
+// of a refused request's body (see linger).
 func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -88,44 +92,66 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		ctx, cancel := context.WithTimeout(withRequestID(r.Context(), id), s.cfg.RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
+		if r.ProtoMajor == 1 && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			r.Body = &trackedBody{ReadCloser: r.Body}
+			// Reading a refused body after its answer is written needs full duplex.
+			_ = http.NewResponseController(w).EnableFullDuplex()
+		}
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				s.log.ErrorContext(ctx, "handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					s.renderError(sw, r, fmt.Errorf("panic: %v", p))
-				}
+		s.serveHTTP(sw, r, mux, start)
+		if bodyUnread(r) {
+			s.linger(sw, r)
+		}
+	})
+}
+
+// serveHTTP is the middleware's work for one request, recovering panics.
+func (s *Server) serveHTTP(sw *statusWriter, r *http.Request, mux *http.ServeMux, start time.Time) {
+	ctx := r.Context()
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
 			}
-			level := slog.LevelInfo
-			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
-				level = slog.LevelDebug
-			}
-			s.log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"bytes", sw.bytes, "remote", r.RemoteAddr, "duration_ms", msSince(start))
-		}()
-		if s.cors[r.Header.Get("Origin")] && strings.HasPrefix(r.URL.Path, "/v1/") {
-			h := sw.Header()
-			h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
-			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", "GET, POST")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
-				h.Set("Access-Control-Max-Age", "600")
-				sw.WriteHeader(http.StatusNoContent)
-				return
+			s.log.ErrorContext(ctx, "handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if sw.status == 0 {
+				s.renderError(sw, r, fmt.Errorf("panic: %v", p))
 			}
 		}
-		if _, pattern := mux.Handler(r); pattern == "" {
-			s.renderError(sw, r, s.unrouted(mux, r))
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+			level = slog.LevelDebug
+		}
+		s.log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"bytes", sw.bytes, "remote", r.RemoteAddr, "duration_ms", msSince(start))
+	}()
+	if err := s.checkHost(r); err != nil {
+		s.renderError(sw, r, err)
+		return
+	}
+	if err := s.checkCrossSite(r); err != nil {
+		s.renderError(sw, r, err)
+		return
+	}
+	if s.cors[r.Header.Get("Origin")] && strings.HasPrefix(r.URL.Path, "/v1/") {
+		h := sw.Header()
+		h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Max-Age", "600")
+			sw.WriteHeader(http.StatusNoContent)
 			return
 		}
-		mux.ServeHTTP(sw, r)
-	})
+	}
+	if _, pattern := mux.Handler(r); pattern == "" {
+		s.renderError(sw, r, s.unrouted(mux, r))
+		return
+	}
+	mux.ServeHTTP(sw, r)
 }
 
 // unrouted tells 404 from 405 for a request the mux has no pattern for.
@@ -206,6 +232,11 @@ func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) error {
 	info := s.engine.Load().e.Info()
 	if info.Classes == nil {
 		info.Classes = []string{}
+	}
+	// Local file system paths are nobody's business over HTTP.
+	info.Path = ""
+	if filepath.IsAbs(info.Source) {
+		info.Source = filepath.Base(info.Source)
 	}
 	writeJSON(w, http.StatusOK, &modelResponse{
 		ModelInfo: info, MaxBatch: s.cfg.MaxBatch, BatchDelay: float64(max(s.cfg.BatchDelay, 0).Microseconds()) / 1000,

@@ -8,6 +8,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"image"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/autotag/autotag"
 )
 
 // Config holds every server setting; zero values mean the documented defaults.
@@ -34,7 +37,17 @@ type Config struct {
 	// speed, wait longer than this before their batch starts (default 5s; negative: off).
 	MaxQueueWait time.Duration
 
-	MaxBodyBytes      int64 // request body limit (default 32 MiB)
+	MaxBodyBytes int64 // request body limit (default 32 MiB); a larger declared Content-Length gets 413 before reading
+	// ReadBudgetBytes caps the request body bytes held by all requests at once, from
+	// the first byte read until the answer (bodies are read before a request is
+	// admitted to the queue, so this, not the queue, bounds them); beyond it 503
+	// (default 8×MaxBodyBytes).
+	ReadBudgetBytes int64
+	// BodyGrace and MinBodyRate bound a slow upload: the body must arrive within
+	// BodyGrace plus one second per MinBodyRate bytes (and within ReadTimeout), else
+	// 408 (defaults 10s and 32 KiB/s; a negative MinBodyRate: ReadTimeout alone).
+	BodyGrace         time.Duration
+	MinBodyRate       int64
 	MaxPixels         int   // per-image pixel cap checked before decoding (default 40 000 000)
 	MaxParts          int   // multipart parts per request (default 16)
 	DecodeBudgetBytes int64 // decoded-image bytes held at once by all requests (default 192 MiB)
@@ -58,6 +71,19 @@ type Config struct {
 	CORSOrigins []string // exact origins allowed cross-origin access to /v1/*; empty: CORS off
 	RateLimit   float64  // requests per second per client IP on /v1/*; 0: unlimited
 	RateBurst   int      // bucket size (default max(1, 2×RateLimit))
+	// AuthFailures is how many failed API keys a client IP may send per minute
+	// (as a bucket of that size) before every request from it gets 429, even with a
+	// right key, so keys cannot be guessed fast (default 10; negative: unlimited).
+	AuthFailures int
+	// AllowedHosts lists host names (no port) that requests may name in their Host
+	// header besides loopback names and addresses and the bound address; "*" allows
+	// any. Other hosts get 403, so a web page cannot reach the server through DNS
+	// rebinding.
+	AllowedHosts []string
+	MetricsAuth  bool // /metrics needs an API key too (needs APIKeys)
+	// TLSCertFile and TLSKeyFile, both set, make Serve answer HTTPS with that PEM
+	// certificate (chain) and key.
+	TLSCertFile, TLSKeyFile string
 
 	Logger *slog.Logger                              // default slog.Default()
 	Decode DecodeFunc                                // default data.Decode
@@ -87,6 +113,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 32 << 20
+	}
+	if c.ReadBudgetBytes <= 0 {
+		c.ReadBudgetBytes = 8 * c.MaxBodyBytes
+	}
+	if c.BodyGrace <= 0 {
+		c.BodyGrace = 10 * time.Second
+	}
+	if c.MinBodyRate == 0 {
+		c.MinBodyRate = 32 << 10
+	}
+	if c.AuthFailures == 0 {
+		c.AuthFailures = 10
 	}
 	if c.MaxPixels <= 0 {
 		c.MaxPixels = defaultMaxPixels
@@ -139,7 +177,12 @@ type Server struct {
 	budget    *decodeBudget
 	decoders  chan struct{} // semaphore of DecodeConcurrency slots
 	limiter   *rateLimiter
+	authFails *rateLimiter // failed API keys per client; nil: unlimited
 	keys      [][32]byte
+	reading   *readBudget
+	hosts     *hostPolicy
+	crossSite *http.CrossOriginProtection
+	tls       *tls.Config // nil: plain HTTP
 	cors      map[string]bool
 	decode    DecodeFunc
 	decodeMem func([]byte, int) (image.Image, error) // in-memory default decoder when cfg.Decode was nil
@@ -174,12 +217,28 @@ func New(cfg Config, eng Engine) (*Server, error) {
 		}
 		s.keys = append(s.keys, hashKey(k))
 	}
+	var err error
+	if s.crossSite, err = crossOriginProtection(cfg.CORSOrigins); err != nil {
+		return nil, err
+	}
 	for _, o := range cfg.CORSOrigins {
-		if o == "*" {
-			return nil, errors.New("serve: CORS origin \"*\" is not allowed; list exact origins like https://photos.example.com")
-		}
 		s.cors[o] = true
 	}
+	if cfg.MetricsAuth && len(s.keys) == 0 {
+		return nil, errMetricsAuth
+	}
+	if cfg.AuthFailures > 0 {
+		s.authFails = newRateLimiter(float64(cfg.AuthFailures)/60, cfg.AuthFailures)
+	}
+	hp, err := newHostPolicy(cfg.Addr, cfg.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	s.hosts = hp
+	if s.tls, err = loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+		return nil, err
+	}
+	s.reading = &readBudget{max: cfg.ReadBudgetBytes}
 	s.engine.Store(&engineSlot{e: eng})
 	if !custom {
 		s.decodeMem = defaultDecodeBytes
@@ -247,13 +306,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	if s.tls != nil {
+		srv.TLSConfig = s.tls.Clone()
+	}
+	s.hosts.addBound(ln.Addr())
 	s.applyMemoryLimit()
 	info := s.engine.Load().e.Info()
 	s.log.Info("serving", "addr", ln.Addr().String(), "model", info.Name, "classes", len(info.Classes),
 		"max_batch", s.cfg.MaxBatch, "batch_delay", s.cfg.BatchDelay.String(), "workers", s.cfg.Workers,
-		"queue", s.cfg.QueueSize, "auth", len(s.keys) > 0, "cors_origins", len(s.cors))
+		"queue", s.cfg.QueueSize, "auth", len(s.keys) > 0, "cors_origins", len(s.cors), "tls", s.tls != nil)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.tls != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		s.ready.Store(false)
@@ -289,6 +358,13 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err == nil && eng == nil {
 		err = errors.New("reload returned no engine")
 	}
+	if err == nil {
+		if err = ProbeEngine(ctx, eng); err != nil {
+			if c, ok := eng.(Closer); ok {
+				_ = c.Close()
+			}
+		}
+	}
 	if err != nil {
 		s.m.reloads.WithLabelValues("error").Inc()
 		s.log.Error("model reload failed; keeping the current model", "err", err.Error(), "model", s.engine.Load().e.Info().Name)
@@ -308,6 +384,93 @@ func (s *Server) Reload(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// ProbeEngine runs one plain grey image through eng and checks its answer, so that
+// a model that loads but computes garbage (NaN or infinite weights, a head of the
+// wrong size) is refused at start and at reload instead of serving garbage or
+// replacing a working model.
+func ProbeEngine(ctx context.Context, eng Engine) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("probe: engine panicked: %v", p)
+		}
+	}()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for i := range img.Pix {
+		img.Pix[i] = 128
+	}
+	var probs [][]float32
+	if p, ok := eng.(Preparer); ok {
+		in, perr := p.Prepare(img)
+		if perr != nil {
+			return fmt.Errorf("probe: %w", perr)
+		}
+		probs, err = p.ProbabilitiesOf(ctx, []*autotag.Input{in})
+	} else {
+		probs, err = eng.Probabilities(ctx, []image.Image{img})
+	}
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	if len(probs) != 1 {
+		return fmt.Errorf("probe: engine returned %d results for 1 image", len(probs))
+	}
+	if err := checkProbabilities(probs[0], len(eng.Info().Classes)); err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	return nil
+}
+
+var errMetricsAuth = errors.New("serve: --metrics-auth needs an API key (--api-key)")
+
+// crossOriginProtection refuses cross-site state-changing requests except from
+// origins (the CORS allow list).
+func crossOriginProtection(origins []string) (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range origins {
+		if o == "*" {
+			return nil, errors.New("serve: CORS origin \"*\" is not allowed; list exact origins like https://photos.example.com")
+		}
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("serve: CORS origin %q: %w", o, err)
+		}
+	}
+	return c, nil
+}
+
+// CheckConfig reports the errors New would find in cfg's settings (allowed hosts,
+// CORS origins, TLS files, metrics auth) without an engine, so a command can
+// refuse them before loading a model.
+func CheckConfig(cfg Config) error {
+	if _, err := crossOriginProtection(cfg.CORSOrigins); err != nil {
+		return err
+	}
+	if cfg.MetricsAuth && len(cfg.APIKeys) == 0 {
+		return errMetricsAuth
+	}
+	if _, err := newHostPolicy(cfg.Addr, cfg.AllowedHosts); err != nil {
+		return err
+	}
+	_, err := loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
+	return err
+}
+
+// loadTLS loads the PEM certificate and key for HTTPS; both or neither must be given.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "":
+		return nil, errors.New("serve: a TLS key (--tls-key) needs its certificate too (--tls-cert)")
+	case keyFile == "":
+		return nil, errors.New("serve: a TLS certificate (--tls-cert) needs its key too (--tls-key)")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("serve: load the TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Close closes the current engine if it implements Closer. Call it after Serve

@@ -3,8 +3,11 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -90,31 +93,56 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
 		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 			"send the photo as the body with Content-Type image/jpeg (or another image/*), or as multipart/form-data with an \"image\" field; got Content-Type %q", ct)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		// Refused before reading anything, so a client that asked for
+		// `100 Continue` is not sent it and sends nothing.
+		s.m.rejections.WithLabelValues("body_too_large").Inc()
+		return errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge,
+			"request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, s.cfg.MaxBodyBytes)
+	}
 	var t timingMS
-	// On an error after some images were queued, their jobs still run and release
-	// their budget; nothing has to be undone here.
-	var pend []pending
+	// Read every image before taking queue slots; then admit them all at once.
+	br := s.newBodyReader(w, r)
+	defer br.release()
+	readStart := time.Now()
+	var uploads []upload
 	switch {
 	case mt == "multipart/form-data":
-		pend, err = s.readMultipart(r, sel, &t)
+		uploads, err = s.readMultipart(br, params["boundary"])
 	case isRawImageType(mt):
-		var p pending
-		p, err = s.readRaw(r, sel, &t)
-		if err == nil {
-			pend = []pending{p}
-		}
+		uploads, err = s.readRaw(r, br)
 	default:
 		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 			"Content-Type %q is not an image: use image/* (e.g. image/jpeg), application/x-image, or multipart/form-data", mt)
 	}
+	t.Read = msSince(readStart)
 	if err != nil {
 		return err
+	}
+	br.finish()
+	for _, u := range uploads {
+		if err := s.checkHeader(u); err != nil {
+			return err
+		}
+	}
+	if err := s.admit(len(uploads)); err != nil {
+		return err
+	}
+	// On an error after some images were queued, their jobs still run and release
+	// their budget; nothing has to be undone here but the slots never used.
+	pend := make([]pending, 0, len(uploads))
+	for i, u := range uploads {
+		p, err := s.submitImage(r.Context(), u.data, u.name, sel, &t)
+		if err != nil {
+			s.batch.unreserve(len(uploads) - i - 1)
+			return err
+		}
+		pend = append(pend, p)
 	}
 	resp := tagResponse{RequestID: requestID(r.Context()), Results: make([]tagResult, len(pend)), TimingMS: t}
 	for i, p := range pend {
@@ -130,18 +158,73 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request) error {
 			}
 			return res.err
 		}
+		tags, err := roundTags(res.tags)
+		if err != nil {
+			return err
+		}
 		resp.Model = res.model
-		resp.Results[i] = tagResult{Name: p.name, Width: p.width, Height: p.height, Tags: res.tags}
+		resp.Results[i] = tagResult{Name: p.name, Width: p.width, Height: p.height, Tags: tags}
 		resp.TimingMS.Queue = max(resp.TimingMS.Queue, ms(res.wait))
 		resp.TimingMS.Inference = max(resp.TimingMS.Inference, ms(res.inference))
 		resp.TimingMS.BatchSize = max(resp.TimingMS.BatchSize, res.batch)
 	}
 	resp.TimingMS.Total = msSince(start)
-	writeJSON(w, http.StatusOK, &resp)
-	return nil
+	resp.TimingMS.round()
+	return writeJSONChecked(w, http.StatusOK, &resp)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// scoreDecimals and timingDecimals are the precision of scores and milliseconds in
+// API answers: more digits than these are float noise, not information.
+const (
+	scoreDecimals  = 4
+	timingDecimals = 2
+)
+
+// roundTo rounds v to d decimals.
+func roundTo(v float64, d int) float64 {
+	p := math.Pow10(d)
+	return math.Round(v*p) / p
+}
+
+// roundTags rounds each score to scoreDecimals (into a new slice), refusing a score
+// that is not a finite number in [0, 1]: an engine that produced one is broken,
+// and the client must get an error, not a misleading or unencodable answer.
+func roundTags(tags []Tag) ([]Tag, error) {
+	out := make([]Tag, len(tags))
+	for i, t := range tags {
+		if math.IsNaN(t.Score) || math.IsInf(t.Score, 0) || t.Score < 0 || t.Score > 1 {
+			return nil, fmt.Errorf("engine selected tag %q with score %v, not a probability", t.Label, t.Score)
+		}
+		out[i] = Tag{Label: t.Label, Score: roundTo(t.Score, scoreDecimals)}
+	}
+	return out, nil
+}
+
+// round rounds every duration to timingDecimals.
+func (t *timingMS) round() {
+	for _, v := range []*float64{&t.Read, &t.Decode, &t.Queue, &t.Inference, &t.Total} {
+		*v = roundTo(*v, timingDecimals)
+	}
+}
+
+// checkHeader refuses an upload whose header (read without decoding) gives a side
+// longer than the decoder accepts, naming that limit: such an image may well be
+// under the pixel cap (1,000,000×1), so the pixel count is not the reason. Headers
+// that cannot be read are left to the decoder, which says what is wrong with them.
+func (s *Server) checkHeader(u upload) error {
+	cfg, format, err := decodeHeader(u.data)
+	if err != nil {
+		return nil
+	}
+	if cfg.Width > maxSide || cfg.Height > maxSide {
+		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
+		return errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+			"%s: %dx%d %s image has a side longer than the limit of %d pixels per side", u.name, cfg.Width, cfg.Height, format, maxSide)
+	}
+	return nil
+}
 
 // contextError turns the end of a request's context into 504 (our deadline) or 499
 // (the client went away).
@@ -152,9 +235,9 @@ func contextError(ctx context.Context) error {
 	return wrapErr(499, codeClientGone, ctx.Err(), "client closed the request")
 }
 
-// admit reserves one queue slot, refusing at once when the queue is full.
-func (s *Server) admit() error {
-	switch err := s.batch.admit(1); {
+// admit reserves n queue slots, refusing at once when the queue is full.
+func (s *Server) admit(n int) error {
+	switch err := s.batch.admit(n); {
 	case errors.Is(err, errQueueFull):
 		s.m.rejections.WithLabelValues("queue_full").Inc()
 		e := errorf(http.StatusServiceUnavailable, codeOverloaded, "server is at capacity; retry shortly")
@@ -167,22 +250,12 @@ func (s *Server) admit() error {
 	return nil
 }
 
-// readBody reads all of rd, mapping the body limit to 413 and timeouts to 408.
-func (s *Server) readBody(rd io.Reader, what string) ([]byte, error) {
-	data, err := io.ReadAll(rd)
-	if err == nil {
-		return data, nil
-	}
-	return nil, s.readError(err, what)
-}
-
 // readError maps a body read error to 413 (body limit), 408 (timeout) or 400.
 func (s *Server) readError(err error, what string) error {
-	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &mbe):
+	case errors.Is(err, errBodyTooLarge):
 		s.m.rejections.WithLabelValues("body_too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is larger than the limit of %d bytes", mbe.Limit)
+		return errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
 	case errorIsTimeout(err):
 		return wrapErr(http.StatusRequestTimeout, codeTimeout, err, "timed out reading %s", what)
 	default:
@@ -190,23 +263,22 @@ func (s *Server) readError(err error, what string) error {
 	}
 }
 
-// readRaw handles a raw image body.
-func (s *Server) readRaw(r *http.Request, sel Selection, t *timingMS) (pending, error) {
-	if err := s.admit(); err != nil {
-		return pending{}, err
-	}
-	readStart := time.Now()
-	data, err := s.readBody(r.Body, "the request body")
-	t.Read = msSince(readStart)
+// upload is one image read from a request, not yet admitted.
+type upload struct {
+	name string
+	data []byte
+}
+
+// readRaw reads a raw image body.
+func (s *Server) readRaw(r *http.Request, br *bodyReader) ([]upload, error) {
+	data, err := br.read(br.body, r.ContentLength, "the request body")
 	if err != nil {
-		s.batch.unreserve(1)
-		return pending{}, err
+		return nil, err
 	}
 	if len(data) == 0 {
-		s.batch.unreserve(1)
-		return pending{}, errorf(http.StatusBadRequest, codeBadRequest, "empty request body: send the image bytes")
+		return nil, errorf(http.StatusBadRequest, codeBadRequest, "empty request body: send the image bytes")
 	}
-	return s.submitImage(r.Context(), data, "image", sel, t)
+	return []upload{{name: "image", data: data}}, nil
 }
 
 // submitImage decodes one image on a reserved slot and queues it.
@@ -229,16 +301,15 @@ func (s *Server) submitImage(ctx context.Context, raw []byte, name string, sel S
 	return pending{name: name, width: size.X, height: size.Y, job: j}, nil
 }
 
-// readMultipart handles multipart/form-data: every part named "image" is an image;
-// other parts are skipped; more than MaxParts parts in all is refused.
-func (s *Server) readMultipart(r *http.Request, sel Selection, t *timingMS) ([]pending, error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, wrapErr(http.StatusBadRequest, codeBadRequest, err, "malformed multipart/form-data request")
+// readMultipart reads multipart/form-data: every part named "image" is an image;
+// other parts are read and dropped; more than MaxParts parts in all is refused.
+func (s *Server) readMultipart(br *bodyReader, boundary string) ([]upload, error) {
+	if boundary == "" {
+		return nil, errorf(http.StatusBadRequest, codeBadRequest, "malformed multipart/form-data request: no boundary in the Content-Type")
 	}
-	var pend []pending
+	mr := multipart.NewReader(br.body, boundary)
+	var uploads []upload
 	parts := 0
-	readStart := time.Now()
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -253,7 +324,7 @@ func (s *Server) readMultipart(r *http.Request, sel Selection, t *timingMS) ([]p
 			return nil, errorf(http.StatusRequestEntityTooLarge, codeTooManyParts, "more than %d parts in the multipart body", s.cfg.MaxParts)
 		}
 		if part.FormName() != "image" {
-			if _, err := s.readBody(part, "a multipart part"); err != nil {
+			if _, err := br.read(part, -1, "a multipart part"); err != nil {
 				return nil, err
 			}
 			continue
@@ -262,27 +333,17 @@ func (s *Server) readMultipart(r *http.Request, sel Selection, t *timingMS) ([]p
 		if name == "" {
 			name = "image"
 		}
-		if err := s.admit(); err != nil {
-			return nil, err
-		}
-		data, err := s.readBody(part, "an image part")
+		data, err := br.read(part, -1, "an image part")
 		if err != nil {
-			s.batch.unreserve(1)
 			return nil, err
 		}
 		if len(data) == 0 {
-			s.batch.unreserve(1)
 			return nil, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image part", name)
 		}
-		p, err := s.submitImage(r.Context(), data, name, sel, t)
-		if err != nil {
-			return nil, err
-		}
-		pend = append(pend, p)
+		uploads = append(uploads, upload{name: name, data: data})
 	}
-	t.Read = msSince(readStart) - t.Decode
-	if len(pend) == 0 {
+	if len(uploads) == 0 {
 		return nil, errorf(http.StatusBadRequest, codeBadRequest, "no \"image\" part in the multipart/form-data body")
 	}
-	return pend, nil
+	return uploads, nil
 }

@@ -1,5 +1,5 @@
 // autotag web page: drop or pick photos, POST each to /v1/tag, show tag chips with
-// score bars, filter them live with the threshold slider. Plain JS, no build step.
+// score bars in upload order. Plain JS, no build step.
 "use strict";
 
 (() => {
@@ -11,10 +11,10 @@
     origin: $("origin"),
   };
 
-  // The server is asked for every tag above FETCH_THRESHOLD; the slider filters them
-  // here, so moving it needs no new request.
-  const FETCH_THRESHOLD = 0.01;
-  const FETCH_TOP_K = 25;
+  // The page shows the server's own selection (the model's per-class thresholds,
+  // the server's default threshold and top-k), so it shows exactly the tags the API
+  // and the CLI give for the same photo. The slider can only hide more of them; at
+  // 0 it is off.
   const PARALLEL = 3;       // uploads in flight at once
   const MAX_RETRIES = 4;    // for 503/429 with Retry-After
 
@@ -23,7 +23,6 @@
   let running = 0;
   let modelName = "";
   let limits = { maxPixels: 40e6, maxBody: 32 << 20 }; // replaced by /v1/model
-  let thresholdTouched = false;
 
   els.origin.textContent = location.origin;
 
@@ -32,17 +31,14 @@
     set(k, v) { try { v == null ? localStorage.removeItem(k) : localStorage.setItem(k, v); } catch { /* private mode */ } },
   };
 
-  // ---- threshold slider -------------------------------------------------------
-  const savedThr = parseFloat(store.get("autotag.threshold"));
-  if (savedThr > 0 && savedThr < 1) { setThreshold(savedThr); thresholdTouched = true; }
-  function threshold() { return parseFloat(els.thr.value); }
-  function setThreshold(v) { els.thr.value = v.toFixed(2); els.thrOut.textContent = v.toFixed(2); }
+  // ---- hide-below slider ----------------------------------------------------------
+  function threshold() { return parseFloat(els.thr.value) || 0; }
+  function showThreshold() { els.thrOut.textContent = threshold() > 0 ? threshold().toFixed(2) : "off"; }
   els.thr.addEventListener("input", () => {
-    thresholdTouched = true;
-    els.thrOut.textContent = threshold().toFixed(2);
-    store.set("autotag.threshold", els.thr.value);
+    showThreshold();
     items.forEach(renderTags);
   });
+  showThreshold();
 
   // ---- model ------------------------------------------------------------------
   function headers(extra) {
@@ -62,7 +58,6 @@
       els.model.textContent = `${m.name} · ${m.classes.length} classes`;
       els.model.title = [m.arch, m.layout, m.source].filter(Boolean).join(" · ");
       els.model.classList.remove("bad");
-      if (!thresholdTouched) setThreshold(m.activation === "sigmoid" ? 0.5 : 0.1);
     } catch (e) {
       els.model.textContent = "model unavailable";
       els.model.classList.add("bad");
@@ -117,7 +112,7 @@
     card.querySelector(".name").textContent = it.file.name || "photo";
     card.querySelector(".name").title = it.file.name || "";
     card.querySelector(".meta").textContent = formatBytes(it.file.size);
-    els.results.prepend(card);
+    els.results.append(card);
     els.empty.hidden = true;
     return card;
   }
@@ -174,7 +169,7 @@
 
   async function upload(it) {
     setState(it, "uploading", "Tagging…");
-    const url = `/v1/tag?threshold=${FETCH_THRESHOLD}&top_k=${FETCH_TOP_K}`;
+    const url = "/v1/tag";
     let resp;
     try {
       const body = await fitToLimits(it);
@@ -244,7 +239,7 @@
   function renderTags(it) {
     if (it.state !== "done" || !it.result) return;
     const th = threshold();
-    const shown = it.result.tags.filter((t) => t.score >= th);
+    const shown = it.result.tags.filter((t) => t.score >= th); // th 0: all of them
     const list = it.card.querySelector(".tags");
     const rows = shown.map((t) => {
       const li = document.createElement("li");
@@ -267,7 +262,7 @@
     list.replaceChildren(...rows);
     const hidden = it.result.tags.length - shown.length;
     let note = "";
-    if (!shown.length) note = it.result.tags.length ? "No tag reaches this threshold — lower it to see more." : "No tags found.";
+    if (!shown.length) note = it.result.tags.length ? "No tag reaches this value — move the slider left to see them." : "No tag reaches the model's thresholds.";
     else if (hidden) note = `${hidden} more below ${th.toFixed(2)}`;
     it.card.querySelector(".hidden-count").textContent = note;
   }
@@ -278,8 +273,8 @@
     const done = items.filter((it) => it.state === "done");
     return JSON.stringify({
       model: modelName || (done[0] && done[0].model) || "",
-      threshold: th,
-      results: done.slice().reverse().map((it) => ({
+      hide_below: th > 0 ? th : null,
+      results: done.map((it) => ({
         name: it.file.name, width: it.result.width, height: it.result.height,
         tags: it.result.tags.filter((t) => t.score >= th),
       })),

@@ -1,6 +1,6 @@
 // autotag service worker: keeps the page's shell available offline and makes the
 // page installable. API calls (/v1/*) always go to the network and are never cached.
-const CACHE = "autotag-shell-v1";
+const CACHE = "autotag-shell-v2";
 const SHELL = ["/", "/static/app.js", "/static/style.css", "/static/icon.svg", "/static/icon-192.png", "/manifest.webmanifest"];
 
 self.addEventListener("install", (e) => {
