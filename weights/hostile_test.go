@@ -275,12 +275,12 @@ func TestTFJSDirConfined(t *testing.T) {
 		t.Fatal(err)
 	}
 	for shard, want := range map[string]string{
-		"../secret.bin":       "leaves the package folder",
+		"../secret.bin":        "leaves the package folder",
 		"sub/../../secret.bin": "leaves the package folder",
-		outside:               "leaves the package folder",
-		"/dev/zero":           "leaves the package folder",
-		"link.bin":            "",
-		"fifo.bin":            "not a regular file",
+		outside:                "leaves the package folder",
+		"/dev/zero":            "leaves the package folder",
+		"link.bin":             "",
+		"fifo.bin":             "not a regular file",
 	} {
 		os.WriteFile(filepath.Join(model, "model.json"), tinyManifest(shard), 0o644)
 		done := make(chan error, 1)
