@@ -333,3 +333,19 @@ func TestTarballHostileEntries(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTFJSManifest feeds arbitrary model.json and shard bytes to the TF.js
+// importer: errors, never a panic, a hang or an allocation beyond the input.
+func FuzzTFJSManifest(f *testing.F) {
+	f.Add(tinyManifest("w.bin"), f32Bytes(1, 2, 3, 4))
+	f.Add(tinyManifest("../w.bin"), f32Bytes(1, 2, 3, 4))
+	f.Add(tinyManifest("/dev/zero"), []byte{})
+	f.Add([]byte(`{"weightsManifest":[{"paths":["w.bin","w.bin"],"weights":[{"name":"fc1000/bias","shape":[2],"dtype":"float32"},{"name":"fc1000/kernel","shape":[1073741824,2],"dtype":"float32"}]}]}`), f32Bytes(1, 2))
+	f.Add([]byte(`{"format":"layers-model","modelTopology":{"config":{"layers":[{"class_name":"BatchNormalization","config":{"epsilon":-1}}]}},"weightsManifest":[]}`), []byte{})
+	f.Fuzz(func(t *testing.T, mj, shard []byte) {
+		files := memFiles{"m/model.json": mj, "m/w.bin": shard}
+		if m, err := importTFJS(context.Background(), files, "fuzz"); err == nil && len(m.Tensors) == 0 {
+			t.Fatal("a model without tensors was accepted")
+		}
+	})
+}
