@@ -96,18 +96,11 @@ func (m memFiles) read(name string, limit int64) ([]byte, error) {
 // entry that is a link or a device, or whose name is absolute or has a .. element,
 // makes the whole package an error.
 func readTarGz(ctx context.Context, src string, keep func(name string) bool) (memFiles, error) {
-	f, err := os.Open(src)
+	f, st, err := openRegular(src)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", src)
-	}
 	budget := newBudget(st.Size())
 	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
@@ -282,4 +275,26 @@ func trimRootErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// openRegular opens path for reading only if it is a regular file: a FIFO would
+// block the open (and every read) until a writer comes, and a device such as
+// /dev/zero never ends. O_NONBLOCK keeps the open itself from waiting should the
+// file be swapped for a FIFO between the check and the open.
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	if st, err := os.Stat(path); err != nil {
+		return nil, nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, st, nil
 }

@@ -349,3 +349,31 @@ func FuzzTFJSManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestModelFileNotRegular: importing, loading or hashing a FIFO or a device fails at
+// once instead of blocking or reading forever.
+func TestModelFileNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "model.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/dev/zero"} {
+		for what, f := range map[string]func() error{
+			"import": func() error { _, err := ImportFile(context.Background(), p); return err },
+			"load":   func() error { _, err := Load(p); return err },
+			"pth":    func() error { _, err := ReadPyTorch(p); return err },
+			"sha256": func() error { _, err := FileSHA256(p); return err },
+		} {
+			done := make(chan error, 1)
+			go func() { done <- f() }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+					t.Errorf("%s %s: %v, want a refusal", what, p, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s %s hangs", what, p)
+			}
+		}
+	}
+}

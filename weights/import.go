@@ -34,7 +34,7 @@ func DetectSource(src string) (string, error) {
 	if filepath.Base(src) == "model.json" {
 		return SourceTFJSDir, nil
 	}
-	f, err := os.Open(src)
+	f, _, err := openRegular(src)
 	if err != nil {
 		return "", err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"os"
 	"path"
 	"strings"
 	"unsafe"
@@ -67,18 +66,11 @@ func ReadPyTorch(p string) (ts map[string]*tensor.Dense, err error) {
 // the tensors later made of them share one memory budget (see ImportBudget), which
 // it returns.
 func loadTorchSave(p string) (any, *memBudget, error) {
-	f, err := os.Open(p)
+	f, st, err := openRegular(p)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("not a regular file")
-	}
 	budget := newBudget(st.Size())
 	var magic [4]byte
 	if n, _ := io.ReadFull(f, magic[:]); n == 4 && string(magic[:]) == "PK\x03\x04" {
