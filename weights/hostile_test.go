@@ -377,3 +377,37 @@ func TestModelFileNotRegular(t *testing.T) {
 		}
 	}
 }
+
+// TestPyTorchPickleBomb: a pickle made of opcodes that each allocate an object
+// (here MARK) costs far more memory than its size; a data.pkl (zip, here behind a
+// deflate stream) or a legacy file made of them is refused by the budget before
+// unpickling.
+func TestPyTorchPickleBomb(t *testing.T) {
+	withBudget(t, 16<<20)
+	const n = 1 << 20
+	pkl := append(append([]byte{0x80, 2}, bytes.Repeat([]byte{'('}, n)...), '.')
+	dir := t.TempDir()
+
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "archive/data.pkl", Method: zip.Deflate})
+	w.Write(pkl)
+	zw.Close()
+	zipped := filepath.Join(dir, "zip.pth")
+	os.WriteFile(zipped, buf.Bytes(), 0o644)
+
+	legacy := filepath.Join(dir, "legacy.pth")
+	head := "\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19." + "\x80\x02M\xe9\x03." + "\x80\x02}."
+	os.WriteFile(legacy, append([]byte(head), pkl...), 0o644)
+
+	for _, p := range []string{zipped, legacy} {
+		var err error
+		alloc := allocDuring(func() { _, err = ReadPyTorch(p) })
+		if err == nil || !strings.Contains(err.Error(), "import budget") {
+			t.Errorf("%s: error %v, want the import budget refusal", filepath.Base(p), err)
+		}
+		if alloc > 32<<20 {
+			t.Errorf("%s: allocated %d MiB before refusing", filepath.Base(p), alloc>>20)
+		}
+	}
+}

@@ -225,7 +225,7 @@ func loadTorchZip(zr *zip.Reader, budget *memBudget) (any, error) {
 	if uint64(len(pklBytes)) > pkl.UncompressedSize64 {
 		return nil, fmt.Errorf("data.pkl inflates past its declared size")
 	}
-	if err := scanPickle(pklBytes); err != nil {
+	if err := chargePickle(pklBytes, budget); err != nil {
 		return nil, fmt.Errorf("data.pkl: %w", err)
 	}
 	loaded := map[string]pytorch.StorageInterface{}
@@ -272,6 +272,21 @@ func loadTorchZip(zr *zip.Reader, budget *memBudget) (any, error) {
 	return obj, nil
 }
 
+// pickleCost bounds what the unpickler may allocate per byte of pickle: one byte
+// of opcode (an empty list, a MARK) can make an object of a few hundred bytes, so a
+// pickle made of nothing else must fit the budget too.
+const pickleCost = 512
+
+// chargePickle checks the pickle at the start of b (see scanPickle) and charges
+// what unpickling it may allocate.
+func chargePickle(b []byte, budget *memBudget) error {
+	n, err := pickleLen(b)
+	if err != nil {
+		return err
+	}
+	return budget.take(pickleCost*int64(n), fmt.Sprintf("a pickle of %d bytes", n))
+}
+
 // storageCost is what loading a storage of numel elements allocates: its data, plus
 // the float32 copy a HalfStorage converts to.
 func storageCost(c pytorch.StorageClassInterface, numel, elemSize int) int64 {
@@ -316,7 +331,7 @@ func (f fullReader) Read(p []byte) (int, error) { return io.ReadFull(f.r, p) }
 // loadTorchLegacy reads the legacy (pre-zip) torch.save format from memory.
 func loadTorchLegacy(b []byte, budget *memBudget) (any, error) {
 	r := bytes.NewReader(b)
-	scan := func() error { return scanPickle(b[len(b)-r.Len():]) }
+	scan := func() error { return chargePickle(b[len(b)-r.Len():], budget) }
 	unpickle := func() (any, error) {
 		if err := scan(); err != nil {
 			return nil, err
