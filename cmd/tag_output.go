@@ -48,7 +48,7 @@ func newResultWriter(format string, w io.Writer) (resultWriter, error) {
 // errNonFiniteScore marks a result whose scores include a NaN or an infinity (a
 // broken model, or a sidecar with a hand-edited score): such a row is an error,
 // never a value compared with --threshold or ranked by --top-k.
-var errNonFiniteScore = errors.New("the model gave a non-finite score")
+var errNonFiniteScore = errors.New("non-finite score")
 
 // checkScores turns a result with a non-finite score into an error row without tags,
 // so no output format can print NaN.
