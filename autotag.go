@@ -509,7 +509,8 @@ func (t *Tagger) runChunk(ctx context.Context, lo, hi int, fill func(i int, dst 
 		return ctx.Err()
 	}
 	defer func() { t.pool <- w }()
-	run := func(r *nn.Runner, x []float32, out [][]float32) error {
+	// first is the index, among this call's images, of x's first image.
+	run := func(r *nn.Runner, x []float32, out [][]float32, first int) error {
 		feats, logits, err := r.Forward(x)
 		if err != nil {
 			return fmt.Errorf("autotag: %w", err)
@@ -528,27 +529,43 @@ func (t *Tagger) runChunk(ctx context.Context, lo, hi int, fill func(i int, dst 
 			nn.Sigmoid(probs, c)
 		}
 		for i := range out {
-			out[i] = probs[i*c : (i+1)*c : (i+1)*c]
+			p := probs[i*c : (i+1)*c : (i+1)*c]
+			if j := nonFinite(p); j >= 0 {
+				return fmt.Errorf("autotag: image %d: the model gave a non-finite probability for class %d (%s)", first+i, j, t.info.Classes[j])
+			}
+			out[i] = p
 		}
 		return nil
 	}
 	if r := w.runners[n]; r != nil {
-		return run(r, x, out)
+		return run(r, x, out, lo)
 	}
 	// A short chunk (the server's partial batches) on a data-parallel batch runner
 	// still keeps every thread busy; one image at a time would use the batch-1 graph.
 	if r := w.runners[t.opts.batch]; r != nil && r.Flexible() && n > 1 {
-		return run(r, x, out)
+		return run(r, x, out, lo)
 	}
 	for i := range n {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := run(w.runners[1], x[i*per:(i+1)*per], out[i:i+1]); err != nil {
+		if err := run(w.runners[1], x[i*per:(i+1)*per], out[i:i+1], lo+i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// nonFinite returns the index of the first NaN or ±Inf in p, or -1. Weights are
+// checked when a model loads, but finite weights can still overflow (a huge logit
+// makes softmax NaN), and a NaN must never pass a threshold comparison silently.
+func nonFinite(p []float32) int {
+	for i, v := range p {
+		if v-v != 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // Info describes the model (a copy; the caller may keep it).

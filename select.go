@@ -60,9 +60,12 @@ func NewSelector(classes []string, activation string, rules *Rules, thresholds [
 // order), highest score first (ties: higher rule priority first). A nil
 // sel.Threshold means each tag's rule threshold, else the model's per-class
 // threshold, else DefaultSoftmaxThreshold or DefaultSigmoidThreshold; sel.TopK ≤ 0
-// means no limit. It returns nil when probs does not have one value per class.
+// means no limit. It returns nil when probs does not have one value per class or
+// holds a NaN or an infinity.
 func (s *Selector) Select(probs []float32, sel Selection) []Tag {
-	if len(probs) != len(s.classes) {
+	// Probabilities with a NaN or an infinity (not from a Tagger, which refuses
+	// them) select nothing: NaN passes no comparison and rules would clamp +Inf to 1.
+	if len(probs) != len(s.classes) || nonFinite(probs) >= 0 {
 		return nil
 	}
 	type cand struct {

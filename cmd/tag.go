@@ -227,6 +227,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	done := ordered.Map(ctx, len(photos), f.workers, 4*f.workers,
 		func(i int) tagResult { return process(photos[i]) },
 		func(_ int, r tagResult) bool {
+			r = checkScores(r)
 			if r.err != nil {
 				failed++
 				bar.clear()

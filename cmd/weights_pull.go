@@ -16,6 +16,7 @@ func init() { registerWeights(newWeightsPullCmd) }
 
 func newWeightsPullCmd() *cobra.Command {
 	var list, keep bool
+	var budget int64
 	c := &cobra.Command{
 		Use:   "pull NAME",
 		Short: "Download a known checkpoint, verify its sha256 and convert it into the cache",
@@ -30,12 +31,10 @@ func newWeightsPullCmd() *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if list {
-				tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tLAYOUT\tALIASES\tDESCRIPTION")
-				for _, ck := range weights.KnownCheckpoints() {
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", ck.Name, ck.Layout, ck.Aliases, ck.Description)
-				}
-				return tw.Flush()
+				return writePullList(c.OutOrStdout(), weights.KnownCheckpoints())
+			}
+			if err := setImportBudget(budget); err != nil {
+				return withExitCode(2, err)
 			}
 			var progress io.Writer
 			if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -51,5 +50,25 @@ func newWeightsPullCmd() *cobra.Command {
 	}
 	c.Flags().BoolVar(&list, "list", false, "list the known checkpoints")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the downloaded file in the cache's downloads/ after conversion")
+	addImportBudgetFlag(c, &budget)
 	return c
+}
+
+// writePullList prints the known checkpoints as aligned columns: name, size,
+// sha256 (a published prefix ends in …) and layout.
+func writePullList(w io.Writer, cks []weights.Checkpoint) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tSHA256\tLAYOUT")
+	for _, ck := range cks {
+		size := "unknown"
+		if ck.Size > 0 {
+			size = weightsHumanBytes(ck.Size)
+		}
+		sum := ck.SHA256
+		if len(sum) < 64 {
+			sum += "…"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ck.Name, size, sum, ck.Layout)
+	}
+	return tw.Flush()
 }

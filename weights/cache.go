@@ -139,7 +139,7 @@ func List() ([]Entry, error) {
 
 // FileSHA256 returns the lowercase hex SHA-256 of a file's contents.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := openRegular(path)
 	if err != nil {
 		return "", err
 	}

@@ -34,7 +34,7 @@ func DetectSource(src string) (string, error) {
 	if filepath.Base(src) == "model.json" {
 		return SourceTFJSDir, nil
 	}
-	f, err := os.Open(src)
+	f, _, err := openRegular(src)
 	if err != nil {
 		return "", err
 	}
@@ -138,13 +138,18 @@ func importTFJSDir(ctx context.Context, src string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer files.Close()
 	// An unpacked model directory may sit inside its package: look one level up
-	// for labels and package.json when they are not below root.
+	// for labels and package.json when they are not below root (the package folder
+	// then confines every path).
 	fallback := filepath.Base(filepath.Clean(root))
 	var fs fileSet = files
 	if !hasBase(files, "labels.json") {
-		if parent, err := newDirFiles(filepath.Dir(filepath.Clean(root))); err == nil && hasBase(parent, "labels.json") {
-			fs = parent
+		if parent, err := newDirFiles(filepath.Dir(filepath.Clean(root))); err == nil {
+			defer parent.Close()
+			if hasBase(parent, "labels.json") {
+				fs = parent
+			}
 		}
 	}
 	return importTFJS(ctx, fs, npmSource(fs, fallback))
@@ -165,7 +170,7 @@ func npmSource(files fileSet, fallback string) string {
 		if path.Base(n) != "package.json" || strings.Count(n, "/") > 1 {
 			continue
 		}
-		b, err := files.read(n)
+		b, err := files.read(n, maxJSONFile)
 		if err != nil {
 			continue
 		}

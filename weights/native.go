@@ -2,6 +2,7 @@ package weights
 
 import (
 	"fmt"
+	"math"
 	"os"
 
 	"gorgonia.org/tensor"
@@ -35,8 +36,14 @@ func Load(path string) (*Model, error) {
 			return nil, fmt.Errorf("loading model %s: tensor %q has dtype %s, want a float type", path, t.Name, t.DType)
 		}
 	}
+	if math.IsNaN(meta.BNEps) || math.IsInf(meta.BNEps, 0) || meta.BNEps < 0 {
+		return nil, fmt.Errorf("loading model %s: metadata bn_eps %v: want a finite value ≥ 0", path, meta.BNEps)
+	}
 	ts, err := readAllTensors(f, h)
 	if err != nil {
+		return nil, fmt.Errorf("loading model %s: %w", path, err)
+	}
+	if err := checkFinite(ts); err != nil {
 		return nil, fmt.Errorf("loading model %s: %w", path, err)
 	}
 	return &Model{Meta: meta, Tensors: ts}, nil
@@ -97,6 +104,9 @@ func checkModel(meta Metadata, ts map[string]*tensor.Dense) error {
 		if d.Dtype() != tensor.Float32 {
 			return fmt.Errorf("tensor %q is %v, want float32", name, d.Dtype())
 		}
+	}
+	if err := checkFinite(ts); err != nil {
+		return err
 	}
 	if meta.Thresholds != nil && len(meta.Thresholds) != len(meta.Classes) {
 		return fmt.Errorf("%d thresholds for %d classes", len(meta.Thresholds), len(meta.Classes))

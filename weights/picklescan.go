@@ -12,6 +12,12 @@ import (
 // hostile length (say 2^46) would crash the process; scanning first turns that
 // into an error. Opcode table: CPython Lib/pickletools.py.
 func scanPickle(b []byte) error {
+	_, err := pickleLen(b)
+	return err
+}
+
+// pickleLen is scanPickle that also returns the pickle's length, STOP included.
+func pickleLen(b []byte) (int, error) {
 	i := 0
 	need := func(n uint64) error {
 		if n > uint64(len(b)-i) {
@@ -48,7 +54,7 @@ func scanPickle(b []byte) error {
 		var err error
 		switch op {
 		case '.': // STOP
-			return nil
+			return i, nil
 		// No argument.
 		case '(', ')', ']', '}', 'N', '0', '1', '2', 'a', 'b', 'e', 'l', 'd', 's', 't', 'u', 'o', 'R', 'Q',
 			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98:
@@ -93,8 +99,8 @@ func scanPickle(b []byte) error {
 			err = fmt.Errorf("pickle: unknown opcode 0x%02x at offset %d", op, i-1)
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return fmt.Errorf("pickle: no STOP opcode")
+	return 0, fmt.Errorf("pickle: no STOP opcode")
 }

@@ -8,9 +8,9 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"os"
 	"path"
 	"strings"
+	"unsafe"
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/pytorch"
@@ -32,6 +32,10 @@ import (
 // maxPickleFile bounds the legacy-format files read into memory (4 GiB).
 const maxPickleFile = 4 << 30
 
+// maxPickleData bounds a zip archive's data.pkl: the pickle holds names, shapes and
+// storage keys, not tensor data (a ResNet50 state_dict's is tens of KB).
+const maxPickleData = 64 << 20
+
 // legacyMagic is torch.save's legacy magic number (torch/serialization.py, MAGIC_NUMBER).
 const legacyMagic = "1950a86a20f9469cfc6c"
 
@@ -47,44 +51,45 @@ func ReadPyTorch(p string) (ts map[string]*tensor.Dense, err error) {
 			ts, err = nil, fmt.Errorf("%s: malformed PyTorch file: %v", p, r)
 		}
 	}()
-	obj, err := loadTorchSave(p)
+	obj, budget, err := loadTorchSave(p)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	ts, err = tensorsOf(obj)
+	ts, err = tensorsOf(obj, budget)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return ts, nil
 }
 
-// loadTorchSave unpickles a torch.save file of either format.
-func loadTorchSave(p string) (any, error) {
-	f, err := os.Open(p)
+// loadTorchSave unpickles a torch.save file of either format. Its storages and
+// the tensors later made of them share one memory budget (see ImportBudget), which
+// it returns.
+func loadTorchSave(p string) (any, *memBudget, error) {
+	f, st, err := openRegular(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
+	budget := newBudget(st.Size())
 	var magic [4]byte
 	if n, _ := io.ReadFull(f, magic[:]); n == 4 && string(magic[:]) == "PK\x03\x04" {
 		zr, err := zip.NewReader(f, st.Size())
 		if err != nil {
-			return nil, fmt.Errorf("reading zip: %w", err)
+			return nil, nil, fmt.Errorf("reading zip: %w", err)
 		}
-		return loadTorchZip(zr)
+		obj, err := loadTorchZip(zr, budget)
+		return obj, budget, err
 	}
 	if st.Size() > maxPickleFile {
-		return nil, fmt.Errorf("legacy PyTorch file of %d bytes exceeds the %d-byte limit", st.Size(), int64(maxPickleFile))
+		return nil, nil, fmt.Errorf("legacy PyTorch file of %d bytes exceeds the %d-byte limit", st.Size(), int64(maxPickleFile))
 	}
-	b, err := os.ReadFile(p)
+	b, err := io.ReadAll(io.LimitReader(io.NewSectionReader(f, 0, st.Size()), st.Size()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return loadTorchLegacy(b)
+	obj, err := loadTorchLegacy(b, budget)
+	return obj, budget, err
 }
 
 // findTorchClass resolves the classes a torch.save pickle refers to.
@@ -184,7 +189,9 @@ func parsePersistentID(id any, legacy bool) (persistentID, error) {
 }
 
 // loadTorchZip unpickles ARCHIVE/data.pkl, loading storages from ARCHIVE/data/.
-func loadTorchZip(zr *zip.Reader) (any, error) {
+// A record's declared size is checked against the budget before anything is
+// allocated, and no more than that many bytes are ever inflated from it.
+func loadTorchZip(zr *zip.Reader, budget *memBudget) (any, error) {
 	records := map[string]*zip.File{}
 	var pkl *zip.File
 	for _, f := range zr.File {
@@ -200,8 +207,11 @@ func loadTorchZip(zr *zip.Reader) (any, error) {
 		return nil, fmt.Errorf("zip file has no ARCHIVE/data.pkl: not a torch.save file")
 	}
 	prefix := path.Dir(pkl.Name)
-	if pkl.UncompressedSize64 > maxPickleFile {
-		return nil, fmt.Errorf("data.pkl of %d bytes is too large", pkl.UncompressedSize64)
+	if pkl.UncompressedSize64 > maxPickleData {
+		return nil, fmt.Errorf("data.pkl declares %d bytes, more than the %d MiB a state_dict's pickle needs", pkl.UncompressedSize64, maxPickleData>>20)
+	}
+	if err := budget.take(int64(pkl.UncompressedSize64), "data.pkl"); err != nil {
+		return nil, err
 	}
 	rc, err := pkl.Open()
 	if err != nil {
@@ -212,7 +222,10 @@ func loadTorchZip(zr *zip.Reader) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading data.pkl: %w", err)
 	}
-	if err := scanPickle(pklBytes); err != nil {
+	if uint64(len(pklBytes)) > pkl.UncompressedSize64 {
+		return nil, fmt.Errorf("data.pkl inflates past its declared size")
+	}
+	if err := chargePickle(pklBytes, budget); err != nil {
 		return nil, fmt.Errorf("data.pkl: %w", err)
 	}
 	loaded := map[string]pytorch.StorageInterface{}
@@ -237,6 +250,9 @@ func loadTorchZip(zr *zip.Reader) (any, error) {
 		if uint64(pid.numel) > rec.UncompressedSize64/uint64(es) {
 			return nil, fmt.Errorf("storage %q claims %d elements but holds %d bytes", pid.key, pid.numel, rec.UncompressedSize64)
 		}
+		if err := budget.take(storageCost(pid.class, pid.numel, es), fmt.Sprintf("storage %q", pid.key)); err != nil {
+			return nil, err
+		}
 		r, err := rec.Open()
 		if err != nil {
 			return nil, err
@@ -254,6 +270,31 @@ func loadTorchZip(zr *zip.Reader) (any, error) {
 		return nil, fmt.Errorf("unpickling data.pkl: %w", err)
 	}
 	return obj, nil
+}
+
+// pickleCost bounds what the unpickler may allocate per byte of pickle: one byte
+// of opcode (an empty list, a MARK) can make an object of a few hundred bytes, so a
+// pickle made of nothing else must fit the budget too.
+const pickleCost = 512
+
+// chargePickle checks the pickle at the start of b (see scanPickle) and charges
+// what unpickling it may allocate.
+func chargePickle(b []byte, budget *memBudget) error {
+	n, err := pickleLen(b)
+	if err != nil {
+		return err
+	}
+	return budget.take(pickleCost*int64(n), fmt.Sprintf("a pickle of %d bytes", n))
+}
+
+// storageCost is what loading a storage of numel elements allocates: its data, plus
+// the float32 copy a HalfStorage converts to.
+func storageCost(c pytorch.StorageClassInterface, numel, elemSize int) int64 {
+	n := int64(numel) * int64(elemSize)
+	if _, ok := c.(halfStorageClass); ok {
+		n += 4 * int64(numel)
+	}
+	return n
 }
 
 // halfStorageClass replaces gopickle's HalfStorage, whose conversion table gets
@@ -288,9 +329,9 @@ type fullReader struct{ r io.Reader }
 func (f fullReader) Read(p []byte) (int, error) { return io.ReadFull(f.r, p) }
 
 // loadTorchLegacy reads the legacy (pre-zip) torch.save format from memory.
-func loadTorchLegacy(b []byte) (any, error) {
+func loadTorchLegacy(b []byte, budget *memBudget) (any, error) {
 	r := bytes.NewReader(b)
-	scan := func() error { return scanPickle(b[len(b)-r.Len():]) }
+	scan := func() error { return chargePickle(b[len(b)-r.Len():], budget) }
 	unpickle := func() (any, error) {
 		if err := scan(); err != nil {
 			return nil, err
@@ -366,6 +407,9 @@ func loadTorchLegacy(b []byte) (any, error) {
 		if n > uint64(r.Len())/uint64(es) {
 			return nil, fmt.Errorf("storage %q claims %d elements, only %d bytes remain", key, n, r.Len())
 		}
+		if err := budget.take(storageCost(classes[key], int(n), es), fmt.Sprintf("storage %q", key)); err != nil {
+			return nil, err
+		}
 		if err := s.SetFromFileWithSize(r, int(n)); err != nil {
 			return nil, fmt.Errorf("storage %q: %w", key, err)
 		}
@@ -378,9 +422,9 @@ func loadTorchLegacy(b []byte) (any, error) {
 var stateDictKeys = []string{"state_dict", "model_state_dict", "model"}
 
 // tensorsOf finds the state_dict in an unpickled object and converts its tensors.
-func tensorsOf(obj any) (map[string]*tensor.Dense, error) {
+func tensorsOf(obj any, budget *memBudget) (map[string]*tensor.Dense, error) {
 	if t, ok := obj.(*pytorch.Tensor); ok {
-		d, err := toDense(t)
+		d, err := toDense(t, budget)
 		if err != nil {
 			return nil, err
 		}
@@ -412,7 +456,7 @@ found:
 		if !ok {
 			return nil, fmt.Errorf("tensor under non-string key %v", e.Key)
 		}
-		d, err := toDense(t)
+		d, err := toDense(t, budget)
 		if err != nil {
 			return nil, fmt.Errorf("tensor %q: %w", name, err)
 		}
@@ -440,40 +484,46 @@ func dictEntries(obj any) ([]types.DictEntry, bool) {
 	return nil, false
 }
 
-// toDense materialises a (possibly strided) torch tensor in C order.
-func toDense(t *pytorch.Tensor) (*tensor.Dense, error) {
+// toDense materialises a (possibly strided) torch tensor in C order, charging
+// what it allocates to budget.
+func toDense(t *pytorch.Tensor, b *memBudget) (*tensor.Dense, error) {
 	switch s := t.Source.(type) {
 	case *pytorch.FloatStorage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	case *halfStorage:
-		return gather(s.data, t)
+		return gather(s.data, t, b)
 	case *pytorch.BFloat16Storage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	case *pytorch.DoubleStorage:
-		v := make([]float32, len(s.Data))
-		for i, x := range s.Data {
-			v[i] = float32(x)
-		}
-		return gather(v, t)
+		// Only the view's elements are converted, so a small view of a big float64
+		// storage costs little and many views of one storage are not converted whole
+		// each time.
+		return gatherConvert(s.Data, t, b, func(x float64) float32 { return float32(x) })
 	case *pytorch.CharStorage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	case *pytorch.ShortStorage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	case *pytorch.IntStorage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	case *pytorch.LongStorage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	case *pytorch.ByteStorage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	case *pytorch.BoolStorage:
-		return gather(s.Data, t)
+		return gather(s.Data, t, b)
 	}
 	return nil, fmt.Errorf("unsupported storage %T", t.Source)
 }
 
 // gather copies the elements of a strided view of data into a new C-order Dense,
-// checking that every index stays inside the storage.
-func gather[T any](data []T, t *pytorch.Tensor) (*tensor.Dense, error) {
+// checking that every index stays inside the storage and that the copy fits the
+// budget before allocating it.
+func gather[T any](data []T, t *pytorch.Tensor, b *memBudget) (*tensor.Dense, error) {
+	return gatherConvert(data, t, b, func(x T) T { return x })
+}
+
+// gatherConvert is gather with an element conversion from storage type S to T.
+func gatherConvert[S, T any](data []S, t *pytorch.Tensor, b *memBudget, conv func(S) T) (*tensor.Dense, error) {
 	size, stride := t.Size, t.Stride
 	if len(size) != len(stride) {
 		return nil, fmt.Errorf("size %v and stride %v differ in rank", size, stride)
@@ -502,11 +552,14 @@ func gather[T any](data []T, t *pytorch.Tensor) (*tensor.Dense, error) {
 	if t.StorageOffset < 0 || last >= len(data) {
 		return nil, fmt.Errorf("view (offset %d, size %v, stride %v) reaches past its storage of %d elements", t.StorageOffset, size, stride, len(data))
 	}
+	if err := b.take(int64(n)*int64(unsafe.Sizeof(*new(T))), fmt.Sprintf("a view of %d elements", n)); err != nil {
+		return nil, err
+	}
 	out := make([]T, n)
 	idx := make([]int, len(size))
 	pos := t.StorageOffset
 	for i := range out {
-		out[i] = data[pos]
+		out[i] = conv(data[pos])
 		// Advance the multi-index like an odometer, last dimension fastest.
 		for k := len(size) - 1; k >= 0; k-- {
 			idx[k]++

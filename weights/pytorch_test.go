@@ -232,7 +232,7 @@ func FuzzReadPyTorch(f *testing.F) {
 			}
 		}
 	}
-	f.Add([]byte("\x80\x02\x8a\x0al\xfc\x9cF\xf9 jQ\x19P.")) // legacy magic only
+	f.Add([]byte("\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.")) // legacy magic and protocol only
 	tmp := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := filepath.Join(tmp, "fuzz.pt")

@@ -179,13 +179,8 @@ func checkEntry(name string, e headerEntry) (stTensor, error) {
 
 // openSafetensors opens path and parses its header.
 func openSafetensors(path string) (*os.File, *stHeader, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
-		return nil, nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, nil, err
 	}
 	h, err := readSafetensorsHeader(f, st.Size())

@@ -44,6 +44,9 @@ func stateDictToModel(ts map[string]*tensor.Dense, opt importOptions) (*Model, e
 		}
 		out[name] = d
 	}
+	if err := checkFinite(out); err != nil {
+		return nil, err
+	}
 	fcb, ok := out["fc.bias"]
 	if !ok {
 		return nil, fmt.Errorf("no fc.bias: not a torchvision-style ResNet50 state_dict (have %s)", abbreviate(sortedNames(out)))

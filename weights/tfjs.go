@@ -63,7 +63,7 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 		if !isTFJSModelJSON(n) {
 			continue
 		}
-		b, err := files.read(n)
+		b, err := files.read(n, maxJSONFile)
 		if err != nil {
 			return nil, err
 		}
@@ -95,27 +95,19 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 	}
 
 	dir := path.Dir(modelPath)
+	groups, err := checkManifest(files, dir, mj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", modelPath, err)
+	}
 	ts := map[string]*tensor.Dense{}
 	var unmapped []string
 	for gi, g := range mj.WeightsManifest {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		shards := &shardReader{files: files, dir: dir, paths: g.Paths}
-		for _, w := range g.Weights {
-			if len(w.Quantization) > 0 && string(w.Quantization) != "null" {
-				return nil, fmt.Errorf("weight %s is quantized; only float32 TF.js weights are supported", w.Name)
-			}
-			if w.DType != "float32" {
-				return nil, fmt.Errorf("weight %s has dtype %q, want float32", w.Name, w.DType)
-			}
-			n := 1
-			for _, d := range w.Shape {
-				if d <= 0 || n > math.MaxInt32/d {
-					return nil, fmt.Errorf("weight %s: bad shape %v", w.Name, w.Shape)
-				}
-				n *= d
-			}
+		shards := &shardReader{files: files, dir: dir, paths: g.Paths, sizes: groups[gi].shardSizes}
+		for wi, w := range g.Weights {
+			n := groups[gi].elems[wi]
 			raw, err := shards.next(4 * n)
 			if err != nil {
 				return nil, fmt.Errorf("weights group %d: %s: %w", gi, w.Name, err)
@@ -123,6 +115,9 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 			vals := make([]float32, n)
 			for i := range vals {
 				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+			if i := firstNonFinite(vals); i >= 0 {
+				return nil, fmt.Errorf("weights group %d: %w", gi, nonFiniteError(w.Name, vals, i))
 			}
 			name, conv, ok := kerasToTorchvision(w.Name)
 			if !ok {
@@ -168,13 +163,85 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 	}, nil
 }
 
+// maxTFJSWeights bounds the weights one manifest may list (ResNet50 has 320).
+const maxTFJSWeights = 100000
+
+// manifestGroup is what checkManifest learnt about one weights group.
+type manifestGroup struct {
+	elems      []int   // element count of each weight
+	shardSizes []int64 // size of each shard file
+}
+
+// checkManifest validates a weights manifest before any shard is read: every
+// weight float32 with a positive shape, every shard path relative and inside the
+// package (no leading /, no ..), every shard a regular file, the shards of a group
+// exactly as long as its weights, and the whole model within the import budget.
+// So a shard is never read past the size its manifest declares, and a manifest
+// cannot make the import allocate more than its own files hold.
+func checkManifest(files fileSet, dir string, mj tfjsModelJSON) ([]manifestGroup, error) {
+	budget := newBudget(0)
+	groups := make([]manifestGroup, len(mj.WeightsManifest))
+	count := 0
+	for gi, g := range mj.WeightsManifest {
+		var want int64
+		for _, w := range g.Weights {
+			if count++; count > maxTFJSWeights {
+				return nil, fmt.Errorf("more than %d weights in the manifest", maxTFJSWeights)
+			}
+			if len(w.Quantization) > 0 && string(w.Quantization) != "null" {
+				return nil, fmt.Errorf("weight %s is quantized; only float32 TF.js weights are supported", w.Name)
+			}
+			if w.DType != "float32" {
+				return nil, fmt.Errorf("weight %s has dtype %q, want float32", w.Name, w.DType)
+			}
+			if len(w.Shape) > 8 {
+				return nil, fmt.Errorf("weight %s: bad shape %v", w.Name, w.Shape)
+			}
+			n := 1
+			for _, d := range w.Shape {
+				if d <= 0 || n > math.MaxInt32/d {
+					return nil, fmt.Errorf("weight %s: bad shape %v", w.Name, w.Shape)
+				}
+				n *= d
+			}
+			// The raw bytes and the converted tensor.
+			if err := budget.take(8*int64(n), "weight "+w.Name); err != nil {
+				return nil, err
+			}
+			groups[gi].elems = append(groups[gi].elems, n)
+			want += 4 * int64(n)
+		}
+		var have int64
+		for _, p := range g.Paths {
+			if _, err := relName(p); err != nil {
+				return nil, fmt.Errorf("weights group %d: shard %w", gi, err)
+			}
+			size, err := files.size(path.Join(dir, p))
+			if err != nil {
+				return nil, fmt.Errorf("weights group %d: shard %s: %w", gi, p, err)
+			}
+			groups[gi].shardSizes = append(groups[gi].shardSizes, size)
+			have += size
+		}
+		switch {
+		case have > want:
+			return nil, fmt.Errorf("weights group %d: its shards hold %d bytes left over after the last weight", gi, have-want)
+		case have < want:
+			return nil, fmt.Errorf("weights group %d: its shards end %d bytes short of its weights", gi, want-have)
+		}
+	}
+	return groups, nil
+}
+
 // shardReader reads a weights group's shards as one byte stream, loading one
 // shard at a time and dropping it once consumed, so an import holds at most one
-// shard beside the converted tensors.
+// shard beside the converted tensors. Each shard is read only up to the size
+// checkManifest saw, so a file that grows meanwhile is an error, not a longer read.
 type shardReader struct {
 	files fileSet
 	dir   string
 	paths []string
+	sizes []int64
 	cur   []byte
 }
 
@@ -186,7 +253,7 @@ func (r *shardReader) next(n int) ([]byte, error) {
 		r.cur = r.cur[n:]
 		return b, nil
 	}
-	out := make([]byte, 0, n)
+	var out []byte
 	for {
 		take := min(n-len(out), len(r.cur))
 		out = append(out, r.cur[:take]...)
@@ -198,26 +265,29 @@ func (r *shardReader) next(n int) ([]byte, error) {
 			return nil, fmt.Errorf("shards end %d bytes short", n-len(out))
 		}
 		name := path.Join(r.dir, r.paths[0])
-		b, err := r.files.read(name)
+		b, err := r.files.read(name, r.sizes[0])
 		if err != nil {
 			return nil, fmt.Errorf("shard %s: %w", r.paths[0], err)
+		}
+		if int64(len(b)) != r.sizes[0] {
+			return nil, fmt.Errorf("shard %s changed size while importing", r.paths[0])
 		}
 		if m, ok := r.files.(memFiles); ok {
 			delete(m, name) // let the shard be collected once consumed
 		}
-		r.paths, r.cur = r.paths[1:], b
+		if out == nil {
+			out = make([]byte, 0, n)
+		}
+		r.paths, r.sizes, r.cur = r.paths[1:], r.sizes[1:], b
 	}
 }
 
-// remaining counts the bytes not consumed (reading the shards not yet opened).
+// remaining counts the bytes not consumed (the shards not yet opened by their
+// checked sizes).
 func (r *shardReader) remaining() (int, error) {
 	left := len(r.cur)
-	for _, p := range r.paths {
-		b, err := r.files.read(path.Join(r.dir, p))
-		if err != nil {
-			return left, err
-		}
-		left += len(b)
+	for _, s := range r.sizes {
+		left += int(s)
 	}
 	return left, nil
 }
@@ -255,6 +325,9 @@ func kerasTopologyFacts(topo json.RawMessage) (eps float64, activation string, e
 			if l.Config.Epsilon == nil {
 				continue
 			}
+			if !(*l.Config.Epsilon >= 0) {
+				return 0, "", fmt.Errorf("batch-norm layer %s has epsilon %g, want ≥ 0", l.Name, *l.Config.Epsilon)
+			}
 			if seen && *l.Config.Epsilon != eps {
 				return 0, "", fmt.Errorf("batch-norm layers disagree on epsilon (%g and %g in %s)", eps, *l.Config.Epsilon, l.Name)
 			}
@@ -289,7 +362,7 @@ func packageLabels(files fileSet, numClasses int) ([]string, error) {
 		return nil, fmt.Errorf("no labels.json in the package for a %d-class model", numClasses)
 	}
 	sort.Slice(found, func(i, j int) bool { return strings.Count(found[i], "/") < strings.Count(found[j], "/") })
-	b, err := files.read(found[0])
+	b, err := files.read(found[0], maxJSONFile)
 	if err != nil {
 		return nil, err
 	}

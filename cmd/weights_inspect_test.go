@@ -1,0 +1,92 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/weights"
+)
+
+// TestWeightsInspectHistory: a trained model's train_history is summarised in a
+// few readable lines (epochs, best epoch and mAP, first and last epochs); --json
+// prints it whole.
+func TestWeightsInspectHistory(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	var hist []map[string]any
+	for e := 1; e <= 40; e++ {
+		hist = append(hist, map[string]any{"epoch": e, "train_loss": 1 / float64(e), "val_loss": 1.5 / float64(e), "val_map": 0.5 + 0.01*float64(min(e, 23)) - 0.001*float64(max(e-23, 0)), "lr": 1e-3})
+	}
+	hj, _ := json.Marshal(hist)
+	recipe := `{"loss":"asl","note":"` + strings.Repeat("x", 400) + `"}`
+	m := &weights.Model{
+		Meta: weights.Metadata{Arch: "resnet50", Layout: weights.LayoutTorchvisionV15, Activation: "sigmoid", Classes: []string{"a", "b"},
+			BackboneSHA256: strings.Repeat("0", 64), Extra: map[string]string{"train_history": string(hj), "train_recipe": recipe}},
+		Tensors: map[string]*tensor.Dense{
+			"fc.weight": tensor.New(tensor.WithShape(2, 2048), tensor.WithBacking(make([]float32, 4096))),
+			"fc.bias":   tensor.New(tensor.WithShape(2), tensor.WithBacking([]float32{0, 0})),
+		},
+	}
+	p := filepath.Join(t.TempDir(), "head.safetensors")
+	if err := weights.Save(p, m); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLIOutput(t, "weights", "inspect", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "40 epochs, best val mAP 0.7300 at epoch 23") || !strings.Contains(out, "…") {
+		t.Errorf("no history summary:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 200 {
+			t.Errorf("line of %d characters: %.80s…", len(line), line)
+		}
+	}
+	if n := strings.Count(out, "\n"); n > 30 {
+		t.Errorf("%d lines:\n%s", n, out)
+	}
+	out, err = runCLIOutput(t, "weights", "inspect", "--json", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		SHA256   string
+		Metadata struct {
+			TrainHistory []map[string]any `json:"train_history"`
+			TrainRecipe  map[string]any   `json:"train_recipe"`
+		}
+		Tensors map[string][]int
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Metadata.TrainHistory) != 40 || len(doc.Metadata.TrainRecipe["note"].(string)) != 400 ||
+		fmt.Sprint(doc.Tensors["fc.weight"]) != "[2 2048]" || len(doc.SHA256) != 64 {
+		t.Errorf("--json: %v\n%.600s", err, out)
+	}
+}
+
+// TestWeightsPullListColumns: `weights pull --list` prints the columns the README
+// promises (name, size, sha256, layout), aligned.
+func TestWeightsPullListColumns(t *testing.T) {
+	out, err := runCLIOutput(t, "weights", "pull", "--list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME SIZE SHA256 LAYOUT" {
+		t.Fatalf("header %q", lines[0])
+	}
+	col := strings.Index(lines[0], "SHA256")
+	for _, l := range lines[1:] {
+		r := []rune(l)
+		if len(r) < col || (r[col-1] != ' ' || r[col] == ' ') || !strings.Contains(l, "resnet50") {
+			t.Errorf("row not aligned under SHA256: %q", l)
+		}
+	}
+	if len(lines) != len(weights.KnownCheckpoints())+1 {
+		t.Errorf("%d rows for %d checkpoints", len(lines)-1, len(weights.KnownCheckpoints()))
+	}
+}
