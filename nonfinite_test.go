@@ -2,17 +2,15 @@ package autotag
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"image"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
 
+	"github.com/autotag/autotag/internal/tinymodel"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -61,23 +59,10 @@ func TestOpenRefusesNaNWeights(t *testing.T) {
 	t.Setenv("AUTOTAG_HOME", t.TempDir())
 	p := saveTinyModel(t, filepath.Join(t.TempDir(), "nan.safetensors"),
 		weights.Metadata{Classes: tinyClasses, Activation: "sigmoid"}, randomResNet50(t, len(tinyClasses)))
-	b, err := os.ReadFile(p)
-	if err != nil {
+	if err := tinymodel.Poison(p, "layer2.1.bn2.running_mean", 7, float32(math.NaN())); err != nil {
 		t.Fatal(err)
 	}
-	n := binary.LittleEndian.Uint64(b)
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
-		t.Fatal(err)
-	}
-	var e struct {
-		DataOffsets []uint64 `json:"data_offsets"`
-	}
-	json.Unmarshal(hdr["layer2.1.bn2.running_mean"], &e)
-	off := 8 + n + e.DataOffsets[0] + 4*7
-	binary.LittleEndian.PutUint32(b[off:], math.Float32bits(float32(math.NaN())))
-	os.WriteFile(p, b, 0o644)
-	_, err = Open(context.Background(), p)
+	_, err := Open(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), `"layer2.1.bn2.running_mean"`) || !strings.Contains(err.Error(), "index 7") {
 		t.Errorf("Open: %v, want an error naming layer2.1.bn2.running_mean at index 7", err)
 	}

@@ -92,10 +92,12 @@ func TestServeRefusesNaNModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, b := tinymodel.Linear(2, 2048, 5)
-	w.Data().([]float32)[3] = float32(math.NaN())
 	ts["fc.weight"], ts["fc.bias"] = w, b
 	model := filepath.Join(t.TempDir(), "nan.safetensors")
 	if err := tinymodel.Save(model, weights.Metadata{Classes: []string{"a", "b"}, Activation: "sigmoid"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	if err := tinymodel.Poison(model, "fc.weight", 3, float32(math.NaN())); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -5,8 +5,12 @@
 package tinymodel
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 
@@ -112,4 +116,38 @@ func Write(path string, classes []string, activation string) error {
 		return err
 	}
 	return Save(path, weights.Metadata{Classes: classes, Activation: activation, Source: "random test weights"}, ts)
+}
+
+// Poison overwrites element index of the float32 tensor name in the safetensors
+// file at path with v, in place. weights.Save refuses non-finite values, so this is
+// how tests make the corrupt or diverged model files the loaders must refuse.
+func Poison(path, name string, index int, v float32) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(b) < 8 {
+		return fmt.Errorf("poison %s: not a safetensors file", path)
+	}
+	n := binary.LittleEndian.Uint64(b)
+	if n > uint64(len(b)-8) {
+		return fmt.Errorf("poison %s: header length %d past the end", path, n)
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
+		return fmt.Errorf("poison %s: %w", path, err)
+	}
+	var e struct {
+		Dtype       string   `json:"dtype"`
+		DataOffsets []uint64 `json:"data_offsets"`
+	}
+	if err := json.Unmarshal(hdr[name], &e); err != nil || e.Dtype != "F32" || len(e.DataOffsets) != 2 {
+		return fmt.Errorf("poison %s: no F32 tensor %q", path, name)
+	}
+	off := 8 + n + e.DataOffsets[0] + 4*uint64(index)
+	if index < 0 || off+4 > 8+n+e.DataOffsets[1] {
+		return fmt.Errorf("poison %s: index %d outside %q", path, index, name)
+	}
+	binary.LittleEndian.PutUint32(b[off:], math.Float32bits(v))
+	return os.WriteFile(path, b, 0o644)
 }
