@@ -61,7 +61,9 @@ var ErrEmpty = errors.New("empty input")
 // DecodeOptions bounds what Decode accepts and, optionally, tells it what the image
 // is for. The zero value is the defaults: every pixel decoded at full size.
 type DecodeOptions struct {
-	MaxPixels int   // width×height cap checked before decoding; 0 → DefaultMaxPixels, <0 → no cap
+	// MaxPixels is the width×height cap checked before decoding; 0 →
+	// DefaultMaxPixels, <0 → no cap. A lossless (VP8L-coded) WebP may have half of it.
+	MaxPixels int
 	MaxBytes  int64 // encoded size cap; 0 → DefaultMaxBytes, <0 → no cap
 
 	// For, when set, is the preprocessing the decoded image is for (Preprocess with
@@ -361,6 +363,11 @@ func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 	}
 	if err := checkSize(cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if name == formatWebP.name {
+		if err := checkWebPWork(b, cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	f, _ := sniff(b)
 	o := orientationOf(name, b)

@@ -1,10 +1,7 @@
 package data
 
 import (
-	"bytes"
-	"errors"
 	"image"
-	"image/jpeg"
 
 	fastjpeg "github.com/autotag/autotag/data/jpeg"
 )
@@ -46,21 +43,15 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // decodeJPEG decodes a JPEG whose header said cfg, as far as opt asks (see
 // DecodeOptions.For), with data/jpeg: at full scale and without For, pixel for pixel
-// what image/jpeg gives, in a fraction of the time. What data/jpeg does not handle
-// (CMYK, arithmetic coding, 12-bit …) goes to image/jpeg, in full, once
-// fastjpeg.Precheck has applied the same work limits to its scan headers: image/jpeg
-// can be neither bounded nor cancelled once it starts.
+// what image/jpeg gives, in a fraction of the time. data/jpeg takes every JPEG
+// image/jpeg decodes (grey, YCbCr, RGB, CMYK and YCCK), so every one is decoded
+// under the work limits and the context; what it refuses as unsupported
+// (arithmetic coding, 12-bit …) image/jpeg refuses too, and is not handed to a
+// decoder that could be neither bounded nor cancelled.
 func decodeJPEG(b []byte, cfg image.Config, o Orientation, opt DecodeOptions) (image.Image, error) {
 	jo := fastjpeg.Options{Context: opt.Context, Limits: opt.JPEGLimits}
 	if opt.For != nil {
 		jo.Scale, jo.Region = jpegPlan(cfg.Width, cfg.Height, o, opt)
 	}
-	img, err := fastjpeg.Decode(b, jo)
-	if errors.Is(err, fastjpeg.ErrUnsupported) {
-		if err := fastjpeg.Precheck(b, jo); err != nil {
-			return nil, err
-		}
-		return jpeg.Decode(bytes.NewReader(b))
-	}
-	return img, err
+	return fastjpeg.Decode(b, jo)
 }

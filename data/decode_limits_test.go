@@ -21,9 +21,9 @@ import (
 // jpegNoLimits lifts every JPEG work limit.
 var jpegNoLimits = fastjpeg.Limits{MaxScans: -1, CoefficientsPerSample: -1}
 
-// TestDecodeJPEGWorkLimit: a scan bomb is refused with ErrTooMuchWork, both when
-// data/jpeg decodes it and when it would go to image/jpeg (4 components), before
-// the work is done.
+// TestDecodeJPEGWorkLimit: a scan bomb is refused with ErrTooMuchWork whatever its
+// number of components (4 included, once left to image/jpeg), before the work is
+// done.
 func TestDecodeJPEGWorkLimit(t *testing.T) {
 	for _, nComp := range []int{1, 3, 4} {
 		data := jpegbomb.Scans(1024, 1024, nComp, 20000)
@@ -39,6 +39,23 @@ func TestDecodeJPEGWorkLimit(t *testing.T) {
 	// A handful of such scans is honest enough, and decodes.
 	if _, err := DecodeBytes(jpegbomb.Scans(64, 64, 3, 3), DecodeOptions{}); err != nil {
 		t.Fatalf("three scans: %v", err)
+	}
+}
+
+// TestDecodeJPEGFourComponentsCancellable: a 4-component bomb with the limits
+// lifted, the kind once handed whole to image/jpeg, stops at the context's
+// deadline part way, like any other JPEG.
+func TestDecodeJPEGFourComponentsCancellable(t *testing.T) {
+	data := jpegbomb.Scans(1024, 1024, 4, 100000)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := DecodeBytes(data, DecodeOptions{Context: ctx, JPEGLimits: jpegNoLimits})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("4-component bomb under a deadline: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("deadline honoured after %v", d)
 	}
 }
 

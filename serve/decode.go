@@ -17,7 +17,30 @@ import (
 
 // DecodeFunc decodes one uploaded image, refusing images of more than maxPixels
 // pixels before decoding them. The default is data.Decode.
+//
+// RequestContext(r) is the context of the request the upload came with: a decoder
+// should stop when it is done (the request's deadline, a client that went away),
+// because the server holds one of its DecodeConcurrency slots until the function
+// returns. Returning an error that wraps the context's error then answers 504.
 type DecodeFunc func(r io.Reader, maxPixels int) (image.Image, error)
+
+// RequestContext returns the context of the request whose upload r is, when r is
+// the reader the server hands a DecodeFunc; for any other reader,
+// context.Background(). It lets a custom decoder honour the request's deadline
+// without a change to DecodeFunc's signature.
+func RequestContext(r io.Reader) context.Context {
+	if u, ok := r.(*uploadReader); ok {
+		return u.ctx
+	}
+	return context.Background()
+}
+
+// uploadReader is an upload as a DecodeFunc reads it (a *bytes.Reader, with its
+// Seek and ReadAt), carrying its request's context.
+type uploadReader struct {
+	*bytes.Reader
+	ctx context.Context
+}
 
 // decodeBudget bounds the bytes of decoded images held at once by all requests
 // (decoding, queued or in a batch). A request that cannot get its share at once is
@@ -167,7 +190,8 @@ var _ ContextDecoder = (*autotag.Tagger)(nil)
 
 // safeDecode runs the decoder under a recover: Config.Decode when set, else the
 // current engine's Decoder (by is then its slot), else data.Decode. ctx is the
-// request's: it stops the default decoder and a ContextDecoder.
+// request's: it stops the default decoder and a ContextDecoder, and reaches
+// Config.Decode through RequestContext.
 func (s *Server) safeDecode(ctx context.Context, data []byte, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -176,7 +200,7 @@ func (s *Server) safeDecode(ctx context.Context, data []byte, slot *engineSlot) 
 		}
 	}()
 	if s.decodeMem == nil {
-		img, err = s.decode(bytes.NewReader(data), s.maxPixels)
+		img, err = s.decode(&uploadReader{Reader: bytes.NewReader(data), ctx: ctx}, s.maxPixels)
 		return img, nil, err
 	}
 	if _, ok := slot.e.(Decoder); ok {

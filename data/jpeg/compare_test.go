@@ -47,8 +47,39 @@ func sameImage(got, want image.Image) error {
 			return fmt.Errorf("rect %v ratio %v, want %v %v", g.Rect, g.SubsampleRatio, w.Rect, w.SubsampleRatio)
 		}
 		return sameYCbCrIn(g, w, w.Rect)
+	case *image.CMYK:
+		g, ok := got.(*image.CMYK)
+		if !ok {
+			return fmt.Errorf("type %T, want %T", got, want)
+		}
+		return samePix(g.Rect, w.Rect, 4, g.Pix, w.Pix, g.Stride, w.Stride)
+	case *image.RGBA:
+		g, ok := got.(*image.RGBA)
+		if !ok {
+			return fmt.Errorf("type %T, want %T", got, want)
+		}
+		return samePix(g.Rect, w.Rect, 4, g.Pix, w.Pix, g.Stride, w.Stride)
 	}
 	return fmt.Errorf("image/jpeg returned %T, which Decode never should match", want)
+}
+
+// samePix compares two interleaved images of bpp bytes a pixel, row by row.
+func samePix(gr, wr image.Rectangle, bpp int, gpix, wpix []byte, gstride, wstride int) error {
+	if gr != wr {
+		return fmt.Errorf("rect %v, want %v", gr, wr)
+	}
+	for y := 0; y < wr.Dy(); y++ {
+		g := gpix[y*gstride:][:bpp*wr.Dx()]
+		w := wpix[y*wstride:][:bpp*wr.Dx()]
+		if !bytes.Equal(g, w) {
+			for x := range g {
+				if g[x] != w[x] {
+					return fmt.Errorf("pixel (%d,%d) channel %d: %d, want %d", x/bpp, y, x%bpp, g[x], w[x])
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // sameYCbCrIn compares the Y, Cb and Cr samples that the pixels of r read.
@@ -91,8 +122,7 @@ func stdDecode(data []byte) (img image.Image, err error) {
 
 // differential checks the exactness contract for one input at Scale 1: when
 // image/jpeg fails, Decode fails; when it succeeds, Decode matches, returns
-// ErrUnsupported for one of the documented cases, or refuses a file over the work
-// limits (ErrLimit).
+// or refuses a file over the work limits (ErrLimit).
 func differential(data []byte) error {
 	want, werr := stdDecode(data)
 	got, gerr := Decode(data, Options{})
@@ -103,13 +133,8 @@ func differential(data []byte) error {
 		return nil
 	case gerr != nil:
 		if errors.Is(gerr, ErrUnsupported) {
-			switch want.(type) {
-			case *image.Gray, *image.YCbCr:
-				// Allowed only for progressive before it was supported; the
-				// caller decides whether that is acceptable.
-				return fmt.Errorf("unsupported (%v) for an image image/jpeg returns as %T", gerr, want)
-			}
-			return nil
+			// Decode takes every colour model image/jpeg returns.
+			return fmt.Errorf("unsupported (%v) for an image image/jpeg returns as %T", gerr, want)
 		}
 		if errors.Is(gerr, ErrLimit) {
 			// The work limits are the one documented departure: image/jpeg has none.
@@ -166,5 +191,68 @@ func TestCorpusMatchesStdlib(t *testing.T) {
 		if err := differential(data); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// TestColourModelsMatchStdlib: every fixture with an Adobe segment (YCCK and RGB
+// as written) decodes
+// as image/jpeg decodes it at Scale 1, and so does each with its Adobe transform
+// patched to 0 (CMYK), to 1 (also YCCK for image/jpeg) and with the Adobe segment
+// hidden (an error for both with four components; RGB still, by its component
+// identifiers, with three); the scaled and region decodes keep the type.
+func TestColourModelsMatchStdlib(t *testing.T) {
+	fx := fixtures(t)
+	n := 0
+	for _, name := range sortedNames(fx) {
+		data := fx[name]
+		i := bytes.Index(data, []byte("Adobe"))
+		if i < 0 || i < 4 {
+			continue
+		}
+		n++
+		d := newDecoder(data, Options{})
+		d.decode()
+		nComp := d.nComp
+		variants := map[string][]byte{"as written": data}
+		for _, tr := range []byte{0, 1, 2} {
+			v := bytes.Clone(data)
+			v[i+11] = tr
+			variants[fmt.Sprintf("transform %d", tr)] = v
+		}
+		hidden := bytes.Clone(data)
+		hidden[i-3] = 0xed // APP13 instead of APP14
+		variants["no Adobe"] = hidden
+		for vname, v := range variants {
+			if err := differential(v); err != nil {
+				t.Errorf("%s, %s: %v", name, vname, err)
+			}
+			full, err := Decode(v, Options{})
+			if vname == "no Adobe" && nComp == 4 {
+				if err == nil || errors.Is(err, ErrUnsupported) {
+					t.Errorf("%s, %s: %v, want an error that is not ErrUnsupported", name, vname, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s, %s: %v", name, vname, err)
+				continue
+			}
+			want := map[bool]string{true: "*image.CMYK", false: "*image.RGBA"}[nComp == 4]
+			if got := fmt.Sprintf("%T", full); got != want {
+				t.Errorf("%s, %s: %s, want %s", name, vname, got, want)
+			}
+			for _, scale := range []int{2, 4, 8} {
+				got, err := Decode(v, Options{Scale: scale, Region: image.Rect(3, 2, 20, 15)})
+				if err != nil {
+					t.Fatalf("%s, %s, Scale %d: %v", name, vname, scale, err)
+				}
+				if err := sameKind(got, full); err != nil {
+					t.Errorf("%s, %s, Scale %d: %v", name, vname, scale, err)
+				}
+			}
+		}
+	}
+	if n < 8 {
+		t.Fatalf("only %d fixtures with an Adobe segment (testdata/gen.sh makes them)", n)
 	}
 }

@@ -100,7 +100,8 @@ type decoder struct {
 	quant [4][64]int32 // quantization tables, zig-zag order
 	huff  [2][4]huffTable
 
-	// Output. Exactly one of gray and ycc is set once the first scan starts.
+	// Output. Exactly one of gray and ycc is set once the first scan starts; a
+	// 4-component image keeps its fourth (K) component in planes[3].
 	gray    *image.Gray
 	ycc     *image.YCbCr
 	mxx     int // MCUs per row (from component 0's sampling factors)
@@ -141,10 +142,11 @@ var testHookRecovered func(v any)
 // Decode decodes a JPEG held in memory.
 //
 // With Scale 1 and an empty Region the result is identical to image/jpeg.Decode's
-// (same concrete type, rectangle, subsampling and samples), and every input
-// image/jpeg rejects is rejected here too. Inputs image/jpeg would return as another
-// image type (RGB, CMYK, YCCK), and arithmetic-coded, 12-bit, lossless and
-// hierarchical JPEGs, give an error wrapping ErrUnsupported.
+// (same concrete type, rectangle, subsampling and samples: *image.Gray,
+// *image.YCbCr, *image.RGBA for Adobe RGB and *image.CMYK for CMYK and YCCK), and
+// every input image/jpeg rejects is rejected here too. Arithmetic-coded, 12-bit,
+// lossless and hierarchical JPEGs, and sampling layouts image/jpeg does not take,
+// give an error wrapping ErrUnsupported.
 func Decode(data []byte, o Options) (img image.Image, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -280,10 +282,14 @@ func (d *decoder) decode() (image.Image, error) {
 		return d.gray, nil
 	}
 	if d.ycc != nil {
-		// An APP segment after the first scan can still turn the image into RGB for
-		// image/jpeg.
-		if d.isRGB() {
-			return nil, unsupported("RGB colour transform")
+		// The colour model is settled only now: an APP segment after the first
+		// scan can still make a 3-component image RGB, or give a 4-component one
+		// the Adobe marker it needs.
+		switch {
+		case d.nComp == 4:
+			return d.applyBlack()
+		case d.isRGB():
+			return d.convertToRGB(), nil
 		}
 		return d.ycc, nil
 	}
@@ -304,7 +310,7 @@ func (d *decoder) isRGB() bool {
 }
 
 // processSOF reads a frame header (T.81 B.2.2) and validates its sampling factors
-// against what image/jpeg returns as *image.Gray or *image.YCbCr.
+// against the layouts image/jpeg decodes.
 func (d *decoder) processSOF(n int) error {
 	if d.seenSOF {
 		return FormatError("multiple SOF markers")
@@ -315,9 +321,7 @@ func (d *decoder) processSOF(n int) error {
 	case 6 + 3*3:
 		d.nComp = 3
 	case 6 + 3*4:
-		// image/jpeg returns CMYK (or an error); we leave those to it.
-		d.nComp = 4
-		return unsupported("4-component (CMYK/YCCK) image")
+		d.nComp = 4 // CMYK, or YCCK with an Adobe transform
 	default:
 		return unsupported("number of components")
 	}
@@ -354,11 +358,29 @@ func (d *decoder) processSOF(n int) error {
 		if h == 3 || v == 3 {
 			return unsupported("sampling factor 3")
 		}
-		if d.nComp == 1 {
+		switch d.nComp {
+		case 1:
 			// A single component is non-interleaved: one block per MCU whatever its
 			// nominal factors (T.81 A.2, 4.8.2).
 			h, v = 1, 1
-		} else {
+		case 4:
+			// image/jpeg takes only the two layouts encoders write: all 1x1, or
+			// the first and fourth 2x2 with the middle two 1x1.
+			switch i {
+			case 0:
+				if hv != 0x11 && hv != 0x22 {
+					return unsupported("4-component sampling factors")
+				}
+			case 1, 2:
+				if hv != 0x11 {
+					return unsupported("4-component sampling factors")
+				}
+			case 3:
+				if d.comp[0].h != h || d.comp[0].v != v {
+					return unsupported("4-component sampling factors")
+				}
+			}
+		default:
 			switch i {
 			case 0:
 				if v == 4 {

@@ -8,16 +8,18 @@
 // sequential (SOF1, including 16-bit quantization tables and four Huffman tables)
 // and progressive (SOF2, Annex G: spectral selection and successive
 // approximation), with restart intervals (DRI, RSTn), multi-scan sequential
-// images, and grayscale or
-// YCbCr with the subsampling ratios image/jpeg returns as *image.YCbCr (4:4:4,
-// 4:2:2, 4:2:0, 4:4:0, 4:1:1, 4:1:0). Output is *image.Gray or *image.YCbCr.
+// images, and every colour model image/jpeg decodes: grayscale, YCbCr with the
+// subsampling ratios image/jpeg returns as *image.YCbCr (4:4:4, 4:2:2, 4:2:0,
+// 4:4:0, 4:1:1, 4:1:0), RGB (Adobe transform 0 or component ids 'R','G','B') as
+// *image.RGBA, and four components (Adobe CMYK, or YCCK for any other Adobe
+// transform; sampled 1x1 throughout or 2x2,1x1,1x1,2x2) as *image.CMYK. So no
+// file image/jpeg decodes needs it: every one gets this decoder's work limits and
+// cancellation.
 //
-// Everything image/jpeg returns as another type, or does not decode, is an error
-// wrapping ErrUnsupported, found from the headers before any scan is decoded:
-// RGB (Adobe transform 0 or component ids 'R','G','B'), 4-component CMYK/YCCK,
-// sampling factors of 3 and other ratios image/jpeg refuses, 12-bit precision,
-// arithmetic coding (SOF9-11, SOF13-15, DAC), lossless (SOF3) and hierarchical
-// (SOF5-7) processes.
+// What image/jpeg does not decode either is an error wrapping ErrUnsupported,
+// found from the headers before any scan is decoded: sampling factors of 3 and
+// other layouts image/jpeg refuses, 12-bit precision, arithmetic coding (SOF9-11,
+// SOF13-15, DAC), lossless (SOF3) and hierarchical (SOF5-7) processes.
 //
 // # Exactness
 //
@@ -77,7 +79,8 @@
 // coefficients its blocks walk, against a budget of Limits.CoefficientsPerSample
 // per sample of the frame plus Limits.CoefficientsPerByte per input byte. A file
 // over a limit fails with an error wrapping ErrLimit; Precheck applies the same
-// accounting without decoding, for files left to image/jpeg. Options.Context
+// accounting without decoding, for a caller that still hands a file to another
+// decoder. Options.Context
 // cancels a decode between scans and MCU rows. A last-resort recover turns an
 // unexpected panic into an error.
 package jpeg

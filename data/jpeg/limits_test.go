@@ -233,16 +233,45 @@ func TestMaxScans(t *testing.T) {
 	}
 }
 
-// TestFallbackBombRefused: a 4-component (CMYK) progressive bomb is left to
-// image/jpeg by Decode; Precheck refuses it before image/jpeg would start.
-func TestFallbackBombRefused(t *testing.T) {
-	data := bomb(512, 512, 4, acRefine, 2000, 0)
-	if _, err := Decode(data, Options{}); !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("Decode: %v, want ErrUnsupported", err)
+// TestFourComponentBombRefused: a 4-component (CMYK) progressive bomb, once left
+// to image/jpeg, is decoded by Decode under the same limits and refused, and so
+// is the same bomb as YCCK and as a 3-component RGB one; a few scans of each
+// decode to what image/jpeg makes of them.
+func TestFourComponentBombRefused(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		nComp     int
+		transform byte
+	}{{"cmyk", 4, 0}, {"ycck", 4, 2}, {"rgb", 3, 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			data := withAdobe(bomb(512, 512, c.nComp, acRefine, 2000, 0), c.transform)
+			if _, err := Decode(data, Options{}); !errors.Is(err, ErrLimit) {
+				t.Fatalf("Decode: %v, want ErrLimit", err)
+			}
+			if err := Precheck(data, Options{}); !errors.Is(err, ErrLimit) {
+				t.Fatalf("Precheck: %v, want ErrLimit", err)
+			}
+			few := withAdobe(bomb(512, 512, c.nComp, acRefine, 5, 0), c.transform)
+			if err := differential(few); err != nil {
+				t.Fatalf("five scans: %v", err)
+			}
+			if _, err := Decode(few, Options{}); err != nil {
+				t.Fatalf("five scans: %v", err)
+			}
+		})
 	}
-	if err := Precheck(data, Options{}); !errors.Is(err, ErrLimit) {
-		t.Fatalf("Precheck: %v, want ErrLimit", err)
+}
+
+// withAdobe gives a bomb an Adobe APP14 segment with the given colour transform
+// (bomb itself writes one, transform 0, for 4 components only).
+func withAdobe(data []byte, transform byte) []byte {
+	if i := bytes.Index(data, []byte("Adobe")); i >= 0 {
+		out := bytes.Clone(data)
+		out[i+11] = transform
+		return out
 	}
+	app := segment(app14Marker, append([]byte("Adobe\x00\x64\x00\x00\x00\x00"), transform)...)
+	return append(append(append([]byte{}, data[:2]...), app...), data[2:]...)
 }
 
 // TestHonestFilesWithinBudget: every fixture (sequential, progressive scripts with
@@ -388,41 +417,118 @@ func FuzzPrecheck(f *testing.F) {
 	})
 }
 
-// BenchmarkFallbackBomb measures the worst case the default limits let through to
-// image/jpeg (which data.Decode calls after Precheck for files Decode leaves to
-// it): a 10 MP 4-component frame padded to 32 MB, as many scans of each kind as
-// Precheck accepts. cpu-ms/op is the process's CPU time per image/jpeg decode.
+// BenchmarkFallbackBomb measures the worst case the default limits allow for the
+// kinds of JPEG once handed to image/jpeg (CMYK, YCCK, RGB), which Decode now
+// decodes itself: a 40 MP frame of four components (the most samples, so the
+// largest budget) padded to 32 MB, as many scans of each kind as the budget
+// admits plus one that is refused. honest-cmyk decodes a 40 MP photo-like CMYK
+// file for scale. cpu-ms/op is the process's CPU time per decode.
 //
 //	go test ./data/jpeg -run '^$' -bench FallbackBomb -benchtime 1x
 func BenchmarkFallbackBomb(b *testing.B) {
-	const w, h, nComp, pad = 3872, 2584, 4, 32 << 20
-	for _, k := range []bombKind{acRefine, dcFirst} {
-		b.Run(k.String(), func(b *testing.B) {
-			blocks := int64((w+7)/8*((h+7)/8)) * nComp
-			per, scanBlocks := int64(63+blockOverhead), blocks/nComp
-			if k == dcFirst {
+	const w, h, pad = 7744, 5168, 32 << 20 // 40.0 MP
+	b.Run("honest-cmyk", func(b *testing.B) {
+		data := cmykFile(b, w, h)
+		runtime.GC()
+		b.ResetTimer()
+		start := cpuTime()
+		for i := 0; i < b.N; i++ {
+			if _, err := Decode(data, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(float64(len(data))/(1<<20), "MB")
+	})
+	for _, c := range []struct {
+		name      string
+		nComp     int
+		transform byte
+		k         bombKind
+	}{
+		{"cmyk-acRefine", 4, 0, acRefine}, {"ycck-acRefine", 4, 2, acRefine},
+		{"cmyk-dcFirst", 4, 0, dcFirst}, {"cmyk-sequential", 4, 0, sequential},
+		{"rgb-acRefine", 3, 0, acRefine},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			blocks := int64((w+7)/8*((h+7)/8)) * int64(c.nComp)
+			per, scanBlocks := int64(63+blockOverhead), blocks/int64(c.nComp)
+			switch c.k {
+			case dcFirst:
 				per, scanBlocks = 1+blockOverhead+dcOverhead, blocks
+			case sequential:
+				per, scanBlocks = 64+blockOverhead+dcOverhead, blocks
 			}
 			frame := int64(DefaultCoefficientsPerSample) * 64 * blocks
 			budget := frame + min(int64(DefaultCoefficientsPerByte)*pad, frame)
 			scans := int(budget / (per * scanBlocks))
-			if err := Precheck(bomb(w, h, nComp, k, scans+1, pad), Options{}); !errors.Is(err, ErrLimit) {
-				b.Fatalf("%d scans: Precheck %v, want ErrLimit", scans+1, err)
-			}
-			data := bomb(w, h, nComp, k, scans, pad)
-			if err := Precheck(data, Options{}); err != nil {
-				b.Fatalf("%d scans: Precheck %v", scans, err)
-			}
+			data := withAdobe(bomb(w, h, c.nComp, c.k, scans+1, pad), c.transform)
 			runtime.GC()
 			b.ResetTimer()
 			start := cpuTime()
 			for i := 0; i < b.N; i++ {
-				if _, err := stdjpeg.Decode(bytes.NewReader(data)); err != nil {
-					b.Fatal(err)
+				if _, err := Decode(data, Options{}); !errors.Is(err, ErrLimit) {
+					b.Fatalf("%d scans: %v, want ErrLimit at the last", scans+1, err)
 				}
 			}
 			b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(scans), "scans")
 		})
+	}
+}
+
+// cmykFile builds a w×h Adobe CMYK JPEG with photo-like content: each channel is a
+// grayscale JPEG from image/jpeg (same tables for all four), its scan re-labelled
+// as one component of a 4-component frame, one non-interleaved scan per component.
+func cmykFile(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var sof []byte
+	var head, scans []byte
+	for c := 0; c < 4; c++ {
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			row := g.Pix[y*g.Stride:][:w]
+			for x := range row {
+				// Smooth gradients with some texture: a photo's entropy, not noise's.
+				row[x] = byte(x/(c+3) + y/(5-c) + (x*y>>(11+c))&15 + (x^y)&3)
+			}
+		}
+		var buf bytes.Buffer
+		if err := stdjpeg.Encode(&buf, g, &stdjpeg.Options{Quality: 90}); err != nil {
+			t.Fatal(err)
+		}
+		data := buf.Bytes()
+		sos := bytes.Index(data, []byte{0xff, sosMarker})
+		if c == 0 {
+			// Everything before the frame header (DQT, DHT) is shared.
+			f := bytes.Index(data, []byte{0xff, sof0Marker})
+			head = append(head, data[:f]...)
+			n := int(data[f+2])<<8 | int(data[f+3])
+			head = append(head, data[f+2+n:sos]...) // the DHT after the SOF
+			sof = segment(sof0Marker, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 4,
+				1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 4, 0x11, 0)
+		}
+		body := bytes.Clone(data[sos : len(data)-2]) // the scan, without EOI
+		body[5] = byte(c + 1)                        // its component selector
+		scans = append(scans, body...)
+	}
+	out := append(head[:2:2], segment(app14Marker, []byte("Adobe\x00\x64\x00\x00\x00\x00\x00")...)...)
+	out = append(out, head[2:]...)
+	out = append(out, sof...)
+	out = append(out, scans...)
+	return append(out, 0xff, eoiMarker)
+}
+
+// TestCMYKFile checks the benchmark's generator: image/jpeg and Decode agree on
+// what it makes.
+func TestCMYKFile(t *testing.T) {
+	data := cmykFile(t, 67, 45)
+	if err := differential(data); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := Decode(data, Options{}); err != nil {
+		t.Fatal(err)
+	} else if _, ok := m.(*image.CMYK); !ok {
+		t.Fatalf("%T, want *image.CMYK", m)
 	}
 }

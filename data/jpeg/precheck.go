@@ -1,8 +1,8 @@
 package jpeg
 
-// Precheck applies o.Limits to a JPEG without decoding it, for the files Decode
-// leaves to image/jpeg (CMYK, YCCK, RGB, 12-bit …), which can be neither bounded
-// nor cancelled once it starts. It walks the marker segments, skips each scan's
+// Precheck applies o.Limits to a JPEG without decoding it, for a caller that hands
+// a file Decode refused as ErrUnsupported to another decoder (such as image/jpeg,
+// which can be neither bounded nor cancelled once it starts). It walks the marker segments, skips each scan's
 // entropy-coded data to the next marker, and charges every scan header against the
 // frame header's geometry exactly as Decode does, failing with ErrLimit when the
 // file asks for too much. Structural errors are left to the decoder that follows:

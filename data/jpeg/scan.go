@@ -96,9 +96,6 @@ func (d *decoder) processSOS(n int) error {
 		return err
 	}
 	if d.gray == nil && d.ycc == nil {
-		if d.nComp == 3 && d.isRGB() {
-			return unsupported("RGB colour transform")
-		}
 		if err := d.cheapScanCheck(&s); err != nil {
 			return err
 		}
@@ -174,6 +171,11 @@ func (d *decoder) makeImage() {
 		d.planes[1], d.strides[1] = m.Cb, m.CStride
 		d.planes[2], d.strides[2] = m.Cr, m.CStride
 		d.ycc = m.SubImage(image.Rect(0, 0, outW, outH)).(*image.YCbCr)
+		if d.nComp == 4 {
+			h3, v3 := d.comp[3].h, d.comp[3].v
+			d.strides[3] = bs * h3 * d.mxx
+			d.planes[3] = make([]byte, d.strides[3]*bs*v3*d.myy)
+		}
 	}
 	for i := 0; i < d.nComp; i++ {
 		rb := &d.regionBlocks[i]

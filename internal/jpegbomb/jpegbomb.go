@@ -4,8 +4,8 @@ package jpegbomb
 
 // Scans builds a w×h progressive JPEG of nComp components made of `scans`
 // first AC scans that skip every block with end-of-band runs: a few bytes a scan,
-// each walking the whole frame. With 4 components data/jpeg leaves it to
-// image/jpeg, which has no limit of its own.
+// each walking the whole frame. With 4 components it has no Adobe marker, so a
+// decoder that gets to the end refuses it for its unknown colour model.
 func Scans(w, h, nComp, scans int) []byte {
 	seg := func(marker byte, payload ...byte) []byte {
 		n := len(payload) + 2

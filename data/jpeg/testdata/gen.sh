@@ -109,9 +109,45 @@ cat >"$tmp/dcsep.scans" <<'SCANS'
 SCANS
 jpegtran -scans "$tmp/dcsep.scans" s420.jpg >prog_dcsep.jpg
 
-# Decoded by image/jpeg as something other than YCbCr/Gray, or not at all:
-# Decode must return ErrUnsupported (or an error).
-cjpeg -quality 85 -rgb "$tmp/rgb.ppm" >unsup_rgb.jpg
+# RGB (Adobe transform 0), which image/jpeg returns as *image.RGBA.
+cjpeg -quality 85 -rgb "$tmp/rgb.ppm" >rgb.jpg
+jpegtran -progressive rgb.jpg >prog_rgb.jpg
+
+# Four components, which image/jpeg returns as *image.CMYK. ImageMagick (convert)
+# writes YCCK (Adobe transform 2) in both layouts image/jpeg takes: 2x2,1x1,1x1,2x2
+# by default, and 1x1 throughout; the tests patch the Adobe transform to make CMYK.
+convert "$tmp/rgb.ppm" -colorspace CMYK -quality 85 ycck_420.jpg
+convert "$tmp/rgb.ppm" -colorspace CMYK -sampling-factor 1x1 -quality 85 ycck_444.jpg
+convert "$tmp/odd17x33.ppm" -colorspace CMYK -quality 80 odd_17x33_ycck.jpg
+jpegtran -progressive ycck_420.jpg >prog_ycck_420.jpg
+jpegtran -progressive -restart 1B ycck_444.jpg >prog_ycck_444_restart.jpg
+jpegtran -progressive odd_17x33_ycck.jpg >prog_odd_ycck.jpg
+cat >"$tmp/sa4.scans" <<'SCANS'
+# As sa.scans, for four components.
+0,1,2,3: 0 0 0 2;
+0: 1 5 0 2;
+3: 1 63 0 1;
+1: 1 63 0 1;
+2: 1 63 0 1;
+0: 6 63 0 2;
+0: 1 63 2 1;
+0,1,2,3: 0 0 2 1;
+0,1,2,3: 0 0 1 0;
+0: 1 63 1 0;
+1: 1 63 1 0;
+2: 1 63 1 0;
+3: 1 63 1 0;
+SCANS
+jpegtran -scans "$tmp/sa4.scans" ycck_444.jpg >prog_sa_ycck.jpg
+cat >"$tmp/seq4.scans" <<'SCANS'
+0: 0 63 0 0;
+1: 0 63 0 0;
+2: 0 63 0 0;
+3: 0 63 0 0;
+SCANS
+jpegtran -scans "$tmp/seq4.scans" -restart 2B ycck_444.jpg >seq_scans_ycck_restart.jpg
+
+# Not decoded by image/jpeg: Decode must return ErrUnsupported (or an error).
 cjpeg -quality 85 -arithmetic "$tmp/rgb.ppm" >unsup_arith.jpg
 jpegtran -arithmetic -progressive s420.jpg >unsup_arith_prog.jpg
 cjpeg -quality 85 -sample 3x1 "$tmp/rgb.ppm" >unsup_sample3.jpg
