@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -77,30 +76,6 @@ func (s *Server) linger(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	_ = rc.SetReadDeadline(time.Now().Add(lingerTimeout))
 	_, _ = io.CopyN(io.Discard, tb.ReadCloser, lingerMaxBytes)
-}
-
-// readBudget bounds the bytes of request bodies held while they are being read, by
-// all requests together.
-type readBudget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
-}
-
-func (b *readBudget) tryAcquire(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used+n > b.max {
-		return false
-	}
-	b.used += n
-	return true
-}
-
-func (b *readBudget) release(n int64) {
-	b.mu.Lock()
-	b.used -= n
-	b.mu.Unlock()
 }
 
 // bodyReader reads a request's body (or its parts) under the size limit, the read

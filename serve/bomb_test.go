@@ -59,7 +59,7 @@ func BenchmarkBombFlood(b *testing.B) {
 	if p := testenv.RepoRoot() + "/.cache/home/models/resnet50-keras.safetensors"; fileExists(p) && !testing.Short() {
 		model = p
 	}
-	base, cmd := startChild(b, "bomb", model)
+	base, cmd, _ := startChild(b, "bomb", model)
 	url := base + "/v1/tag"
 	photos, _ := loadPhotos(b)
 	c := loadClient(32)

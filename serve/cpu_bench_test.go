@@ -149,7 +149,7 @@ func BenchmarkServeCPU(b *testing.B) {
 	eng.Close()
 
 	// The whole served path, in a subprocess.
-	base, cmd := startChild(b, "load", path)
+	base, cmd, _ := startChild(b, "load", path)
 	tg := loadTarget{url: base + "/v1/tag", ct: "image/jpeg", bodies: encoded}
 	closedLoop(tg, saturating, d/4) // warm-up
 	pid := cmd.Process.Pid

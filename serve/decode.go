@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/autotag/autotag"
 )
 
@@ -42,35 +44,43 @@ type uploadReader struct {
 	ctx context.Context
 }
 
-// decodeBudget bounds the bytes of decoded images held at once by all requests
-// (decoding, queued or in a batch). A request that cannot get its share at once is
-// refused with 503 instead of pushing the process into swap: this, not the pixel
-// cap alone, is what keeps a flood of decompression bombs within a fixed memory.
-type decodeBudget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
-	m    *metrics
+// byteBudget bounds bytes held at once by all requests together: decoded images
+// (decoding, queued or in a batch) and request bodies (from receiving to the
+// answer). A request that cannot get its share at once is refused with 503 instead
+// of pushing the process into swap: this, not the per-request caps alone, is what
+// keeps a flood of decompression bombs or large uploads within a fixed memory.
+type byteBudget struct {
+	mu    sync.Mutex
+	used  int64
+	max   int64
+	gauge prometheus.Gauge // the bytes in use, exported; nil for none
 }
 
 // tryAcquire takes n bytes of budget if they are free now.
-func (b *decodeBudget) tryAcquire(n int64) bool {
+func (b *byteBudget) tryAcquire(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.used+n > b.max {
 		return false
 	}
 	b.used += n
-	b.m.decodeBytes.Set(float64(b.used))
+	b.report()
 	return true
 }
 
 // release gives back n bytes.
-func (b *decodeBudget) release(n int64) {
+func (b *byteBudget) release(n int64) {
 	b.mu.Lock()
 	b.used -= n
-	b.m.decodeBytes.Set(float64(b.used))
+	b.report()
 	b.mu.Unlock()
+}
+
+// report exports the bytes in use; b.mu is held.
+func (b *byteBudget) report() {
+	if b.gauge != nil {
+		b.gauge.Set(float64(b.used))
+	}
 }
 
 // decodedSize estimates the bytes a decoded image of cfg takes (and what

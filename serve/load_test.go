@@ -376,31 +376,71 @@ func BenchmarkServeLoad(b *testing.B) {
 	})
 }
 
-// startChild runs the test binary as a server subprocess in mode (with the model
-// at modelPath when not empty) and returns its base URL.
-func startChild(b testing.TB, mode, modelPath string) (base string, cmd *exec.Cmd) {
+// startChild runs the test binary as a server subprocess in mode (see
+// runChildServer; with the model at modelPath when not empty) and returns its base
+// URL, the process, and its stderr (read it once the process has exited).
+func startChild(b testing.TB, mode, modelPath string) (base string, cmd *exec.Cmd, stderr *bytes.Buffer) {
 	cmd = exec.Command(os.Args[0], "-test.run=^TestSIGTERMDrains$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", childEnv+"_MODE="+mode, childEnv+"_SPARE="+os.Getenv("AUTOTAG_LOAD_SPARE"))
 	if modelPath != "" {
 		cmd.Env = append(cmd.Env, childEnv+"_MODEL="+modelPath)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, _ := cmd.StdoutPipe()
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		b.Fatalf("child: %v\n%s", err, stderr.String())
+		cmd.Process.Kill()
+		cmd.Wait()
+		b.Fatalf("child gave no address: %v\n%s", err, stderr.String())
 	}
-	return "http://" + strings.TrimSpace(addr), cmd
+	return "http://" + strings.TrimSpace(addr), cmd, stderr
+}
+
+// awaitInflight waits until the server at base holds n requests in flight (as its
+// /metrics counts them), or until d has passed.
+func awaitInflight(base string, n int, d time.Duration) {
+	want := fmt.Sprintf("autotag_http_inflight_requests %d", n)
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), want) {
+			return
+		}
+	}
+}
+
+// awaitExit waits up to d for a child server to exit, failing t unless it exits 0.
+func awaitExit(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer, d time.Duration) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("child exited with %v\n%s", err, stderr.String())
+		}
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-errc
+		t.Fatalf("child did not exit\n%s", stderr.String())
+	}
 }
 
 func benchLoad(b *testing.B, eng Engine, modelPath string, forward func(time.Duration) float64, d time.Duration) {
 	encoded, decoded := loadPhotos(b)
-	base, cmd := startChild(b, "load", modelPath)
+	base, cmd, _ := startChild(b, "load", modelPath)
 	tg := loadTarget{url: base + "/v1/tag", ct: "image/jpeg", bodies: encoded}
 	maxBatch := loadConfig.MaxBatch
 

@@ -174,12 +174,12 @@ type Server struct {
 	m         *metrics
 	engine    atomic.Pointer[engineSlot]
 	batch     *batcher
-	budget    *decodeBudget
+	budget    *byteBudget
 	decoders  chan struct{} // semaphore of DecodeConcurrency slots
 	limiter   *rateLimiter
 	authFails *rateLimiter // failed API keys per client; nil: unlimited
 	keys      [][32]byte
-	reading   *readBudget
+	reading   *byteBudget
 	hosts     *hostPolicy
 	crossSite *http.CrossOriginProtection
 	tls       *tls.Config // nil: plain HTTP
@@ -238,12 +238,12 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	if s.tls, err = loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
 		return nil, err
 	}
-	s.reading = &readBudget{max: cfg.ReadBudgetBytes}
+	s.reading = &byteBudget{max: cfg.ReadBudgetBytes}
 	s.engine.Store(&engineSlot{e: eng})
 	if !custom {
 		s.decodeMem = defaultDecodeBytes
 	}
-	s.budget = &decodeBudget{max: cfg.DecodeBudgetBytes, m: s.m}
+	s.budget = &byteBudget{max: cfg.DecodeBudgetBytes, gauge: s.m.decodeBytes}
 	s.decoders = make(chan struct{}, cfg.DecodeConcurrency)
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
@@ -34,6 +32,9 @@ func runChildServer() {
 	cfg := Config{MaxBatch: 4, BatchDelay: time.Millisecond, QueueSize: 64, Logger: slogJSON(os.Stderr)}
 	var eng Engine = &fakeEngine{perBatch: 150 * time.Millisecond}
 	switch os.Getenv(childEnv + "_MODE") {
+	case "decode": // the default decoder, with time to drain a refused JPEG bomb
+		cfg = Config{Logger: slogJSON(os.Stderr), ShutdownTimeout: 20 * time.Second}
+		eng = &fakeEngine{}
 	case "bomb":
 		cfg = Config{MaxBatch: 8, MemoryLimit: -1, Logger: slogJSON(io.Discard)}
 		eng = &fakeEngine{perBatch: 20 * time.Millisecond}
@@ -91,23 +92,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess test")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGTERMDrains$")
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("child gave no address: %v\n%s", err, stderr.String())
-	}
-	base := "http://" + strings.TrimSpace(addr)
+	base, cmd, stderr := startChild(t, "", "")
 	body := solidJPEG(t, 32, 32, red)
 	const n = 16
 	var wg sync.WaitGroup
@@ -128,19 +113,7 @@ func TestSIGTERMDrains(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	// Wait until the server holds all of them, then SIGTERM.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), fmt.Sprintf("autotag_http_inflight_requests %d", n+1)) {
-				break
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitInflight(base, n+1, 10*time.Second) // all of them, and the metrics request itself
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -162,16 +135,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		resp.Body.Close()
 		t.Errorf("new connection accepted after SIGTERM (status %d)", resp.StatusCode)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- cmd.Wait() }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Errorf("child exited with %v\n%s", err, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("child did not exit\n%s", stderr.String())
-	}
+	awaitExit(t, cmd, stderr, 10*time.Second)
 	t.Logf("drained %d requests in %v after SIGTERM", n, time.Since(sent).Round(time.Millisecond))
 	if !strings.Contains(stderr.String(), "shut down cleanly") {
 		t.Errorf("no clean-shutdown log line:\n%s", stderr.String())
