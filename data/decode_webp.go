@@ -14,7 +14,7 @@ import (
 // dozen bytes (zero-length Huffman codes, every transform) decodes a full frame at
 // its slowest. Scaling the cap keeps that worst case within the CPU the pixel cap
 // allows other formats, and raising MaxPixels raises both.
-const losslessWebPNum, losslessWebPDen = 1, 2
+const losslessWebPNum, losslessWebPDen = 1, 4
 
 // losslessWebPCap is the pixel cap for a VP8L-coded WebP under maxPixels (≤ 0: none).
 func losslessWebPCap(maxPixels int) int {

@@ -128,7 +128,7 @@ func TestLosslessWebPBombRefused(t *testing.T) {
 	for _, c := range []struct {
 		maxPixels int
 		refused   bool
-	}{{-1, false}, {80_000_000, false}, {60_000_000, true}, {DefaultMaxPixels, true}} {
+	}{{-1, false}, {160_000_000, false}, {120_000_000, true}, {DefaultMaxPixels, true}} {
 		err := checkWebPWork(data, 8000, 5000, c.maxPixels)
 		if (err != nil) != c.refused {
 			t.Errorf("MaxPixels %d: %v, refused %v", c.maxPixels, err, c.refused)
@@ -172,7 +172,7 @@ func BenchmarkWebPLosslessBomb(b *testing.B) {
 		name      string
 		w, h      int
 		maxPixels int
-	}{{"at-cap", 5000, 4000, 0}, {"40MP-uncapped", 8000, 5000, -1}} {
+	}{{"at-cap", 5000, 2000, 0}, {"40MP-uncapped", 8000, 5000, -1}} {
 		b.Run(c.name, func(b *testing.B) {
 			data := losslessWebPBomb(c.w, c.h)
 			runtime.GC()
