@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/autotag/autotag"
+	"github.com/autotag/autotag/data/jpeg"
 )
 
 // DecodeFunc decodes one uploaded image, refusing images of more than maxPixels
@@ -94,6 +95,17 @@ func decodedSize(cfg image.Config) int64 {
 	return int64(cfg.Width) * int64(cfg.Height) * bpp
 }
 
+// decodeMemory is what decoding data (of header cfg) holds at its peak: the
+// decoded image, plus a progressive JPEG's coefficients, which the decoder keeps
+// for the whole frame until its last scan.
+func decodeMemory(data []byte, cfg image.Config, format string) int64 {
+	need := decodedSize(cfg)
+	if format == "jpeg" {
+		need += jpeg.CoefficientBytes(data)
+	}
+	return need
+}
+
 // decodeUpload checks the header of one uploaded image (format, pixel count), takes
 // its share of the decode budget and decodes it with a recover, so no decoder bug
 // can take the server down; when the engine is a Preparer it also preprocesses the
@@ -124,11 +136,11 @@ func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (j 
 		return nil, size, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
 			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
 	}
-	need := decodedSize(cfg)
+	need := decodeMemory(data, cfg, format)
 	if need > s.budget.max {
 		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
 		return nil, size, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
-			"%s: %dx%d %s image needs about %d MB decoded, more than the server's decode budget of %d MB", name, cfg.Width, cfg.Height, format, need>>20, s.budget.max>>20)
+			"%s: %dx%d %s image needs about %.1f MB to decode, more than the server's decode budget of %.1f MB (--decode-budget)", name, cfg.Width, cfg.Height, format, float64(need)/(1<<20), float64(s.budget.max)/(1<<20))
 	}
 	if !s.budget.tryAcquire(need) {
 		s.m.rejections.WithLabelValues("decode_budget").Inc()

@@ -13,10 +13,79 @@ func Precheck(data []byte, o Options) error {
 	cancel := newCanceller(o.Context)
 	var g precheckFrame
 	seenSOF := false
-	pos := 2 // after SOI
+	return segments(data, func(marker byte, seg []byte) (bool, error) {
+		switch {
+		case isSOF(marker):
+			if seenSOF || !g.parse(seg) {
+				return false, nil
+			}
+			seenSOF = true
+			g.process = marker
+		case marker == sosMarker:
+			if !seenSOF || len(seg) < 1 {
+				return false, nil
+			}
+			ns := int(seg[0])
+			if ns < 1 || ns > maxComponents || len(seg) < 1+2*ns+3 {
+				return false, nil
+			}
+			var cis []int
+			for i := 0; i < ns; i++ {
+				ci := g.index(seg[1+2*i])
+				if ci < 0 {
+					return false, nil
+				}
+				cis = append(cis, ci)
+			}
+			zs, ze := 0, 63
+			if g.progressive() {
+				zs, ze = int(seg[1+2*ns]), int(seg[2+2*ns])
+				if zs > ze || ze > 63 {
+					return false, nil
+				}
+			}
+			if err := cancel.err(); err != nil {
+				return false, err
+			}
+			if err := meter.charge(&g.frameGeometry, cis, zs, ze); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+}
+
+// CoefficientBytes is the memory Decode keeps for a progressive JPEG's coefficients
+// until its last scan (64 int32 per block of every component, padded to whole
+// MCUs), read from the frame header without decoding; 0 for a sequential JPEG or
+// anything it cannot read. A caller budgeting decoded images adds it to the
+// image's own size: for a 4:4:4 progressive photo it is three times that size.
+func CoefficientBytes(data []byte) int64 {
+	var n int64
+	segments(data, func(marker byte, seg []byte) (bool, error) {
+		if !isSOF(marker) {
+			return marker != sosMarker, nil
+		}
+		g := precheckFrame{process: marker}
+		if g.parse(seg) && g.progressive() {
+			for ci := 0; ci < g.nComp; ci++ {
+				n += 64 * 4 * g.blocks(ci)
+			}
+		}
+		return false, nil
+	})
+	return n
+}
+
+// segments calls fn with each marker segment of a JPEG (its marker and body) in
+// order, skipping fill bytes, standalone markers and each scan's entropy-coded
+// data, until EOI, the end of the data, a malformed length, fn returning false,
+// or fn's error, which it returns.
+func segments(data []byte, fn func(marker byte, seg []byte) (bool, error)) error {
 	if len(data) < 2 || data[0] != 0xff || data[1] != soiMarker {
 		return nil
 	}
+	pos := 2 // after SOI
 	for pos+1 < len(data) {
 		if data[pos] != 0xff {
 			pos++ // junk between segments, which image/jpeg skips
@@ -41,44 +110,12 @@ func Precheck(data []byte, o Options) error {
 		if n < 0 || body+n > len(data) {
 			return nil
 		}
-		seg := data[body : body+n]
 		pos = body + n
-		switch {
-		case isSOF(marker):
-			if seenSOF || !g.parse(seg) {
-				return nil
-			}
-			seenSOF = true
-			g.process = marker
-		case marker == sosMarker:
-			if !seenSOF || len(seg) < 1 {
-				return nil
-			}
-			ns := int(seg[0])
-			if ns < 1 || ns > maxComponents || len(seg) < 1+2*ns+3 {
-				return nil
-			}
-			var cis []int
-			for i := 0; i < ns; i++ {
-				ci := g.index(seg[1+2*i])
-				if ci < 0 {
-					return nil
-				}
-				cis = append(cis, ci)
-			}
-			zs, ze := 0, 63
-			if marker := g.process; marker == sof2Marker || marker == 0xc6 || marker == 0xca || marker == 0xce {
-				zs, ze = int(seg[1+2*ns]), int(seg[2+2*ns])
-				if zs > ze || ze > 63 {
-					return nil
-				}
-			}
-			if err := cancel.err(); err != nil {
-				return err
-			}
-			if err := meter.charge(&g.frameGeometry, cis, zs, ze); err != nil {
-				return err
-			}
+		more, err := fn(marker, data[body:pos])
+		if err != nil || !more {
+			return err
+		}
+		if marker == sosMarker {
 			pos = skipEntropyData(data, pos)
 		}
 	}
@@ -91,6 +128,13 @@ type precheckFrame struct {
 	frameGeometry
 	process byte // the SOF marker
 	ids     [maxComponents]byte
+}
+
+// progressive reports whether the frame is progressive (SOF2, or the SOF6, SOF10,
+// SOF14 variants Decode refuses), whose scans carry a spectral band.
+func (g *precheckFrame) progressive() bool {
+	m := g.process
+	return m == sof2Marker || m == 0xc6 || m == 0xca || m == 0xce
 }
 
 // isSOF reports whether marker is one of the SOFn markers (T.81 Table B.1).
