@@ -64,9 +64,11 @@ func fileHash(path string) (string, error) {
 			delete(hashCache.m, p)
 		}
 	}
-	b, _ := json.MarshalIndent(hashCache.m, "", " ")
+	b, err := json.MarshalIndent(hashCache.m, "", " ")
 	hashCache.Unlock()
-	saveHashCache(b)
+	if err == nil { // sizes, times and hex digests always encode; a cache is optional anyway
+		saveHashCache(b)
+	}
 	return sum, nil
 }
 
