@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // refuseExisting keeps a command from replacing a file the user already has: an
@@ -21,4 +22,30 @@ func refuseExisting(path, flag string) error {
 		return fmt.Errorf("%s %s is a folder; name a file", flag, path)
 	}
 	return fmt.Errorf("%s %s already exists; use --force to replace it", flag, path)
+}
+
+// refuseExistingFiles is refuseExisting for the several files one command writes
+// (where says which flag chose them): every path is checked, and one error lists
+// all that exist, so nothing is written unless all of them may be.
+func refuseExistingFiles(paths []string, where string) error {
+	var existing []string
+	for _, p := range paths {
+		st, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			continue
+		case err != nil:
+			return fmt.Errorf("%s: %w", where, err)
+		case st.IsDir():
+			return fmt.Errorf("%s: %s is a folder", where, p)
+		}
+		existing = append(existing, p)
+	}
+	switch len(existing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%s: %s already exists; use --force to replace it, or choose another folder", where, existing[0])
+	}
+	return fmt.Errorf("%s: %s already exist; use --force to replace them, or choose another folder", where, strings.Join(existing, ", "))
 }
