@@ -34,12 +34,10 @@ func newDataSplitCmd() *cobra.Command {
 				return fmt.Errorf("--out DIR is required")
 			}
 			outputs := []string{filepath.Join(out, "train.csv"), filepath.Join(out, "val.csv"), filepath.Join(out, "names.txt")}
-			if !force {
-				// All are checked before the split starts, so a refusal costs no work
-				// and never leaves a split half replaced.
-				if err := refuseExistingFiles(outputs, "--out "+out); err != nil {
-					return withExitCode(2, err)
-				}
+			// All are checked before the split starts, so a refusal costs no work
+			// and never leaves a split half replaced.
+			if err := refuseExistingFiles(outputs, "--out "+out, force); err != nil {
+				return withExitCode(2, err)
 			}
 			ds, err := data.Load(args[0], data.LoadOptions{})
 			if err != nil {
