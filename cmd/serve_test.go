@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"bytes"
+	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -92,10 +94,26 @@ func TestServeRefusesNaNModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, b := tinymodel.Linear(2, 2048, 5)
-	w.Data().([]float32)[3] = float32(math.NaN())
+	// weights.Save refuses a NaN, as a model file must: save a marker value and
+	// turn it into a NaN in the file's bytes.
+	const marker = float32(12345.678)
+	w.Data().([]float32)[3] = marker
 	ts["fc.weight"], ts["fc.bias"] = w, b
 	model := filepath.Join(t.TempDir(), "nan.safetensors")
 	if err := tinymodel.Save(model, weights.Metadata{Classes: []string{"a", "b"}, Activation: "sigmoid"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mark, nan [4]byte
+	binary.LittleEndian.PutUint32(mark[:], math.Float32bits(marker))
+	binary.LittleEndian.PutUint32(nan[:], math.Float32bits(float32(math.NaN())))
+	if bytes.Count(raw, mark[:]) != 1 {
+		t.Fatalf("the marker occurs %d times in the model file", bytes.Count(raw, mark[:]))
+	}
+	if err := os.WriteFile(model, bytes.Replace(raw, mark[:], nan[:], 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
