@@ -62,6 +62,7 @@ type CacheConflictError struct {
 	NewSHA256 string // the sha256 the new file would have had
 }
 
+// Error names the cached file and both sha256 digests.
 func (e *CacheConflictError) Error() string {
 	return fmt.Sprintf("the cache already holds a different model named %s: %s (sha256 %s); the new one's sha256 would be %s",
 		e.Name, e.Path, e.SHA256, e.NewSHA256)
