@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/autotag/autotag/internal/atomicfile"
+	"github.com/autotag/autotag/internal/safedoc"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -28,6 +29,9 @@ var hashCache struct {
 	m      map[string]hashEntry
 }
 
+// maxHashCache bounds the sha256 cache file read (an entry is about 150 bytes).
+const maxHashCache = 16 << 20
+
 func hashCachePath() string { return filepath.Join(weights.Home(), "sha256-cache.json") }
 
 // fileHash returns the sha256 of path, from the cache when the file is unchanged.
@@ -44,7 +48,8 @@ func fileHash(path string) (string, error) {
 	if !hashCache.loaded {
 		hashCache.loaded = true
 		hashCache.m = map[string]hashEntry{}
-		if b, err := os.ReadFile(hashCachePath()); err == nil {
+		// Bounded: the cache lives in a folder the user may share or mistype.
+		if b, err := safedoc.ReadFile(hashCachePath(), maxHashCache); err == nil {
 			_ = json.Unmarshal(b, &hashCache.m) // a damaged cache is rebuilt
 		}
 	}
@@ -64,9 +69,11 @@ func fileHash(path string) (string, error) {
 			delete(hashCache.m, p)
 		}
 	}
-	b, _ := json.MarshalIndent(hashCache.m, "", " ")
+	b, err := json.MarshalIndent(hashCache.m, "", " ")
 	hashCache.Unlock()
-	saveHashCache(b)
+	if err == nil { // sizes, times and hex digests always encode; a cache is optional anyway
+		saveHashCache(b)
+	}
 	return sum, nil
 }
 

@@ -191,15 +191,23 @@ var rulesLimits = safedoc.Limits{MaxBytes: MaxRulesBytes, MaxDepth: MaxRulesDept
 // LoadRules reads a rules file (YAML or JSON). It must be a regular file of at most
 // MaxRulesBytes, checked before reading.
 func LoadRules(path string) (*Rules, error) {
+	r, _, err := LoadRulesSource(path)
+	return r, err
+}
+
+// LoadRulesSource is LoadRules that also returns the document as it was read and
+// parsed, for callers that fingerprint the rules: the file is read once, so what is
+// fingerprinted is what was checked, and no second, unbounded read is needed.
+func LoadRulesSource(path string) (*Rules, []byte, error) {
 	b, err := safedoc.ReadFile(path, MaxRulesBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading rules: %w", err)
+		return nil, nil, fmt.Errorf("reading rules: %w", err)
 	}
 	r, err := ParseRules(b)
 	if err != nil {
-		return nil, fmt.Errorf("rules file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("rules file %s: %w", path, err)
 	}
-	return r, nil
+	return r, b, nil
 }
 
 // ParseRules parses a rules document: JSON when it starts with '{', else YAML (1.2,

@@ -406,3 +406,20 @@ func FuzzParseRulesJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadRulesSource: the document returned is exactly the one parsed (read once),
+// and a non-regular file is refused as LoadRules refuses it.
+func TestLoadRulesSource(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "rules.yaml")
+	doc := []byte("rules:\n  - tag: pet\n    labels: [tabby, beagle]\n")
+	if err := os.WriteFile(p, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, b, err := LoadRulesSource(p)
+	if err != nil || string(b) != string(doc) || len(r.Rules) != 1 || r.Rules[0].Tag != "pet" {
+		t.Fatalf("LoadRulesSource = %+v, %q, %v", r, b, err)
+	}
+	if _, _, err := LoadRulesSource(filepath.Dir(p)); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a folder as rules: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ func newDataSplitCmd() *cobra.Command {
 	var seed uint64
 	var maxDist, workers int
 	var out string
+	var force bool
 	c := &cobra.Command{
 		Use:   "split SPEC --out DIR",
 		Short: "Split a dataset into train and val without leakage",
@@ -24,12 +25,19 @@ func newDataSplitCmd() *cobra.Command {
 			"DIR/val.csv and DIR/names.txt and prints the two csv: SPECs for\n" +
 			"`autotag train --train SPEC --val SPEC`. Image paths in the csv files are relative\n" +
 			"to the folder holding all the images (relative to the working directory when it is\n" +
-			"below it), so a folder holding both the images and DIR can be moved.\n\n" + datasetSpecHelp,
+			"below it), so a folder holding both the images and DIR can be moved. Existing\n" +
+			"files there are kept unless --force.\n\n" + datasetSpecHelp,
 		Example: "  autotag data split yolo:images:labels:data.yaml --val 0.2 --out splits",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("--out DIR is required")
+			}
+			outputs := []string{filepath.Join(out, "train.csv"), filepath.Join(out, "val.csv"), filepath.Join(out, "names.txt")}
+			// All are checked before the split starts, so a refusal costs no work
+			// and never leaves a split half replaced.
+			if err := refuseExistingFiles(outputs, "--out "+out, force); err != nil {
+				return withExitCode(2, err)
 			}
 			ds, err := data.Load(args[0], data.LoadOptions{})
 			if err != nil {
@@ -54,7 +62,7 @@ func newDataSplitCmd() *cobra.Command {
 					root = rel
 				}
 			}
-			names := filepath.Join(out, "names.txt")
+			names := outputs[2]
 			w := c.OutOrStdout()
 			fmt.Fprintf(w, "%s: %d images → %d train, %d val; problems: %s\n", ds.Spec, len(ds.Records),
 				len(train.Records), len(valDS.Records), ds.Report.Summary())
@@ -62,7 +70,7 @@ func newDataSplitCmd() *cobra.Command {
 				name string
 				ds   *data.Dataset
 			}{{"train", train}, {"val", valDS}} {
-				spec, err := data.WriteCSVDataset(p.ds, filepath.Join(out, p.name+".csv"), root, names)
+				spec, err := data.WriteCSVDataset(p.ds, filepath.Join(out, p.name+".csv"), root, names) // each file atomically
 				if err != nil {
 					return err
 				}
@@ -77,5 +85,6 @@ func newDataSplitCmd() *cobra.Command {
 	f.IntVar(&maxDist, "max-distance", data.DefaultMaxHashDistance, "near-duplicate threshold in perceptual-hash bits; negative: identical files only")
 	f.IntVar(&workers, "workers", 0, "decoding workers (0: one per CPU)")
 	f.StringVar(&out, "out", "", "output directory")
+	f.BoolVar(&force, "force", false, "replace existing train.csv, val.csv and names.txt in --out")
 	return c
 }

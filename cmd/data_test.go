@@ -96,3 +96,40 @@ func TestDataSplitMoves(t *testing.T) {
 		t.Fatalf("moved val split: %v, %d records, %s", err, len(ds.Records), ds.Report.Summary())
 	}
 }
+
+// TestDataSplitKeepsExistingFiles: a split into a folder that already holds one of
+// its output files is refused before any is written (the user's files stay byte for
+// byte); --force replaces them all.
+func TestDataSplitKeepsExistingFiles(t *testing.T) {
+	dir := t.TempDir()
+	spec, err := data.Synthetic(12, 64, 5).WriteCSV(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	splits := filepath.Join(dir, "splits")
+	if err := os.MkdirAll(splits, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(splits, "val.csv")
+	if err := os.WriteFile(mine, []byte("file,tags\nmine.jpg,cat\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLIOutput(t, "data", "split", spec, "--val", "0.25", "--out", splits)
+	if err == nil || !strings.Contains(err.Error(), mine) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("split over an existing val.csv: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "file,tags\nmine.jpg,cat\n" {
+		t.Fatalf("val.csv was changed: %q", b)
+	}
+	for _, name := range []string{"train.csv", "names.txt"} {
+		if _, err := os.Lstat(filepath.Join(splits, name)); err == nil {
+			t.Errorf("%s was written although the split was refused", name)
+		}
+	}
+	if out, err := runCLIOutput(t, "data", "split", spec, "--val", "0.25", "--out", splits, "--force"); err != nil {
+		t.Fatalf("split --force: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(mine); strings.Contains(string(b), "mine.jpg") {
+		t.Fatal("--force did not replace val.csv")
+	}
+}

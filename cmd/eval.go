@@ -38,9 +38,9 @@ func newEvalCmd() *cobra.Command {
 			if model == "" || spec == "" {
 				return withExitCode(2, fmt.Errorf("eval: --model and --data are required"))
 			}
-			if jsonOut != "" && !force {
+			if jsonOut != "" {
 				// checked before the (long) evaluation, not after it
-				if err := refuseExisting(jsonOut, "--json"); err != nil {
+				if err := refuseExisting(jsonOut, "--json", force); err != nil {
 					return withExitCode(2, fmt.Errorf("eval: %w", err))
 				}
 			}

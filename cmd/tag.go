@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,6 +21,7 @@ import (
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/ordered"
+	"github.com/autotag/autotag/internal/safedoc"
 	"github.com/autotag/autotag/internal/xmp"
 	"github.com/autotag/autotag/weights"
 )
@@ -164,11 +166,11 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	case "default":
 		opts = append(opts, autotag.WithRules(autotag.DefaultRules()))
 	default:
-		r, err := autotag.LoadRules(f.rules)
+		r, doc, err := autotag.LoadRulesSource(f.rules)
 		if err != nil {
 			return withExitCode(2, err)
 		}
-		rulesDoc, _ = os.ReadFile(f.rules)
+		rulesDoc = doc
 		opts = append(opts, autotag.WithRules(r))
 	}
 
@@ -283,7 +285,9 @@ func trimPrefix(s, p string) string {
 // photo; errors say why, not which file (the row says that), and a limit's error
 // says which flag changes it.
 func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag, error) {
-	fh, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO named as a photo must not wait for a writer; the
+	// Stat below then refuses it. Regular files read as usual.
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +348,8 @@ func readSidecar(path string) ([]byte, error) {
 	if st.Size() > maxSidecar {
 		return nil, fmt.Errorf("%s is larger than %d MB; not merged", path, maxSidecar>>20)
 	}
-	return os.ReadFile(path)
+	// The file may be swapped or grow after Lstat: the read is bounded and checked again.
+	return safedoc.ReadFile(path, maxSidecar)
 }
 
 // writeSidecar merges the tags into the sidecar and writes it atomically (only when

@@ -53,11 +53,9 @@ func newTrainCmd() *cobra.Command {
 			if len(o.TrainSpecs) == 0 || o.Out == "" {
 				return withExitCode(2, fmt.Errorf("train: --train and --out are required"))
 			}
-			if !force && !o.Resume {
-				// checked before hours of training, not when the model is written
-				if err := refuseExisting(o.Out, "--out"); err != nil {
-					return withExitCode(2, fmt.Errorf("train: %w", err))
-				}
+			// checked before hours of training, not when the model is written
+			if err := refuseExisting(o.Out, "--out", force || o.Resume); err != nil {
+				return withExitCode(2, fmt.Errorf("train: %w", err))
 			}
 			if o.CheckpointDir == "" {
 				o.CheckpointDir = o.Out + ".ckpt"

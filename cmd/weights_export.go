@@ -21,10 +21,8 @@ func newWeightsExportONNXCmd() *cobra.Command {
 			"convolutions (same function, fewer nodes). An existing OUT is kept unless --force.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			if !force {
-				if err := refuseExisting(args[1], "OUT"); err != nil {
-					return withExitCode(2, fmt.Errorf("export-onnx: %w", err))
-				}
+			if err := refuseExisting(args[1], "OUT", force); err != nil {
+				return withExitCode(2, fmt.Errorf("export-onnx: %w", err))
 			}
 			p, err := weights.Resolve(args[0])
 			if err != nil {

@@ -3,12 +3,14 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
 
+	"github.com/autotag/autotag/train"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -88,5 +90,28 @@ func TestWeightsPullListColumns(t *testing.T) {
 	}
 	if len(lines) != len(weights.KnownCheckpoints())+1 {
 		t.Errorf("%d rows for %d checkpoints", len(lines)-1, len(weights.KnownCheckpoints()))
+	}
+}
+
+// TestWeightsInspectHistoryWithoutValidation: the history of a model trained
+// without --val (val metrics null) is summarised, not called unreadable.
+func TestWeightsInspectHistoryWithoutValidation(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	nan := math.NaN()
+	st := &train.State{History: []train.EpochStats{{Epoch: 1, TrainLoss: 0.91234567, ValLoss: nan, ValMAP: nan, LR: 1e-3}, {Epoch: 2, TrainLoss: 0.5, ValLoss: nan, ValMAP: nan, LR: 5e-4}}}
+	cfg := train.DefaultConfig()
+	head := train.NewHead(cfg.Head, 2048, 2, 1)
+	bb := &train.Backbone{Path: "backbone.safetensors", SHA256: strings.Repeat("0", 64),
+		Meta: weights.Metadata{Arch: "resnet50", Layout: weights.LayoutTorchvisionV15, Activation: "softmax"}}
+	p := filepath.Join(t.TempDir(), "head.safetensors")
+	if err := train.SaveModel(p, head, bb, []string{"a", "b"}, nil, st, train.RunOptions{Config: cfg}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLIOutput(t, "weights", "inspect", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "history:     2 epochs\n") || !strings.Contains(out, "0.9123") || strings.Contains(out, "not readable") {
+		t.Errorf("history summary:\n%s", out)
 	}
 }

@@ -15,13 +15,14 @@ import (
 func init() { registerWeights(newWeightsPullCmd) }
 
 func newWeightsPullCmd() *cobra.Command {
-	var list, keep bool
+	var list, keep, force bool
 	var budget int64
 	c := &cobra.Command{
 		Use:   "pull NAME",
 		Short: "Download a known checkpoint, verify its sha256 and convert it into the cache",
 		Long: "Download a published ResNet50 checkpoint (see --list), resuming an interrupted\n" +
 			"download, verify it by sha256 and convert it into the cache under NAME.\n" +
+			"A different model already cached under NAME is kept unless --force.\n" +
 			"Offline? Import a local file instead: `autotag weights import FILE`.",
 		Args: func(c *cobra.Command, args []string) error {
 			if list {
@@ -40,15 +41,16 @@ func newWeightsPullCmd() *cobra.Command {
 			if term.IsTerminal(int(os.Stderr.Fd())) {
 				progress = os.Stderr
 			}
-			p, err := weights.Pull(c.Context(), args[0], weights.DownloadOptions{Progress: progress, KeepFile: keep})
+			res, err := weights.Pull(c.Context(), args[0], weights.DownloadOptions{Progress: progress, KeepFile: keep, Replace: force})
 			if err != nil {
-				return err
+				return explainCacheConflict(err, "keep the download with --keep and import it under another name with `autotag weights import FILE --name NAME`")
 			}
-			fmt.Fprintln(c.OutOrStdout(), p)
+			reportCached(c, res)
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&list, "list", false, "list the known checkpoints")
+	c.Flags().BoolVar(&force, "force", false, "replace a different model already cached under the name")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the downloaded file in the cache's downloads/ after conversion")
 	addImportBudgetFlag(c, &budget)
 	return c

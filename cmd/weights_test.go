@@ -77,3 +77,77 @@ func TestWeightsCommands(t *testing.T) {
 		t.Errorf("import of a missing file succeeded")
 	}
 }
+
+// zeroResNet50 is a torchvision-layout ResNet50 of zeros (batch norm as identity)
+// whose fc.bias starts with bias, so that two of them differ in one number.
+func zeroResNet50(t *testing.T, bias float32) *weights.Model {
+	t.Helper()
+	specs, err := weights.ResNet50Tensors(weights.LayoutTorchvisionV15, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &weights.Model{Meta: weights.Metadata{Layout: weights.LayoutTorchvisionV15, BNEps: 1e-5, Arch: "resnet50", Activation: "sigmoid", Classes: []string{"a", "b"}}, Tensors: map[string]*tensor.Dense{}}
+	for _, s := range specs {
+		n := 1
+		for _, d := range s.Shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		switch {
+		case strings.HasSuffix(s.Name, "running_var"):
+			for i := range v {
+				v[i] = 1
+			}
+		case s.Name == "fc.bias":
+			v[0] = bias
+		}
+		m.Tensors[s.Name] = tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(v))
+	}
+	return m
+}
+
+// TestWeightsImportKeepsCachedModel: importing a different model under a cached
+// name is refused, naming the cached file, its sha256 and the ways out (--name,
+// --force), and the cached file stays as it was; the same model again is fine and
+// said to be; --force replaces.
+func TestWeightsImportKeepsCachedModel(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	if err := weights.Save(a, zeroResNet50(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.Save(b, zeroResNet50(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cached := weights.CachePath("m")
+	if out, err := runCLIOutput(t, "weights", "import", a, "--name", "m"); err != nil || strings.TrimSpace(out) != cached {
+		t.Fatalf("first import: %q %v", out, err)
+	}
+	sum, err := weights.FileSHA256(cached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runCLI(t, "", "weights", "import", a, "--name", "m")
+	if err != nil || strings.TrimSpace(stdout) != cached || !strings.Contains(stderr, "already cached") {
+		t.Errorf("same model again: %q %q %v", stdout, stderr, err)
+	}
+	_, err = runCLIOutput(t, "weights", "import", b, "--name", "m")
+	if err == nil {
+		t.Fatal("a different model replaced the cached one without --force")
+	}
+	for _, want := range []string{cached, sum, "--name", "--force"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not mention %q", err, want)
+		}
+	}
+	if now, _ := weights.FileSHA256(cached); now != sum {
+		t.Fatal("the cached model changed")
+	}
+	if _, err := runCLIOutput(t, "weights", "import", b, "--name", "m", "--force"); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := weights.FileSHA256(cached); now == sum {
+		t.Fatal("--force did not replace the cached model")
+	}
+}

@@ -97,7 +97,12 @@ func EvalModel(ctx context.Context, modelPath, spec string, o EvalOptions) (*Eva
 		return nil, err
 	}
 	if h := meta.Extra[MetaTrainHistory]; h != "" {
-		_ = json.Unmarshal([]byte(h), &res.History)
+		// The history is a note beside the evaluation: one that does not decode is
+		// left out whole (never half-filled), and the evaluation stands.
+		var hist []EpochStats
+		if err := json.Unmarshal([]byte(h), &hist); err == nil {
+			res.History = hist
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil

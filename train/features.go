@@ -135,7 +135,7 @@ type ExtractOptions struct {
 // its preprocessing, so evaluation and every training run share them; augmented
 // views also depend on the augmentation parameters and seed.
 func FeatureKey(b *Backbone, opt ExtractOptions, v int) string {
-	spec, _ := json.Marshal(b.Meta.Preprocess)
+	spec := keyText(b.Meta.Preprocess)
 	h := sha256.New()
 	fmt.Fprintf(h, "backbone=%s\npreprocess=%s\nversion=1\n", b.SHA256, spec)
 	switch {
@@ -144,10 +144,21 @@ func FeatureKey(b *Backbone, opt ExtractOptions, v int) string {
 	case v == 0:
 		fmt.Fprintf(h, "mode=eval\n")
 	default:
-		aug, _ := json.Marshal(opt.Augment)
+		aug := keyText(opt.Augment)
 		fmt.Fprintf(h, "mode=augment\naugment=%s\nseed=%d\n", aug, opt.Seed)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+// keyText is v's JSON as it enters a cache key. A value JSON cannot encode (a NaN
+// field) falls back to Go syntax, so that two such values still get different keys
+// instead of sharing an empty one and each other's cached features.
+func keyText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%#v", v)
+	}
+	return string(b)
 }
 
 // ExtractFeatures returns K views' features of every record of ds, computing the

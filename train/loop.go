@@ -143,8 +143,18 @@ func NewLoop(cfg Config, train, val *Features) (*Loop, error) {
 			return nil, fmt.Errorf("train: validation set is %d-d with %d classes, train set %d-d with %d", val.Dim, val.Classes, train.Dim, train.Classes)
 		}
 	}
-	if cfg.Epochs <= 0 || cfg.Batch <= 0 || cfg.LR <= 0 {
+	if cfg.Epochs <= 0 || cfg.Batch <= 0 || !(cfg.LR > 0) || math.IsInf(cfg.LR, 0) {
 		return nil, fmt.Errorf("train: epochs (%d), batch (%d) and lr (%g) must be positive", cfg.Epochs, cfg.Batch, cfg.LR)
+	}
+	// A NaN or infinite rate would train a head of NaNs, and the recipe recorded
+	// in the model could not be written.
+	for _, v := range []struct {
+		name string
+		x    float64
+	}{{"min lr", cfg.MinLR}, {"weight decay", cfg.WeightDecay}, {"warm-up epochs", cfg.WarmupEpochs}} {
+		if math.IsNaN(v.x) || math.IsInf(v.x, 0) || v.x < 0 {
+			return nil, fmt.Errorf("train: %s (%g) must be a finite number ≥ 0", v.name, v.x)
+		}
 	}
 	if cfg.PosWeight != nil && len(cfg.PosWeight) != train.Classes {
 		return nil, fmt.Errorf("train: %d pos_weight values for %d classes", len(cfg.PosWeight), train.Classes)

@@ -16,6 +16,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/internal/jsonnum"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -408,12 +409,21 @@ func SaveModel(path string, head *Head, bb *Backbone, classes []string, threshol
 	meta.CreatedBy = ""
 	meta.Extra = map[string]string{}
 	if st != nil {
-		hj, _ := json.Marshal(st.History)
+		// Metrics a run did not measure (no validation set) are null; the rest
+		// are rounded as every JSON autotag writes.
+		hj, err := jsonnum.Marshal(st.History)
+		if err != nil {
+			return fmt.Errorf("train: encode the training history: %w", err)
+		}
 		meta.Extra[MetaTrainHistory] = string(hj)
 	}
-	recipe, _ := json.Marshal(map[string]any{"loss": o.Config.Loss.Name, "head": head.Spec.String(), "epochs": o.Config.Epochs,
+	// The recipe keeps the numbers as given (a small weight decay must not round to 0).
+	recipe, err := json.Marshal(map[string]any{"loss": o.Config.Loss.Name, "head": head.Spec.String(), "epochs": o.Config.Epochs,
 		"batch": o.Config.Batch, "lr": o.Config.LR, "wd": o.Config.WeightDecay, "seed": o.Config.Seed, "views": o.Views,
 		"sampler": o.Sampler, "squash": o.Squash, "best_epoch": bestEpoch(st)})
+	if err != nil {
+		return fmt.Errorf("train: encode the training recipe: %w", err)
+	}
 	meta.Extra[MetaTrainRecipe] = string(recipe)
 	// A squash-trained head must be served with the squash: it travels in the
 	// preprocessing spec, which tag, serve and eval all apply.

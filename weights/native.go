@@ -1,6 +1,8 @@
 package weights
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"os"
@@ -65,8 +67,36 @@ func ReadMetadata(path string) (Metadata, error) {
 // when empty. Every tensor must be float32; classes and thresholds must agree with
 // the fc layer when both are present.
 func Save(path string, m *Model) error {
+	kv, err := nativeMetadata(m)
+	if err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	err = atomicfile.Write(path, func(f *os.File) error { return writeSafetensors(f, m.Tensors, kv) })
+	if err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	return nil
+}
+
+// nativeSHA256 is the sha256 of the file Save would write for m (the encoding is
+// deterministic: tensors and metadata keys in name order).
+func nativeSHA256(m *Model) (string, error) {
+	kv, err := nativeMetadata(m)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if err := writeSafetensors(h, m.Tensors, kv); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// nativeMetadata checks m as Save promises and returns the metadata strings Save
+// writes, with Format, FormatVersion and CreatedBy filled in when empty.
+func nativeMetadata(m *Model) (map[string]string, error) {
 	if m == nil {
-		return fmt.Errorf("saving %s: nil model", path)
+		return nil, fmt.Errorf("nil model")
 	}
 	meta := m.Meta
 	if meta.Format == "" {
@@ -79,17 +109,9 @@ func Save(path string, m *Model) error {
 		meta.CreatedBy = createdBy()
 	}
 	if err := checkModel(meta, m.Tensors); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
+		return nil, err
 	}
-	kv, err := meta.Strings()
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	err = atomicfile.Write(path, func(f *os.File) error { return writeSafetensors(f, m.Tensors, kv) })
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	return nil
+	return meta.Strings()
 }
 
 // checkModel checks the invariants Save promises.

@@ -110,9 +110,9 @@ func TestImportTorchvisionResNet50(t *testing.T) {
 				}
 			}
 			t.Setenv("AUTOTAG_HOME", t.TempDir())
-			p, err := Import(context.Background(), src, "")
-			if err != nil || filepath.Base(p) != DefaultTorchvisionName+".safetensors" {
-				t.Fatalf("Import = %q, %v", p, err)
+			res, err := Import(context.Background(), src, ImportOptions{})
+			if p := res.Path; err != nil || filepath.Base(p) != DefaultTorchvisionName+".safetensors" {
+				t.Fatalf("Import = %+v, %v", res, err)
 			}
 		})
 	}

@@ -183,11 +183,11 @@ func TestImportTimmSafetensors(t *testing.T) {
 	}
 	// Re-importing autotag's own file keeps it as it is.
 	t.Setenv("AUTOTAG_HOME", t.TempDir())
-	cached, err := Import(context.Background(), p, "timm")
+	cached, err := Import(context.Background(), p, ImportOptions{Name: "timm"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := ImportFile(context.Background(), cached)
+	again, err := ImportFile(context.Background(), cached.Path)
 	if err != nil || again.Meta.Source != "model.safetensors" {
 		t.Errorf("re-import: %v %+v", err, again.Meta)
 	}

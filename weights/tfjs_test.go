@@ -114,10 +114,11 @@ func TestImportNPM(t *testing.T) {
 	}
 	// Saving, reloading and the unpacked folder give the same tensors.
 	t.Setenv("AUTOTAG_HOME", t.TempDir())
-	p, err := Import(ctx, tgz, "")
+	res, err := Import(ctx, tgz, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := res.Path
 	if filepath.Base(p) != "resnet50-keras.safetensors" {
 		t.Errorf("cached as %s", p)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +48,64 @@ func TestWriteFailureLeavesOldFileAndNoTemp(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d entries in dir, want only f.txt (temp file left behind)", len(entries))
+	}
+}
+
+// TestWriteRefusesSymlink: a path that is a symbolic link is refused with an
+// error naming the link; the link and its target stay as they were, and no
+// temporary file is left.
+func TestWriteRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.txt")
+	if err := os.WriteFile(target, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.txt")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	dangling := filepath.Join(dir, "dangling.txt")
+	if err := os.Symlink(filepath.Join(dir, "missing"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, dangling} {
+		err := WriteBytes(p, []byte("new"))
+		if !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), p) {
+			t.Errorf("write to %s: %v, want ErrSymlink naming the link", p, err)
+		}
+		if !errors.Is(Check(p), ErrSymlink) {
+			t.Errorf("Check(%s) = %v", p, Check(p))
+		}
+		if st, err := os.Lstat(p); err != nil || st.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s is no longer a link", p)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "mine" {
+		t.Errorf("target = %q, want it untouched", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "missing")); err == nil {
+		t.Error("the dangling link's target was created")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("%d entries in dir, want 3 (a temporary file left behind?)", len(entries))
+	}
+}
+
+// TestWriteRefusesNonRegular: a folder or a FIFO at the path is refused, not
+// replaced.
+func TestWriteRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBytes(sub, []byte("x")); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "folder") {
+		t.Errorf("write over a folder: %v", err)
+	}
+	if st, err := os.Stat(sub); err != nil || !st.IsDir() {
+		t.Error("the folder was replaced")
+	}
+	if err := Check(filepath.Join(dir, "new.txt")); err != nil {
+		t.Errorf("Check of a new file: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -37,7 +38,9 @@ func ReadFile(path string, maxBytes int64) ([]byte, error) {
 	if st.Size() > maxBytes {
 		return nil, fmt.Errorf("%s: %d bytes is over the limit of %d", path, st.Size(), maxBytes)
 	}
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO swapped in after Stat must not block the open; the second
+	// check below refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
