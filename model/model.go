@@ -42,14 +42,23 @@ type Model struct {
 	Head       *Head
 }
 
+// Options say what to open of a model.
+type Options struct {
+	// FeaturesOnly opens the backbone for its pooled features alone, as feature
+	// extraction and benchmarks need: whatever classifier the file holds (none, an
+	// ImageNet fc, a trained head) is ignored, so Head is nil and Classes and
+	// Activation are empty.
+	FeaturesOnly bool
+}
+
 // Open resolves nameOrPath (a model file, or a cached name; "" is the default model,
 // see weights.Resolve) and opens it with OpenFile.
-func Open(ctx context.Context, nameOrPath string) (*Model, error) {
+func Open(ctx context.Context, nameOrPath string, o Options) (*Model, error) {
 	path, err := weights.Resolve(nameOrPath)
 	if err != nil {
 		return nil, err
 	}
-	m, err := OpenFile(ctx, path)
+	m, err := OpenFile(ctx, path, o)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -58,7 +67,7 @@ func Open(ctx context.Context, nameOrPath string) (*Model, error) {
 
 // OpenFile opens the model file at path. nn reads its engine settings (e.g.
 // nn.Winograd) while binding, so set them before calling.
-func OpenFile(ctx context.Context, path string) (*Model, error) {
+func OpenFile(ctx context.Context, path string, o Options) (*Model, error) {
 	f, sum, err := loadFile(path)
 	if err != nil {
 		return nil, err
@@ -78,19 +87,29 @@ func OpenFile(ctx context.Context, path string) (*Model, error) {
 	if err := m.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("preprocessing in the model metadata: %w", err)
 	}
-	if m.Head, err = NewHead(head, nn.FeatureDim); err != nil {
-		return nil, err
+	if !o.FeaturesOnly {
+		if err := m.attachHead(head); err != nil {
+			return nil, err
+		}
 	}
 	if m.Net, err = bindBackbone(m.Backbone.Meta, backbone); err != nil {
 		return nil, err
 	}
-	if m.Classes, err = labels(m.Meta, m.Head.Classes()); err != nil {
-		return nil, err
-	}
-	if m.Activation, err = activation(m.Meta, m.Head.Classes(), m.HeadOnly); err != nil {
-		return nil, err
-	}
 	return m, nil
+}
+
+// attachHead builds the Head from the classifier tensors and checks the labels,
+// thresholds and activation the metadata gives against it.
+func (m *Model) attachHead(head map[string]*tensor.Dense) error {
+	var err error
+	if m.Head, err = NewHead(head, nn.FeatureDim); err != nil {
+		return err
+	}
+	if m.Classes, err = labels(m.Meta, m.Head.Classes()); err != nil {
+		return err
+	}
+	m.Activation, err = activation(m.Meta, m.Head.Classes(), m.HeadOnly)
+	return err
 }
 
 // loadFile reads a model file and its sha256, refusing architectures nn lacks.
