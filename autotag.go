@@ -91,7 +91,7 @@ func Open(ctx context.Context, model string, opts ...Option) (*Tagger, error) {
 // open builds a Tagger on the model file at path: model.OpenFile does everything
 // that depends on the file, then the label selector and the runners.
 func open(ctx context.Context, path string, o options) (*Tagger, error) {
-	m, err := model.OpenFile(ctx, path)
+	m, err := model.OpenFile(ctx, path, model.Options{})
 	if err != nil {
 		return nil, err
 	}
