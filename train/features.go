@@ -15,9 +15,8 @@ import (
 	"strconv"
 	"strings"
 
-	"gorgonia.org/tensor"
-
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/model"
 	"github.com/autotag/autotag/nn"
 	"github.com/autotag/autotag/weights"
 )
@@ -44,67 +43,44 @@ const (
 // Backbone is a frozen ResNet50 that maps preprocessed NCHW batches to pooled
 // features.
 type Backbone struct {
-	Path   string
-	SHA256 string
-	Meta   weights.Metadata
+	Path   string           // the file holding the backbone weights
+	SHA256 string           // of that file
+	Meta   weights.Metadata // its metadata; Preprocess is what extraction applies
 	Batch  int
 	runner *nn.Runner
 }
 
-// OpenBackbone loads a native model file (weights.Load), binds it to nn's ResNet50
-// and compiles a runner for batch images at the model's crop size.
+// OpenBackbone opens a model file through model.OpenFile, features only (a head-only file brings
+// the cached backbone it names; its own classifier is ignored) and compiles a runner
+// for batch images at the model's input size.
 func OpenBackbone(path string, batch int) (*Backbone, error) {
-	sum, err := weights.FileSHA256(path)
-	if err != nil {
-		return nil, fmt.Errorf("train: backbone: %w", err)
-	}
-	m, err := weights.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("train: backbone: %w", err)
-	}
-	if m.Meta.BackboneSHA256 != "" {
-		return nil, fmt.Errorf("train: backbone %s holds only a head; pass the backbone model (sha256 %s) instead", path, m.Meta.BackboneSHA256)
-	}
-	m.Meta.Extra = nil
-	// Only the pooled features are used: drop whatever classifier the file holds (an
-	// ImageNet fc, or a trained linear or MLP head in a bundle) and bind a 1-class
-	// placeholder, since nn binds strictly.
-	ts := map[string]*tensor.Dense{}
-	for name, t := range m.Tensors {
-		if !strings.HasPrefix(name, "fc.") {
-			ts[name] = t
-		}
-	}
-	ts["fc.weight"] = tensor.New(tensor.WithShape(1, nn.FeatureDim), tensor.WithBacking(make([]float32, nn.FeatureDim)))
-	ts["fc.bias"] = tensor.New(tensor.WithShape(1), tensor.WithBacking(make([]float32, 1)))
-	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(m.Meta.Layout), BNEps: m.Meta.BNEps, NumClasses: 1})
-	if err := net.Bind(ts); err != nil {
-		return nil, fmt.Errorf("train: backbone %s: %w", path, err)
-	}
-	crop := m.Meta.Preprocess.Crop
-	r, err := net.NewRunner(batch, crop, crop)
+	m, err := model.OpenFile(context.Background(), path, model.Options{FeaturesOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("train: backbone %s: %w", path, err)
 	}
-	return &Backbone{Path: path, SHA256: sum, Meta: m.Meta, Batch: batch, runner: r}, nil
+	return newBackbone(m, batch)
+}
+
+// newBackbone compiles a runner of m for batch images. Extraction preprocesses with
+// the model's own spec (a head-only file's, if it has one), as tag does.
+func newBackbone(m *model.Model, batch int) (*Backbone, error) {
+	r, err := m.NewRunner(batch)
+	if err != nil {
+		return nil, fmt.Errorf("train: backbone %s: %w", m.Backbone.Path, err)
+	}
+	meta := m.Backbone.Meta
+	meta.Preprocess = m.Spec
+	return &Backbone{Path: m.Backbone.Path, SHA256: m.Backbone.SHA256, Meta: meta, Batch: batch, runner: r}, nil
 }
 
 // FindBackbone returns the cached model file whose sha256 is sum (what a head-only
-// model file names in backbone_sha256).
+// model file names in backbone_sha256); see model.FindBackbone.
 func FindBackbone(sum string) (string, error) {
-	entries, err := weights.List()
+	p, err := model.FindBackbone(sum)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("train: %w", err)
 	}
-	for _, e := range entries {
-		if e.Meta.BackboneSHA256 != "" {
-			continue
-		}
-		if s, err := weights.FileSHA256(e.Path); err == nil && s == sum {
-			return e.Path, nil
-		}
-	}
-	return "", fmt.Errorf("train: no cached model has sha256 %s (the backbone this head was trained on); import it with `autotag weights import`", sum)
+	return p, nil
 }
 
 // Close releases the runner.

@@ -7,9 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/model"
+	"github.com/autotag/autotag/nn"
 )
 
 // HeadSpec describes the classifier on top of the pooled 2048-d features: a single
@@ -97,38 +98,22 @@ func (h *Head) Clone() *Head {
 	return c
 }
 
-// Forward computes logits [n, Out] for features x [n, In] (plain Go + gonum BLAS;
-// used for evaluation and inference, where batch sizes vary).
+// Forward computes logits [n, Out] for features x [n, In] through model.Head, the
+// one inference head that tag, serve and eval use, so validation, threshold
+// calibration and serving score alike.
 func (h *Head) Forward(x []float32, n int) []float32 {
-	d := h.dims()
-	cur := x
-	for l := range h.W {
-		out := make([]float32, n*d[l+1])
-		for i := 0; i < n; i++ {
-			copy(out[i*d[l+1]:(i+1)*d[l+1]], h.B[l])
-		}
-		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
-			blas32.General{Rows: n, Cols: d[l], Stride: d[l], Data: cur},
-			blas32.General{Rows: d[l], Cols: d[l+1], Stride: d[l+1], Data: h.W[l]},
-			1, blas32.General{Rows: n, Cols: d[l+1], Stride: d[l+1], Data: out})
-		if l+1 < len(h.W) {
-			for i, v := range out {
-				if v < 0 {
-					out[i] = 0
-				}
-			}
-		}
-		cur = out
+	mh, err := model.NewHead(h.Tensors(), h.In)
+	if err != nil {
+		// h's own tensors always fit it; a mismatch is a bug in this package
+		panic(fmt.Sprintf("train: head %s: %v", h.Spec, err))
 	}
-	return cur
+	return mh.Forward(x, n)
 }
 
-// Probabilities returns sigmoid(Forward(x)).
+// Probabilities returns sigmoid(Forward(x)), with the sigmoid tag applies.
 func (h *Head) Probabilities(x []float32, n int) []float32 {
 	p := h.Forward(x, n)
-	for i, v := range p {
-		p[i] = float32(sigmoid(float64(v)))
-	}
+	nn.Sigmoid(p, h.Out)
 	return p
 }
 

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+
+	"github.com/autotag/autotag/nn"
 )
 
 // Features is a cached feature set: K views of each of N images, pooled backbone
@@ -354,9 +357,7 @@ func (l *Loop) Run(ctx context.Context) (*State, error) {
 // predict returns the probabilities and logits of head h on view 0 of f.
 func (l *Loop) predict(h *Head, f *Features) (probs, logits []float32) {
 	logits = h.Forward(f.View(0), f.N)
-	probs = make([]float32, len(logits))
-	for i, v := range logits {
-		probs[i] = float32(sigmoid(float64(v)))
-	}
+	probs = slices.Clone(logits)
+	nn.Sigmoid(probs, h.Out)
 	return probs, logits
 }

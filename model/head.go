@@ -1,4 +1,4 @@
-package autotag
+package model
 
 import (
 	"fmt"
@@ -11,11 +11,12 @@ import (
 	"github.com/autotag/autotag/nn/gemm"
 )
 
-// denseHead is a classifier applied to the backbone's pooled 2048-d features outside
-// the graph: one linear layer (fc.weight [C,2048], fc.bias [C]) or an MLP written as
+// Head is the classifier applied to the backbone's pooled features outside the
+// graph: one linear layer (fc.weight [C,in], fc.bias [C]) or an MLP written as
 // PyTorch's nn.Sequential(Linear, ReLU, Linear, …) names it (fc.0.*, fc.2.*, …), ReLU
-// between layers. Head-only model files (what `autotag train` writes) hold just this.
-type denseHead struct {
+// between layers. It is the one inference head: tag, serve, eval and training's
+// validation all score through Forward, so they cannot disagree.
+type Head struct {
 	layers []denseLayer
 }
 
@@ -26,23 +27,24 @@ type denseLayer struct {
 	in, out int
 }
 
-// isHeadTensor reports whether name belongs to the classifier ("fc.…").
-func isHeadTensor(name string) bool { return strings.HasPrefix(name, "fc.") }
+// IsHeadTensor reports whether name belongs to the classifier ("fc.…").
+func IsHeadTensor(name string) bool { return strings.HasPrefix(name, "fc.") }
 
-// newDenseHead builds a head from the fc.* tensors of ts; in is the feature width.
-func newDenseHead(ts map[string]*tensor.Dense, in int) (*denseHead, error) {
+// NewHead builds a head from the fc.* tensors of ts (others are ignored); in is the
+// feature width. Tensors are shared, not copied: the caller must not change them.
+func NewHead(ts map[string]*tensor.Dense, in int) (*Head, error) {
 	type pair struct{ w, b *tensor.Dense }
 	var order []int
 	layers := map[int]*pair{}
 	for name, d := range ts {
-		if !isHeadTensor(name) {
+		if !IsHeadTensor(name) {
 			continue
 		}
 		rest := strings.TrimPrefix(name, "fc.")
 		idx := -1
 		if i, suffix, ok := strings.Cut(rest, "."); ok {
 			n, err := strconv.Atoi(i)
-			if err != nil {
+			if err != nil || n < 0 {
 				return nil, fmt.Errorf("head tensor %q: unexpected name", name)
 			}
 			idx, rest = n, suffix
@@ -69,7 +71,7 @@ func newDenseHead(ts map[string]*tensor.Dense, in int) (*denseHead, error) {
 		return nil, fmt.Errorf("the model file mixes fc.weight with fc.N.* classifier tensors")
 	}
 	sort.Ints(order)
-	h := &denseHead{}
+	h := &Head{}
 	for _, idx := range order {
 		p := layers[idx]
 		name := "fc"
@@ -94,11 +96,14 @@ func newDenseHead(ts map[string]*tensor.Dense, in int) (*denseHead, error) {
 	return h, nil
 }
 
-// classes is the output width.
-func (h *denseHead) classes() int { return h.layers[len(h.layers)-1].out }
+// Classes is the output width.
+func (h *Head) Classes() int { return h.layers[len(h.layers)-1].out }
 
-// forward maps features [n, in] to fresh logits [n, classes].
-func (h *denseHead) forward(features []float32, n int) []float32 {
+// In is the input (feature) width.
+func (h *Head) In() int { return h.layers[0].in }
+
+// Forward maps features [n, in] to fresh logits [n, classes].
+func (h *Head) Forward(features []float32, n int) []float32 {
 	cur := features
 	for li, l := range h.layers {
 		out := make([]float32, n*l.out)

