@@ -141,7 +141,7 @@ func TestFoldBN(t *testing.T) {
 	}
 	for name, c := range map[string]struct {
 		w, bias, variance []float32
-		eps                float64
+		eps               float64
 	}{
 		"negative variance": {[]float32{1, 2}, nil, []float32{-2}, 1},
 		"NaN variance":      {[]float32{1, 2}, nil, []float32{float32(math.NaN())}, 1},
