@@ -227,14 +227,6 @@ func TestExportONNXStructure(t *testing.T) {
 	}
 }
 
-func TestFoldBN(t *testing.T) {
-	// One output channel, two weights: W' = s·W, b' = s·(b−μ)+β with s = γ/√(σ²+ε).
-	w, b := foldBN([]float32{1, 2}, []float32{0.5}, []float32{2}, []float32{0.25}, []float32{1.5}, []float32{3}, 1)
-	if w[0] != 1 || w[1] != 2 || b[0] != -0.75 {
-		t.Errorf("foldBN = %v %v", w, b)
-	}
-}
-
 // ortAvailable returns a NODE_PATH under which `node` can load onnxruntime-node,
 // or skips t.
 func ortAvailable(t *testing.T) string {
