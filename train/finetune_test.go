@@ -1,9 +1,12 @@
 package train
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -183,6 +186,35 @@ func TestLayer4TensorsRoundTrip(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestFoldResNetRejectsBadTensors: a backbone tensor of the wrong shape or a batch
+// norm whose running_var + eps is not positive is an error naming it, not a panic or
+// NaN weights that train silently.
+func TestFoldResNetRejectsBadTensors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a full random ResNet50")
+	}
+	m := nn.NewResNet50(nn.Config{Layout: nn.TorchvisionV15})
+	good := nn.RandomParams(m, 2)
+	for _, c := range []struct {
+		name   string
+		tensor *tensor.Dense
+		want   string
+	}{
+		{"layer4.0.conv2.weight", tensor.New(tensor.WithShape(512, 512, 1, 1), tensor.WithBacking(make([]float32, 512*512))), "layer4.0.conv2.weight"},
+		{"layer3.1.bn2.running_mean", tensor.New(tensor.WithShape(255), tensor.WithBacking(make([]float32, 255))), "layer3.1.bn2.running_mean"},
+		{"layer2.1.bn1.running_var", tensor.New(tensor.WithShape(128), tensor.WithBacking(slices.Repeat([]float32{-2}, 128))), "layer2.1.conv1"},
+		{"bn1.running_var", tensor.New(tensor.WithShape(64), tensor.WithBacking(slices.Repeat([]float32{float32(math.NaN())}, 64))), "conv1"},
+		{"layer1.0.bn3.weight", tensor.New(tensor.WithShape(256), tensor.WithBacking(make([]float64, 256))), "layer1.0.bn3.weight"},
+	} {
+		ts := maps.Clone(good)
+		ts[c.name] = c.tensor
+		_, err := foldResNet(ts, string(nn.TorchvisionV15), 1e-5)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("bad %s: error %v, want one naming %s", c.name, err, c.want)
 		}
 	}
 }

@@ -227,6 +227,20 @@ func TestExportONNXStructure(t *testing.T) {
 	}
 }
 
+// TestExportONNXFoldRejectsBadVariance: folding a batch norm whose running_var + eps
+// is not positive is an error naming it, not NaN weights in the exported file.
+func TestExportONNXFoldRejectsBadVariance(t *testing.T) {
+	m := randomResNet50(t, LayoutTorchvisionV15, 3, 2)
+	m.Tensors["layer3.2.bn2.running_var"].Float32s()[7] = -1
+	if _, err := EncodeONNX(m, ONNXOptions{FoldBN: true}); err == nil || !strings.Contains(err.Error(), "layer3.2.bn2") {
+		t.Errorf("EncodeONNX with running_var -1: error %v, want one naming layer3.2.bn2", err)
+	}
+	// unfolded, the statistics travel as they are and ONNX Runtime judges them
+	if _, err := EncodeONNX(m, ONNXOptions{}); err != nil {
+		t.Errorf("EncodeONNX without folding: %v", err)
+	}
+}
+
 // ortAvailable returns a NODE_PATH under which `node` can load onnxruntime-node,
 // or skips t.
 func ortAvailable(t *testing.T) string {
