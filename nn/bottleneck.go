@@ -1,11 +1,15 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/autotag/autotag/nn/arch"
+)
 
 // Bottleneck is the 1x1 → 3x3 → 1x1 residual block of He et al. 2015 (§4.1, Fig. 5),
 // with expansion 4. Downsample is the projection shortcut (1x1 conv + BN) of the first
 // block of each stage, nil for the identity shortcut. Where the stride sits depends on
-// the layout: on Conv1 for KerasV1, on Conv2 for TorchvisionV15 (both on Downsample).
+// the layout (see arch.NewBottleneck).
 type Bottleneck struct {
 	Name       string // e.g. "layer2.0"
 	Conv1      *Conv2D
@@ -15,6 +19,8 @@ type Bottleneck struct {
 	Conv3      *Conv2D
 	BN3        *BatchNorm
 	Downsample *Downsample
+
+	spec *arch.Block // the topology the block was declared from
 }
 
 // Downsample is the projection shortcut: torchvision's downsample.0 (conv) and
@@ -24,30 +30,35 @@ type Downsample struct {
 	BN   *BatchNorm
 }
 
-// newBottleneck declares block name (e.g. "layer2.0") taking in channels to 4·width.
-func newBottleneck(name string, in, width, stride int, cfg Config) *Bottleneck {
-	bias := cfg.Layout.ConvBias()
-	s1, s2 := 1, stride
-	if cfg.Layout == KerasV1 {
-		s1, s2 = stride, 1
-	}
-	out := 4 * width
-	b := &Bottleneck{
-		Name:  name,
-		Conv1: newConv2D(name+".conv1", in, width, 1, s1, 0, bias),
-		BN1:   newBatchNorm(name+".bn1", width, cfg.BNEps),
-		Conv2: newConv2D(name+".conv2", width, width, 3, s2, 1, bias),
-		BN2:   newBatchNorm(name+".bn2", width, cfg.BNEps),
-		Conv3: newConv2D(name+".conv3", width, out, 1, 1, 0, bias),
-		BN3:   newBatchNorm(name+".bn3", out, cfg.BNEps),
-	}
-	if stride != 1 || in != out {
-		b.Downsample = &Downsample{
-			Conv: newConv2D(name+".downsample.0", in, out, 1, stride, 0, bias),
-			BN:   newBatchNorm(name+".downsample.1", out, cfg.BNEps),
-		}
+// newBottleneck declares the layers of block spec (see arch.NewBottleneck).
+func newBottleneck(spec *arch.Block, eps float64) *Bottleneck {
+	b := &Bottleneck{Name: spec.Name, spec: spec}
+	b.Conv1, b.BN1 = newConvBN(&spec.Conv1, eps)
+	b.Conv2, b.BN2 = newConvBN(&spec.Conv2, eps)
+	b.Conv3, b.BN3 = newConvBN(&spec.Conv3, eps)
+	if spec.Down != nil {
+		b.Downsample = &Downsample{}
+		b.Downsample.Conv, b.Downsample.BN = newConvBN(spec.Down, eps)
 	}
 	return b
+}
+
+// newConvBN declares convolution c and the batch norm after it.
+func newConvBN(c *arch.Conv, eps float64) (*Conv2D, *BatchNorm) {
+	return newConv2D(c.Name, c.In, c.Out, c.Kernel, c.Stride, c.Pad, c.Bias), newBatchNorm(c.BN, c.Out, eps)
+}
+
+// layer returns the convolution and batch norm that spec's c names.
+func (b *Bottleneck) layer(c *arch.Conv) (*Conv2D, *BatchNorm) {
+	switch c.Name {
+	case b.spec.Conv1.Name:
+		return b.Conv1, b.BN1
+	case b.spec.Conv2.Name:
+		return b.Conv2, b.BN2
+	case b.spec.Conv3.Name:
+		return b.Conv3, b.BN3
+	}
+	return b.Downsample.Conv, b.Downsample.BN
 }
 
 func (b *Bottleneck) slots() []slot {
@@ -68,14 +79,27 @@ func (b *Bottleneck) slots() []slot {
 
 // foldedBottleneck is a Bottleneck after Bind: three (or four) BN-folded convolutions.
 type foldedBottleneck struct {
-	name                string
+	spec                *arch.Block
 	conv1, conv2, conv3 *foldedConv
 	down                *foldedConv // nil for the identity shortcut
 }
 
+// conv returns the folded convolution that spec's c names.
+func (f *foldedBottleneck) conv(c *arch.Conv) *foldedConv {
+	switch c.Name {
+	case f.spec.Conv1.Name:
+		return f.conv1
+	case f.spec.Conv2.Name:
+		return f.conv2
+	case f.spec.Conv3.Name:
+		return f.conv3
+	}
+	return f.down
+}
+
 // fold folds each batch norm into its convolution.
 func (b *Bottleneck) fold() (*foldedBottleneck, error) {
-	f := &foldedBottleneck{name: b.Name}
+	f := &foldedBottleneck{spec: b.spec}
 	var err error
 	if f.conv1, err = foldBatchNorm(b.Conv1, b.BN1); err != nil {
 		return nil, err

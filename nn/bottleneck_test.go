@@ -9,6 +9,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/nn/arch"
 )
 
 // fixtureTensor is a tensor as testdata/nn/make_bottleneck.py writes it.
@@ -36,7 +38,8 @@ func TestBottleneckGolden(t *testing.T) {
 			if err := json.Unmarshal(raw, &fx); err != nil {
 				t.Fatal(err)
 			}
-			blk := newBottleneck("blk", 8, 4, 2, Config{Layout: layout, BNEps: fx.Eps})
+			spec := arch.NewBottleneck("blk", 8, 4, 2, layout)
+			blk := newBottleneck(&spec, fx.Eps)
 			for _, s := range blk.slots() {
 				p, ok := fx.Params[strings.TrimPrefix(s.name, "blk.")]
 				if !ok || !tensor.Shape(p.Shape).Eq(s.shape) {

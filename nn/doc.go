@@ -34,6 +34,11 @@
 // gradient), and ResNet50.Stage builds a stage with BN frozen as a trainable NCHW
 // subgraph, fed by a NewTrunkRunner.
 //
+// The network's topology (names, shapes, where each layout puts a stage's stride, the
+// residual structure) and the batch-norm fold are plain data and code in nn/arch,
+// which NewResNet50, the Runner's graph and Stage walk here, and which weights' tensor
+// check and ONNX exporter and train's fine-tuner walk without linking the engine.
+//
 // nn never imports the data or weights packages: a model binds a plain
 // map[string]*tensor.Dense keyed by torchvision state_dict names.
 package nn

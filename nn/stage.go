@@ -5,6 +5,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/nn/arch"
 )
 
 // StageParam is a trainable tensor of a stage built by Stage: a BN-folded convolution
@@ -44,24 +46,14 @@ func (m *ResNet50) Stage(g *gorgonia.ExprGraph, x *gorgonia.Node, stage int) (*g
 	}
 	y := x
 	for _, blk := range m.Layers[stage-1] {
-		short := y
 		var err error
-		if blk.Downsample != nil {
-			if short, err = conv(y, blk.Downsample.Conv, blk.Downsample.BN, nil, false); err != nil {
-				return nil, nil, fmt.Errorf("nn: %s: %w", blk.Name, err)
-			}
-		}
-		z, err := conv(y, blk.Conv1, blk.BN1, nil, true)
-		if err == nil {
-			z, err = conv(z, blk.Conv2, blk.BN2, nil, true)
-		}
-		if err == nil {
-			z, err = conv(z, blk.Conv3, blk.BN3, short, true)
-		}
+		y, err = arch.Residual(blk.spec, y, func(x *gorgonia.Node, c *arch.Conv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
+			conv2d, bn := blk.layer(c)
+			return conv(x, conv2d, bn, res, relu)
+		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("nn: %s: %w", blk.Name, err)
 		}
-		y = z
 	}
 	return y, params, nil
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -13,130 +14,94 @@ import (
 
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/nn"
+	"github.com/autotag/autotag/nn/arch"
 	"github.com/autotag/autotag/weights"
 )
 
 // Fine-tuning the last stage (layer4) with batch norm frozen: BN in inference mode is
 // an affine map per channel, so it is folded into the convolution before it
-// (Ioffe & Szegedy 2015, Alg. 2: s = γ/√(σ²+ε), W' = s·W, b' = β + s·(b − μ)) and the
-// folded W', b' are what trains. The graph is built from nn's exported,
-// differentiable operators (nn.Conv2d, nn.MaxPool2d, nn.GlobalAvgPool) in NCHW; the
-// frozen trunk (stem, layer1-3) runs once per image to give layer3's activations.
+// (arch.FoldBN) and the folded W', b' are what trains. The graph is built by walking
+// nn/arch's topology (the one nn's runner walks) with nn's exported, differentiable
+// operators (nn.Conv2d, nn.MaxPool2d, nn.GlobalAvgPool) in NCHW; the frozen trunk
+// (stem and every stage but the last) runs once per image to give the last stage's
+// input activations.
 
 // foldedParam is one BN-folded convolution: W' [out, in, k, k] and b' [out].
 type foldedParam struct {
-	name        string // torchvision name of the conv, e.g. "layer4.0.conv2"
-	bn          string // its batch norm, e.g. "layer4.0.bn2"
-	w, b        []float32
-	shape       []int
-	stride, pad int
+	spec *arch.Conv // names, shape, stride and padding
+	w, b []float32
 }
 
-// foldedBlock is a bottleneck: conv1 (1x1), conv2 (3x3), conv3 (1x1), optional
-// downsample.
-type foldedBlock struct {
-	conv1, conv2, conv3, down *foldedParam
+// shape is W's shape [out, in, k, k].
+func (p *foldedParam) shape() []int { return p.spec.WeightShape() }
+
+// foldedResNet is a ResNet50's topology with its BN-folded convolutions.
+type foldedResNet struct {
+	top   *arch.ResNet
+	convs map[string]*foldedParam // by arch.Conv.Name
 }
 
-// resnetStages are ResNet50's stages (He et al. 2015, Table 1): blocks, width, stride.
-var resnetStages = [4][3]int{{3, 64, 1}, {4, 128, 2}, {6, 256, 2}, {3, 512, 2}}
+// last is the stage that fine-tuning trains (layer4).
+func (r *foldedResNet) last() *arch.Stage { return &r.top.Stages[len(r.top.Stages)-1] }
 
-// foldConv folds batch norm bn into conv from model-file tensors.
-func foldConv(ts map[string]*tensor.Dense, conv, bn string, eps float64, stride, pad int) (*foldedParam, error) {
-	get := func(n string) ([]float32, tensor.Shape, error) {
+// foldConv folds c's batch norm into c from model-file tensors.
+func foldConv(ts map[string]*tensor.Dense, c *arch.Conv, eps float64) (*foldedParam, error) {
+	get := func(n string, shape ...int) ([]float32, error) {
 		t, ok := ts[n]
 		if !ok {
-			return nil, nil, fmt.Errorf("train: finetune: tensor %s missing", n)
+			return nil, fmt.Errorf("train: finetune: tensor %s missing", n)
 		}
 		d, ok := t.Data().([]float32)
 		if !ok {
-			return nil, nil, fmt.Errorf("train: finetune: tensor %s is not float32", n)
+			return nil, fmt.Errorf("train: finetune: tensor %s is not float32", n)
 		}
-		return d, t.Shape(), nil
+		if !t.Shape().Eq(tensor.Shape(shape)) {
+			return nil, fmt.Errorf("train: finetune: tensor %s has shape %v, want %v", n, t.Shape(), shape)
+		}
+		return d, nil
 	}
-	w, ws, err := get(conv + ".weight")
+	w, err := get(c.Name+".weight", c.WeightShape()...)
 	if err != nil {
 		return nil, err
 	}
-	gamma, _, err1 := get(bn + ".weight")
-	beta, _, err2 := get(bn + ".bias")
-	mean, _, err3 := get(bn + ".running_mean")
-	variance, _, err4 := get(bn + ".running_var")
-	if err := firstErr(err1, err2, err3, err4); err != nil {
+	gamma, err1 := get(c.BN+".weight", c.Out)
+	beta, err2 := get(c.BN+".bias", c.Out)
+	mean, err3 := get(c.BN+".running_mean", c.Out)
+	variance, err4 := get(c.BN+".running_var", c.Out)
+	if err := cmp.Or(err1, err2, err3, err4); err != nil {
 		return nil, err
 	}
 	var bias []float32
-	if b, ok := ts[conv+".bias"]; ok {
-		bias = b.Data().([]float32)
-	}
-	out := ws[0]
-	per := len(w) / out
-	p := &foldedParam{name: conv, bn: bn, w: make([]float32, len(w)), b: make([]float32, out),
-		shape: []int{ws[0], ws[1], ws[2], ws[3]}, stride: stride, pad: pad}
-	for o := 0; o < out; o++ {
-		s := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
-		for i := 0; i < per; i++ {
-			p.w[o*per+i] = float32(s * float64(w[o*per+i]))
-		}
-		b0 := 0.0
-		if bias != nil {
-			b0 = float64(bias[o])
-		}
-		p.b[o] = float32(float64(beta[o]) + s*(b0-float64(mean[o])))
-	}
-	return p, nil
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
+	if _, ok := ts[c.Name+".bias"]; ok {
+		if bias, err = get(c.Name+".bias", c.Out); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	fw, fb, err := arch.FoldBN(w, bias, gamma, beta, mean, variance, eps)
+	if err != nil {
+		return nil, fmt.Errorf("train: finetune: %s: %w", c.Name, err)
+	}
+	return &foldedParam{spec: c, w: fw, b: fb}, nil
 }
 
-// foldedResNet is a ResNet50's BN-folded convolutions.
-type foldedResNet struct {
-	stem   *foldedParam
-	stages [4][]foldedBlock
-}
-
-// foldResNet folds every conv of a ResNet50 state dict. layout says where a stage's
-// stride sits: keras-v1 strides the first 1x1, torchvision-v1.5 the 3x3.
+// foldResNet folds every conv of a ResNet50 state dict in layout (which says where a
+// stage's stride sits).
 func foldResNet(ts map[string]*tensor.Dense, layout string, eps float64) (*foldedResNet, error) {
-	r := &foldedResNet{}
-	var err error
-	if r.stem, err = foldConv(ts, "conv1", "bn1", eps, 2, 3); err != nil {
-		return nil, err
+	// fc is replaced by the head being trained, so the topology's class count is moot
+	top, err := arch.ResNet50(arch.Layout(layout), 1)
+	if err != nil {
+		return nil, fmt.Errorf("train: finetune: %w", err)
 	}
-	for l, st := range resnetStages {
-		for b := 0; b < st[0]; b++ {
-			stride := 1
-			if b == 0 {
-				stride = st[2]
-			}
-			s1, s2 := 1, stride
-			if layout == string(nn.KerasV1) {
-				s1, s2 = stride, 1
-			}
-			pre := fmt.Sprintf("layer%d.%d.", l+1, b)
-			var blk foldedBlock
-			if blk.conv1, err = foldConv(ts, pre+"conv1", pre+"bn1", eps, s1, 0); err != nil {
-				return nil, err
-			}
-			if blk.conv2, err = foldConv(ts, pre+"conv2", pre+"bn2", eps, s2, 1); err != nil {
-				return nil, err
-			}
-			if blk.conv3, err = foldConv(ts, pre+"conv3", pre+"bn3", eps, 1, 0); err != nil {
-				return nil, err
-			}
-			if b == 0 {
-				if blk.down, err = foldConv(ts, pre+"downsample.0", pre+"downsample.1", eps, stride, 0); err != nil {
-					return nil, err
-				}
-			}
-			r.stages[l] = append(r.stages[l], blk)
+	r := &foldedResNet{top: top, convs: map[string]*foldedParam{}}
+	convs := []*arch.Conv{&top.Stem}
+	for i := range top.Stages {
+		for b := range top.Stages[i].Blocks {
+			convs = append(convs, top.Stages[i].Blocks[b].Convs()...)
+		}
+	}
+	for _, c := range convs {
+		if r.convs[c.Name], err = foldConv(ts, c, eps); err != nil {
+			return nil, err
 		}
 	}
 	return r, nil
@@ -145,69 +110,61 @@ func foldResNet(ts map[string]*tensor.Dense, layout string, eps float64) (*folde
 // convNodes adds p's weight and bias to g: constants of the frozen trunk, or
 // trainable nodes sharing p's slices (so optimizer updates are what the next run sees).
 func convNodes(g *gorgonia.ExprGraph, p *foldedParam) (w, b *gorgonia.Node) {
-	w = gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(p.shape...), gorgonia.WithName(p.name+".w"),
-		gorgonia.WithValue(tensor.New(tensor.WithShape(p.shape...), tensor.WithBacking(p.w))))
-	b = gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(p.shape[0]), gorgonia.WithName(p.name+".b"),
-		gorgonia.WithValue(tensor.New(tensor.WithShape(p.shape[0]), tensor.WithBacking(p.b))))
+	shape := p.shape()
+	w = gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(shape...), gorgonia.WithName(p.spec.Name+".w"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(p.w))))
+	b = gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(shape[0]), gorgonia.WithName(p.spec.Name+".b"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(shape[0]), tensor.WithBacking(p.b))))
 	return w, b
 }
 
-// bottleneckNode adds one residual block (the residual add and last ReLU fused into
-// conv3), collecting its parameter nodes into params.
-func bottleneckNode(g *gorgonia.ExprGraph, x *gorgonia.Node, blk foldedBlock, params *[]*gorgonia.Node) (*gorgonia.Node, error) {
-	conv := func(in *gorgonia.Node, p *foldedParam, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
-		w, b := convNodes(g, p)
+// stageNode adds the blocks of stage st as arch.Residual lays them out (the residual
+// add and last ReLU fused into conv3), collecting their parameter nodes into params
+// in the order of arch.Block.Convs.
+func stageNode(g *gorgonia.ExprGraph, x *gorgonia.Node, st *arch.Stage, r *foldedResNet, params *[]*gorgonia.Node) (*gorgonia.Node, error) {
+	conv := func(in *gorgonia.Node, c *arch.Conv, res *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
+		w, b := convNodes(g, r.convs[c.Name])
 		*params = append(*params, w, b)
-		return nn.Conv2d(in, w, b, res, p.stride, p.pad, relu)
+		return nn.Conv2d(in, w, b, res, c.Stride, c.Pad, relu)
 	}
-	short := x
-	var err error
-	if blk.down != nil {
-		if short, err = conv(x, blk.down, nil, false); err != nil {
-			return nil, err
-		}
-	}
-	y, err := conv(x, blk.conv1, nil, true)
-	if err == nil {
-		y, err = conv(y, blk.conv2, nil, true)
-	}
-	if err == nil {
-		y, err = conv(y, blk.conv3, short, true)
-	}
-	return y, err
-}
-
-// trunkNode adds stem + layer1-3 (frozen) for input x [B,3,H,W].
-func trunkNode(g *gorgonia.ExprGraph, x *gorgonia.Node, r *foldedResNet) (*gorgonia.Node, error) {
-	var params []*gorgonia.Node
-	w, b := convNodes(g, r.stem)
-	y, err := nn.Conv2d(x, w, b, nil, 2, 3, true)
-	if err != nil {
-		return nil, err
-	}
-	if y, err = nn.MaxPool2d(y, 3, 2, 1); err != nil {
-		return nil, err
-	}
-	for l := 0; l < 3; l++ {
-		for _, blk := range r.stages[l] {
-			if y, err = bottleneckNode(g, y, blk, &params); err != nil {
-				return nil, err
-			}
+	y := x
+	for i := range st.Blocks {
+		var err error
+		if y, err = arch.Residual(&st.Blocks[i], y, conv); err != nil {
+			return nil, fmt.Errorf("train: %s: %w", st.Blocks[i].Name, err)
 		}
 	}
 	return y, nil
 }
 
-// layer4Node adds layer4 + global average pooling for layer3 activations x, returning
-// the pooled features and layer4's parameter nodes (W, b per conv).
+// trunkNode adds the frozen stem and every stage but the last for input x [B,3,H,W].
+func trunkNode(g *gorgonia.ExprGraph, x *gorgonia.Node, r *foldedResNet) (*gorgonia.Node, error) {
+	var params []*gorgonia.Node
+	stem, mp := &r.top.Stem, r.top.MaxPool
+	w, b := convNodes(g, r.convs[stem.Name])
+	y, err := nn.Conv2d(x, w, b, nil, stem.Stride, stem.Pad, true)
+	if err != nil {
+		return nil, err
+	}
+	if y, err = nn.MaxPool2d(y, mp.Kernel, mp.Stride, mp.Pad); err != nil {
+		return nil, err
+	}
+	trunk := r.top.Stages[:len(r.top.Stages)-1]
+	for i := range trunk {
+		if y, err = stageNode(g, y, &trunk[i], r, &params); err != nil {
+			return nil, err
+		}
+	}
+	return y, nil
+}
+
+// layer4Node adds the last stage + global average pooling for the trunk's activations
+// x, returning the pooled features and the stage's parameter nodes (W, b per conv).
 func layer4Node(g *gorgonia.ExprGraph, x *gorgonia.Node, r *foldedResNet) (*gorgonia.Node, []*gorgonia.Node, error) {
 	var params []*gorgonia.Node
-	y := x
-	var err error
-	for _, blk := range r.stages[3] {
-		if y, err = bottleneckNode(g, y, blk, &params); err != nil {
-			return nil, nil, err
-		}
+	y, err := stageNode(g, x, r.last(), r, &params)
+	if err != nil {
+		return nil, nil, err
 	}
 	f, err := nn.GlobalAvgPool(y)
 	return f, params, err
@@ -389,15 +346,14 @@ func extractLayer3(ctx context.Context, r *foldedResNet, spec data.Spec, ds *dat
 	return set, nil
 }
 
-// layer4Params lists the trainable slices in graph order (layer4 W,b… then head),
-// with the decay mask (weights yes, biases no).
+// layer4Params lists the trainable slices in graph order (the last stage's W,b… in
+// arch.Block.Convs order, then the head), with the decay mask (weights yes, biases no).
 func layer4Params(r *foldedResNet, h *Head) ([][]float32, []bool) {
 	var ps [][]float32
-	for _, blk := range r.stages[3] {
-		for _, p := range []*foldedParam{blk.down, blk.conv1, blk.conv2, blk.conv3} {
-			if p != nil {
-				ps = append(ps, p.w, p.b)
-			}
+	for _, blk := range r.last().Blocks {
+		for _, c := range blk.Convs() {
+			p := r.convs[c.Name]
+			ps = append(ps, p.w, p.b)
 		}
 	}
 	for l := range h.W {
@@ -577,22 +533,20 @@ func layer4Tensors(r *foldedResNet, orig map[string]*tensor.Dense, eps float64) 
 		}
 		return tensor.New(tensor.WithShape(n), tensor.WithBacking(d))
 	}
-	for _, blk := range r.stages[3] {
-		for _, p := range []*foldedParam{blk.down, blk.conv1, blk.conv2, blk.conv3} {
-			if p == nil {
-				continue
-			}
-			n := p.shape[0]
-			out[p.name+".weight"] = tensor.New(tensor.WithShape(p.shape...), tensor.WithBacking(append([]float32(nil), p.w...)))
+	for _, blk := range r.last().Blocks {
+		for _, c := range blk.Convs() {
+			p := r.convs[c.Name]
+			n := c.Out
+			out[c.Name+".weight"] = tensor.New(tensor.WithShape(p.shape()...), tensor.WithBacking(append([]float32(nil), p.w...)))
 			beta := tensor.New(tensor.WithShape(n), tensor.WithBacking(append([]float32(nil), p.b...)))
-			if _, ok := orig[p.name+".bias"]; ok {
-				out[p.name+".bias"] = beta
+			if _, ok := orig[c.Name+".bias"]; ok {
+				out[c.Name+".bias"] = beta
 				beta = vec(n, 0)
 			}
-			out[p.bn+".weight"] = vec(n, 1)
-			out[p.bn+".bias"] = beta
-			out[p.bn+".running_mean"] = vec(n, 0)
-			out[p.bn+".running_var"] = vec(n, float32(1-eps))
+			out[c.BN+".weight"] = vec(n, 1)
+			out[c.BN+".bias"] = beta
+			out[c.BN+".running_mean"] = vec(n, 0)
+			out[c.BN+".running_var"] = vec(n, float32(1-eps))
 		}
 	}
 	return out

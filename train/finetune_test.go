@@ -1,9 +1,12 @@
 package train
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -12,6 +15,7 @@ import (
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/testenv"
 	"github.com/autotag/autotag/nn"
+	"github.com/autotag/autotag/nn/arch"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -79,20 +83,20 @@ func TestFoldedGraphMatchesRunner(t *testing.T) {
 // central finite differences of the loss.
 func TestLayer4GradientsNumerically(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	mk := func(name string, out, in, k, stride, pad int) *foldedParam {
-		p := &foldedParam{name: name, shape: []int{out, in, k, k}, stride: stride, pad: pad,
-			w: make([]float32, out*in*k*k), b: make([]float32, out)}
+	blk := arch.NewBottleneck("b", 4, 3, 2, arch.KerasV1) // 4 → 3 → 12 channels, projection
+	r := &foldedResNet{top: &arch.ResNet{Stages: []arch.Stage{{Name: "layer4", Out: 12, Blocks: []arch.Block{blk}}}},
+		convs: map[string]*foldedParam{}}
+	for _, c := range r.top.Stages[0].Blocks[0].Convs() {
+		p := &foldedParam{spec: c, w: make([]float32, c.Out*c.In*c.Kernel*c.Kernel), b: make([]float32, c.Out)}
 		for i := range p.w {
 			p.w[i] = float32(rng.NormFloat64() * 0.5)
 		}
 		for i := range p.b {
 			p.b[i] = float32(rng.NormFloat64() * 0.1)
 		}
-		return p
+		r.convs[c.Name] = p
 	}
-	r := &foldedResNet{}
-	r.stages[3] = []foldedBlock{{conv1: mk("c1", 3, 4, 1, 2, 0), conv2: mk("c2", 3, 3, 3, 1, 1), conv3: mk("c3", 8, 3, 1, 1, 0), down: mk("d", 8, 4, 1, 2, 0)}}
-	h := NewHead(HeadSpec{}, 8, 3, 1)
+	h := NewHead(HeadSpec{}, 12, 3, 1)
 	loss, _ := NewLoss("wbce")
 	shape := []int{4, 6, 6}
 	g, err := newLayer4Graph(r, h, loss, 2, shape, true)
@@ -154,9 +158,9 @@ func TestLayer4TensorsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, blk := range r.stages[3] {
-			blk.conv2.w[0] += 0.5 // "training" changed it
-			blk.conv3.b[1] -= 0.25
+		for _, blk := range r.last().Blocks {
+			r.convs[blk.Conv2.Name].w[0] += 0.5 // "training" changed it
+			r.convs[blk.Conv3.Name].b[1] -= 0.25
 		}
 		for name, v := range layer4Tensors(r, ts, eps) {
 			if _, ok := ts[name]; !ok {
@@ -168,20 +172,49 @@ func TestLayer4TensorsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, blk := range r.stages[3] {
-			b2 := r2.stages[3][i]
-			for _, pair := range [][2]*foldedParam{{blk.conv1, b2.conv1}, {blk.conv2, b2.conv2}, {blk.conv3, b2.conv3}} {
+		for _, blk := range r.last().Blocks {
+			for _, c := range blk.Convs() {
+				pair := [2]*foldedParam{r.convs[c.Name], r2.convs[c.Name]}
 				for j := range pair[0].w {
 					if d := math.Abs(float64(pair[0].w[j] - pair[1].w[j])); d > 1e-5*(1+math.Abs(float64(pair[0].w[j]))) {
-						t.Fatalf("%s %s weight %d: %v vs %v", layout, pair[0].name, j, pair[0].w[j], pair[1].w[j])
+						t.Fatalf("%s %s weight %d: %v vs %v", layout, pair[0].spec.Name, j, pair[0].w[j], pair[1].w[j])
 					}
 				}
 				for j := range pair[0].b {
 					if d := math.Abs(float64(pair[0].b[j] - pair[1].b[j])); d > 1e-5*(1+math.Abs(float64(pair[0].b[j]))) {
-						t.Fatalf("%s %s bias %d: %v vs %v", layout, pair[0].name, j, pair[0].b[j], pair[1].b[j])
+						t.Fatalf("%s %s bias %d: %v vs %v", layout, pair[0].spec.Name, j, pair[0].b[j], pair[1].b[j])
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestFoldResNetRejectsBadTensors: a backbone tensor of the wrong shape or a batch
+// norm whose running_var + eps is not positive is an error naming it, not a panic or
+// NaN weights that train silently.
+func TestFoldResNetRejectsBadTensors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a full random ResNet50")
+	}
+	m := nn.NewResNet50(nn.Config{Layout: nn.TorchvisionV15})
+	good := nn.RandomParams(m, 2)
+	for _, c := range []struct {
+		name   string
+		tensor *tensor.Dense
+		want   string
+	}{
+		{"layer4.0.conv2.weight", tensor.New(tensor.WithShape(512, 512, 1, 1), tensor.WithBacking(make([]float32, 512*512))), "layer4.0.conv2.weight"},
+		{"layer3.1.bn2.running_mean", tensor.New(tensor.WithShape(255), tensor.WithBacking(make([]float32, 255))), "layer3.1.bn2.running_mean"},
+		{"layer2.1.bn1.running_var", tensor.New(tensor.WithShape(128), tensor.WithBacking(slices.Repeat([]float32{-2}, 128))), "layer2.1.conv1"},
+		{"bn1.running_var", tensor.New(tensor.WithShape(64), tensor.WithBacking(slices.Repeat([]float32{float32(math.NaN())}, 64))), "conv1"},
+		{"layer1.0.bn3.weight", tensor.New(tensor.WithShape(256), tensor.WithBacking(make([]float64, 256))), "layer1.0.bn3.weight"},
+	} {
+		ts := maps.Clone(good)
+		ts[c.name] = c.tensor
+		_, err := foldResNet(ts, string(nn.TorchvisionV15), 1e-5)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("bad %s: error %v, want one naming %s", c.name, err, c.want)
 		}
 	}
 }

@@ -1,13 +1,15 @@
 // Package weights reads and writes model files: the native safetensors format with
 // autotag metadata, importers (TF.js layers model, torchvision .pth, timm/HF
 // safetensors), the known-checkpoint registry and downloads, the model cache, and
-// ONNX export. It knows files and tensor names, not layers.
+// ONNX export. It knows files and tensor names, not layers: which tensors a ResNet50
+// holds and how its graph runs come from nn/arch, the engine-free topology nn builds from.
 package weights
 
 import (
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/nn/arch"
 )
 
 // FormatName and FormatVersion identify native autotag model files
@@ -17,10 +19,10 @@ const (
 	FormatVersion = "1"
 )
 
-// Layouts of ResNet50 weights; see nn for what each means.
+// Layouts of ResNet50 weights; see nn/arch for what each means.
 const (
-	LayoutKerasV1        = "keras-v1"
-	LayoutTorchvisionV15 = "torchvision-v1.5"
+	LayoutKerasV1        = string(arch.KerasV1)
+	LayoutTorchvisionV15 = string(arch.TorchvisionV15)
 )
 
 // Metadata is the __metadata__ of a native model file. Every field is stored as a

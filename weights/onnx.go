@@ -11,14 +11,15 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/internal/atomicfile"
+	"github.com/autotag/autotag/nn/arch"
 )
 
 // ONNX export writes a standard ModelProto by hand with protowire, field numbers
 // from onnx/onnx.proto3 (ONNX 1.8+, IR version 7, default-domain opset 13). The
-// graph is ResNet50 in either layout (He et al. 2015; keras-v1 strides on the first
-// 1x1 conv of a stage and a bias on every conv, torchvision-v1.5 strides on the
-// 3x3), with BatchNormalization nodes or BN folded into the convolutions (Ioffe &
-// Szegedy 2015: y = γ(x−μ)/√(σ²+ε)+β is affine per channel). Input "input" is
+// graph is ResNet50 in either layout, laid out by walking nn/arch's topology (the one
+// nn's runner walks), with BatchNormalization nodes or BN folded into the
+// convolutions by arch.FoldBN (Ioffe & Szegedy 2015: y = γ(x−μ)/√(σ²+ε)+β is affine
+// per channel). Input "input" is
 // NCHW float32 preprocessed as the model's metadata says, with symbolic batch,
 // height and width; outputs "logits" [N,C] and "probabilities" [N,C] after the
 // model's activation.
@@ -110,87 +111,84 @@ func EncodeONNX(m *Model, opt ONNXOptions) ([]byte, error) {
 	if eps <= 0 {
 		return nil, fmt.Errorf("metadata bn_eps %g must be positive", eps)
 	}
+	top, err := arch.ResNet50(arch.Layout(md.Layout), classes)
+	if err != nil {
+		return nil, err
+	}
 	g := &onnxGraph{names: map[string]bool{}}
-	keras := md.Layout == LayoutKerasV1
 	f32 := func(name string) []float32 { v, _ := float32Data(m.Tensors[name]); return v }
 
-	// convBN emits conv (+bias) and batch norm (or the folded conv) and returns the
-	// output name.
-	convBN := func(in, conv, bn string, k, stride, pad int, out string) string {
-		w := m.Tensors[conv+".weight"]
-		shape := []int(w.Shape())
+	// conv emits convolution c with its batch norm (or folded into it), then adds res
+	// when given and applies ReLU when asked; it returns the name of the output.
+	conv := func(in string, c *arch.Conv, res string, relu bool) (string, error) {
+		shape := c.WeightShape()
+		out := c.BN + "_out"
+		convOut := out
 		inputs := []string{in}
 		if opt.FoldBN {
-			fw, fb := foldBN(f32(conv+".weight"), biasOrNil(m.Tensors, conv+".bias"), f32(bn+".weight"), f32(bn+".bias"),
-				f32(bn+".running_mean"), f32(bn+".running_var"), eps)
-			g.addInit(conv+".weight", shape, fw)
-			g.addInit(conv+".bias", []int{shape[0]}, fb)
-			inputs = append(inputs, conv+".weight", conv+".bias")
+			fw, fb, err := arch.FoldBN(f32(c.Name+".weight"), biasOrNil(m.Tensors, c.Name+".bias"), f32(c.BN+".weight"), f32(c.BN+".bias"),
+				f32(c.BN+".running_mean"), f32(c.BN+".running_var"), eps)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", c.BN, err)
+			}
+			g.addInit(c.Name+".weight", shape, fw)
+			g.addInit(c.Name+".bias", []int{c.Out}, fb)
+			inputs = append(inputs, c.Name+".weight", c.Name+".bias")
 		} else {
-			g.addInit(conv+".weight", shape, f32(conv+".weight"))
-			inputs = append(inputs, conv+".weight")
-			if _, ok := m.Tensors[conv+".bias"]; ok {
-				g.addInit(conv+".bias", []int{shape[0]}, f32(conv+".bias"))
-				inputs = append(inputs, conv+".bias")
+			convOut = c.Name + "_out"
+			g.addInit(c.Name+".weight", shape, f32(c.Name+".weight"))
+			inputs = append(inputs, c.Name+".weight")
+			if _, ok := m.Tensors[c.Name+".bias"]; ok {
+				g.addInit(c.Name+".bias", []int{c.Out}, f32(c.Name+".bias"))
+				inputs = append(inputs, c.Name+".bias")
 			}
 		}
-		convOut := out
-		if !opt.FoldBN {
-			convOut = conv + "_out"
-		}
-		g.nodes = append(g.nodes, onnxNode{op: "Conv", name: conv, inputs: inputs, outs: []string{convOut},
+		g.nodes = append(g.nodes, onnxNode{op: "Conv", name: c.Name, inputs: inputs, outs: []string{convOut},
 			ints: map[string][]int64{
-				"kernel_shape": {int64(k), int64(k)}, "strides": {int64(stride), int64(stride)},
-				"pads": {int64(pad), int64(pad), int64(pad), int64(pad)}, "dilations": {1, 1},
+				"kernel_shape": {int64(c.Kernel), int64(c.Kernel)}, "strides": {int64(c.Stride), int64(c.Stride)},
+				"pads": {int64(c.Pad), int64(c.Pad), int64(c.Pad), int64(c.Pad)}, "dilations": {1, 1},
 			},
 			int1: map[string]int64{"group": 1}})
-		if opt.FoldBN {
-			return out
+		if !opt.FoldBN {
+			for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
+				g.addInit(c.BN+"."+p, []int{c.Out}, f32(c.BN+"."+p))
+			}
+			g.nodes = append(g.nodes, onnxNode{op: "BatchNormalization", name: c.BN,
+				inputs:  []string{convOut, c.BN + ".weight", c.BN + ".bias", c.BN + ".running_mean", c.BN + ".running_var"},
+				outs:    []string{out},
+				floats1: map[string]float32{"epsilon": float32(eps)}})
 		}
-		for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
-			g.addInit(bn+"."+p, []int{shape[0]}, f32(bn+"."+p))
+		if res != "" {
+			g.nodes = append(g.nodes, onnxNode{op: "Add", name: c.Name + ".add", inputs: []string{out, res}, outs: []string{c.Name + ".add_out"}})
+			out = c.Name + ".add_out"
 		}
-		g.nodes = append(g.nodes, onnxNode{op: "BatchNormalization", name: bn,
-			inputs:  []string{convOut, bn + ".weight", bn + ".bias", bn + ".running_mean", bn + ".running_var"},
-			outs:    []string{out},
-			floats1: map[string]float32{"epsilon": float32(eps)}})
-		return out
-	}
-	relu := func(in, out string) string {
-		g.nodes = append(g.nodes, onnxNode{op: "Relu", name: out, inputs: []string{in}, outs: []string{out}})
-		return out
+		if relu {
+			g.nodes = append(g.nodes, onnxNode{op: "Relu", name: c.Name + ".relu", inputs: []string{out}, outs: []string{c.Name + ".relu_out"}})
+			out = c.Name + ".relu_out"
+		}
+		return out, nil
 	}
 
-	x := relu(convBN("input", "conv1", "bn1", 7, 2, 3, "bn1_out"), "relu1_out")
+	x, err := conv("input", &top.Stem, "", true)
+	if err != nil {
+		return nil, err
+	}
+	mp := top.MaxPool
 	g.nodes = append(g.nodes, onnxNode{op: "MaxPool", name: "maxpool", inputs: []string{x}, outs: []string{"maxpool_out"},
-		ints: map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}})
+		ints: map[string][]int64{"kernel_shape": {int64(mp.Kernel), int64(mp.Kernel)}, "strides": {int64(mp.Stride), int64(mp.Stride)},
+			"pads": {int64(mp.Pad), int64(mp.Pad), int64(mp.Pad), int64(mp.Pad)}}})
 	x = "maxpool_out"
-	for l, blocks := range resnet50Blocks {
-		for b := range blocks {
-			p := fmt.Sprintf("layer%d.%d", l+1, b)
-			stride := 1
-			if l > 0 && b == 0 {
-				stride = 2
+	for _, st := range top.Stages {
+		for b := range st.Blocks {
+			if x, err = arch.Residual(&st.Blocks[b], x, conv); err != nil {
+				return nil, err
 			}
-			s1, s2 := 1, stride // torchvision v1.5: stride on the 3x3
-			if keras {
-				s1, s2 = stride, 1 // Keras: stride on the first 1x1
-			}
-			y := relu(convBN(x, p+".conv1", p+".bn1", 1, s1, 0, p+".bn1_out"), p+".relu1_out")
-			y = relu(convBN(y, p+".conv2", p+".bn2", 3, s2, 1, p+".bn2_out"), p+".relu2_out")
-			y = convBN(y, p+".conv3", p+".bn3", 1, 1, 0, p+".bn3_out")
-			short := x
-			if b == 0 {
-				short = convBN(x, p+".downsample.0", p+".downsample.1", 1, stride, 0, p+".downsample_out")
-			}
-			g.nodes = append(g.nodes, onnxNode{op: "Add", name: p + ".add", inputs: []string{y, short}, outs: []string{p + ".add_out"}})
-			x = relu(p+".add_out", p+".out")
 		}
 	}
 	g.nodes = append(g.nodes,
 		onnxNode{op: "GlobalAveragePool", name: "avgpool", inputs: []string{x}, outs: []string{"avgpool_out"}},
 		onnxNode{op: "Flatten", name: "flatten", inputs: []string{"avgpool_out"}, outs: []string{"features"}, int1: map[string]int64{"axis": 1}})
-	g.addInit("fc.weight", []int{classes, 2048}, f32("fc.weight"))
+	g.addInit("fc.weight", []int{classes, arch.FeatureDim}, f32("fc.weight"))
 	g.addInit("fc.bias", []int{classes}, f32("fc.bias"))
 	g.nodes = append(g.nodes, onnxNode{op: "Gemm", name: "fc", inputs: []string{"features", "fc.weight", "fc.bias"}, outs: []string{"logits"},
 		int1: map[string]int64{"transB": 1}})
@@ -212,27 +210,6 @@ func biasOrNil(ts map[string]*tensor.Dense, name string) []float32 {
 		return v
 	}
 	return nil
-}
-
-// foldBN folds inference batch norm into the preceding convolution: per output
-// channel o, s = γ/√(σ²+ε), W' = s·W, b' = s·(b−μ)+β (computed in float64).
-func foldBN(w, b, gamma, beta, mean, variance []float32, eps float64) ([]float32, []float32) {
-	outC := len(gamma)
-	per := len(w) / outC
-	fw := make([]float32, len(w))
-	fb := make([]float32, outC)
-	for o := range outC {
-		s := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
-		for i := range per {
-			fw[o*per+i] = float32(float64(w[o*per+i]) * s)
-		}
-		bias := 0.0
-		if b != nil {
-			bias = float64(b[o])
-		}
-		fb[o] = float32((bias-float64(mean[o]))*s + float64(beta[o]))
-	}
-	return fw, fb
 }
 
 // encodeModel serializes the ModelProto.

@@ -227,11 +227,17 @@ func TestExportONNXStructure(t *testing.T) {
 	}
 }
 
-func TestFoldBN(t *testing.T) {
-	// One output channel, two weights: W' = s·W, b' = s·(b−μ)+β with s = γ/√(σ²+ε).
-	w, b := foldBN([]float32{1, 2}, []float32{0.5}, []float32{2}, []float32{0.25}, []float32{1.5}, []float32{3}, 1)
-	if w[0] != 1 || w[1] != 2 || b[0] != -0.75 {
-		t.Errorf("foldBN = %v %v", w, b)
+// TestExportONNXFoldRejectsBadVariance: folding a batch norm whose running_var + eps
+// is not positive is an error naming it, not NaN weights in the exported file.
+func TestExportONNXFoldRejectsBadVariance(t *testing.T) {
+	m := randomResNet50(t, LayoutTorchvisionV15, 3, 2)
+	m.Tensors["layer3.2.bn2.running_var"].Float32s()[7] = -1
+	if _, err := EncodeONNX(m, ONNXOptions{FoldBN: true}); err == nil || !strings.Contains(err.Error(), "layer3.2.bn2") {
+		t.Errorf("EncodeONNX with running_var -1: error %v, want one naming layer3.2.bn2", err)
+	}
+	// unfolded, the statistics travel as they are and ONNX Runtime judges them
+	if _, err := EncodeONNX(m, ONNXOptions{}); err != nil {
+		t.Errorf("EncodeONNX without folding: %v", err)
 	}
 }
 

@@ -7,68 +7,34 @@ import (
 	"strings"
 
 	"gorgonia.org/tensor"
+
+	"github.com/autotag/autotag/nn/arch"
 )
 
 // TensorSpec is one tensor a ResNet50 file must hold: its torchvision name and shape.
-type TensorSpec struct {
-	Name  string
-	Shape []int
-}
-
-// resnet50Blocks is the number of bottleneck blocks in layer1..layer4 (He et al.
-// 2015, "Deep Residual Learning for Image Recognition", Table 1, 50-layer column).
-var resnet50Blocks = [4]int{3, 4, 6, 3}
+type TensorSpec = arch.TensorSpec
 
 // ResNet50Tensors lists the tensors of a ResNet50 with numClasses outputs in
 // torchvision's state_dict order and names (torchvision/models/resnet.py), without
-// num_batches_tracked. The keras-v1 layout adds a bias to every convolution.
+// num_batches_tracked, as nn/arch lays the network out. The keras-v1 layout adds a
+// bias to every convolution.
 func ResNet50Tensors(layout string, numClasses int) ([]TensorSpec, error) {
-	var convBias bool
-	switch layout {
-	case LayoutKerasV1:
-		convBias = true
-	case LayoutTorchvisionV15:
-	default:
-		return nil, fmt.Errorf("unknown layout %q (want %q or %q)", layout, LayoutKerasV1, LayoutTorchvisionV15)
+	r, err := arch.ResNet50(arch.Layout(layout), numClasses)
+	if err != nil {
+		return nil, err
 	}
-	if numClasses < 1 {
-		return nil, fmt.Errorf("numClasses %d < 1", numClasses)
-	}
-	var out []TensorSpec
-	conv := func(name string, o, i, k int) {
-		out = append(out, TensorSpec{name + ".weight", []int{o, i, k, k}})
-		if convBias {
-			out = append(out, TensorSpec{name + ".bias", []int{o}})
-		}
-	}
-	bn := func(name string, c int) {
-		for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
-			out = append(out, TensorSpec{name + "." + p, []int{c}})
-		}
-	}
-	conv("conv1", 64, 3, 7)
-	bn("bn1", 64)
-	in := 64
-	for l, blocks := range resnet50Blocks {
-		w := 64 << l
-		for b := range blocks {
-			p := fmt.Sprintf("layer%d.%d.", l+1, b)
-			conv(p+"conv1", w, in, 1)
-			bn(p+"bn1", w)
-			conv(p+"conv2", w, w, 3)
-			bn(p+"bn2", w)
-			conv(p+"conv3", 4*w, w, 1)
-			bn(p+"bn3", 4*w)
-			if b == 0 {
-				conv(p+"downsample.0", 4*w, in, 1)
-				bn(p+"downsample.1", 4*w)
-			}
-			in = 4 * w
-		}
-	}
-	out = append(out, TensorSpec{"fc.weight", []int{numClasses, 2048}}, TensorSpec{"fc.bias", []int{numClasses}})
-	return out, nil
+	return r.Tensors(), nil
 }
+
+// kerasStages is the Keras layout's stages, which bound the block letters of Keras
+// tensor names (res4f is layer3's sixth and last block).
+var kerasStages = func() []arch.Stage {
+	r, err := arch.ResNet50(arch.KerasV1, 1)
+	if err != nil {
+		panic(err) // a constant, valid layout
+	}
+	return r.Stages
+}()
 
 // CheckResNet50 checks that ts holds exactly the float32 tensors of a ResNet50 in
 // layout with numClasses outputs. The error names every missing, extra and

@@ -219,7 +219,7 @@ func TestHuggingFaceNames(t *testing.T) {
 	specs, _ := ResNet50Tensors(LayoutTorchvisionV15, 1000)
 	inverse := map[string]string{}
 	for s := range 4 {
-		for b := range resnet50Blocks[s] {
+		for b := range len(kerasStages[s].Blocks) {
 			for i := range 3 {
 				for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
 					inverse[fmt.Sprintf("layer%d.%d.bn%d.%s", s+1, b, i+1, p)] = fmt.Sprintf("resnet.encoder.stages.%d.layers.%d.layer.%d.normalization.%s", s, b, i, p)

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/nn/arch"
 )
 
 // importOptions describe where a state_dict came from, for its metadata. Zero
@@ -61,11 +62,11 @@ func stateDictToModel(ts map[string]*tensor.Dense, opt importOptions) (*Model, e
 	}
 	meta := Metadata{
 		Format: FormatName, FormatVersion: FormatVersion, Arch: "resnet50", Layout: layout,
-		BNEps: 1e-5, Preprocess: data.TorchvisionSpec(), Activation: "softmax",
+		BNEps: arch.Layout(layout).DefaultBNEps(), Preprocess: data.TorchvisionSpec(), Activation: "softmax",
 		Source: opt.Source, CreatedBy: createdBy(), Classes: opt.Classes,
 	}
 	if layout == LayoutKerasV1 {
-		meta.BNEps, meta.Preprocess = 1e-3, data.CaffeSpec()
+		meta.Preprocess = data.CaffeSpec()
 	}
 	if opt.Preprocess != nil {
 		meta.Preprocess = *opt.Preprocess

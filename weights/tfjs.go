@@ -444,7 +444,7 @@ func kerasToTorchvision(name string) (string, tensorConv, bool) {
 	}
 	stage := int(m[2][0] - '0')
 	block := int(m[3][0] - 'a')
-	if block >= resnet50Blocks[stage-2] {
+	if block >= len(kerasStages[stage-2].Blocks) {
 		return "", nil, false
 	}
 	prefix := fmt.Sprintf("layer%d.%d.", stage-1, block)

@@ -17,6 +17,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/nn/arch"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -76,7 +77,7 @@ func Tensors(classes int) (map[string]*tensor.Dense, error) {
 	for k, v := range backbone.tensors {
 		out[k] = v
 	}
-	out["fc.weight"], out["fc.bias"] = Linear(classes, 2048, 7)
+	out["fc.weight"], out["fc.bias"] = Linear(classes, arch.FeatureDim, 7)
 	return out, nil
 }
 
