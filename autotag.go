@@ -183,7 +183,7 @@ func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
 	if head != nil {
 		classes = head.classes()
 	}
-	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(bbMeta.Layout), BNEps: bbMeta.BNEps, NumClasses: fcb.Shape().TotalSize()})
+	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(bbMeta.Layout), BNEps: bbMeta.BNEps, NumClasses: fcb.Shape().TotalSize(), Engine: o.engine})
 	if err := net.Bind(backbone); err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func open(ctx context.Context, path string, o options) (_ *Tagger, err error) {
 	// Batches run data-parallel on one pool of single-threaded runners shared by every
 	// worker (nn.Pool): the workers' batches overlap on its threads, so none idles at
 	// a batch's end while another batch waits.
-	if threads := nn.DataParallelThreads(o.batch); threads > 0 {
+	if threads := net.DataParallelThreads(o.batch); threads > 0 {
 		if t.shared, err = net.NewPool(threads, spec.Crop, spec.Crop); err != nil {
 			return nil, err
 		}
