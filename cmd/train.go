@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gorgonia.org/gorgonia"
 
-	"github.com/autotag/autotag/nn/gemm"
 	"github.com/autotag/autotag/train"
 	"github.com/autotag/autotag/weights"
 )
@@ -97,10 +95,6 @@ func newTrainCmd() *cobra.Command {
 				o.CacheDir = filepath.Join(weights.Home(), "features")
 			}
 			o.Config = cfg
-			// the head's matrix products in Gorgonia go through nn/gemm rather than
-			// gonum's pure-Go BLAS (≈2× faster for an MLP head here; runs stay
-			// bit-identical, see train.TestReproducibleWithGemmBLAS)
-			gorgonia.Use(gemm.BLAS{})
 			o.Log = slog.New(slog.NewTextHandler(c.ErrOrStderr(), nil))
 			if quiet {
 				o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
