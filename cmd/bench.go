@@ -19,8 +19,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { register(newBenchCmd) }
-
 // benchResult is one (threads, batch) measurement of `autotag bench`; the JSON shape is
 // shared with testdata/bench/ort_bench.js so the two can be compared line by line.
 type benchResult struct {

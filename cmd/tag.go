@@ -24,8 +24,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { register(newTagCmd) }
-
 // tagFlags are the flags of `autotag tag`.
 type tagFlags struct {
 	model      string

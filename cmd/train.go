@@ -14,8 +14,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { register(newTrainCmd) }
-
 func newTrainCmd() *cobra.Command {
 	var (
 		o               train.RunOptions
