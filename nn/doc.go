@@ -2,7 +2,7 @@
 // Residual Learning for Image Recognition", arXiv:1512.03385) in the two weight layouts
 // we meet in practice, built as a Gorgonia expression graph of custom, fused operators.
 //
-// Stock Gorgonia runs ResNet50 about 20x slower than ONNX Runtime (DESIGN.md §3): it
+// Stock Gorgonia runs ResNet50 many times slower than ONNX Runtime (DESIGN.md §3): it
 // im2cols every convolution, transposes after each one, broadcasts biases by copying
 // and re-allocates every intermediate on every run. The operators here instead
 //
