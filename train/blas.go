@@ -21,7 +21,10 @@ var gemmBLAS sync.Once
 // and machine reads, with no per-graph or per-VM choice, so it cannot be scoped to one
 // training run. It is safe to set for everyone: gemm.BLAS is gonum's BLAS with only
 // Sgemm replaced, and results stay bit-identical run to run
-// (TestReproducibleWithGemmBLAS). Run calls it before building its first graph.
+// (TestReproducibleWithGemmBLAS). Every head graph (newStepGraph) and Run, before
+// fine-tuning's graphs, call it first, so every process that trains does so on the
+// same BLAS: a run resumed in another process continues bit for bit
+// (TestKillAndResume).
 func useGemmBLAS() {
 	gemmBLAS.Do(func() { gorgonia.Use(gemm.BLAS{}) })
 }
