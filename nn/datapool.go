@@ -8,7 +8,7 @@ import (
 
 // Pool is a set of single-threaded batch-1 runners, one per thread, each on its own
 // goroutine, taking images from one shared queue. Data-parallel runners (NewRunner
-// under DataParallel, NewPooledRunner) hand their images to a pool. Several runners
+// unless Engine.DisableDataParallel, NewPooledRunner) hand their images to a pool. Several runners
 // may share one pool and run Forward at the same time; their batches then overlap: a
 // thread that has finished its share of one batch starts on the next batch's images
 // instead of waiting at the first batch's end, the barrier that otherwise idles a
