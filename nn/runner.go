@@ -22,9 +22,10 @@ type Runner struct {
 	input        *tensor.Dense
 	feats, logit *gorgonia.Node
 
-	// pool, when set (see DataParallelThreads and NewPooledRunner), runs Forward's images on
-	// its single-threaded batch-1 runners, gathering their outputs into featBuf and
-	// logitBuf; the fields above are then unused. ownPool: Close closes the pool.
+	// pool, when set (see DataParallelThreads and NewPooledRunner), runs Forward's
+	// images on its single-threaded batch-1 runners, gathering their outputs into
+	// featBuf and logitBuf; the fields above are then unused. ownPool: Close closes
+	// the pool.
 	pool              *Pool
 	ownPool           bool
 	featBuf, logitBuf []float32
