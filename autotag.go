@@ -91,7 +91,7 @@ func Open(ctx context.Context, model string, opts ...Option) (*Tagger, error) {
 // open builds a Tagger on the model file at path: model.OpenFile does everything
 // that depends on the file, then the label selector and the runners.
 func open(ctx context.Context, path string, o options) (*Tagger, error) {
-	m, err := model.OpenFile(ctx, path, model.Options{})
+	m, err := model.OpenFile(ctx, path, model.Options{Engine: o.engine})
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func newSelector(m *model.Model, o options) (*Selector, error) {
 // waits. On error the caller closes what was built.
 func (t *Tagger) startWorkers(ctx context.Context) error {
 	m, o := t.model, t.opts
-	if threads := nn.DataParallelThreads(o.batch); threads > 0 {
+	if threads := m.Net.DataParallelThreads(o.batch); threads > 0 {
 		var err error
 		if t.shared, err = m.NewPool(threads); err != nil {
 			return err

@@ -1,6 +1,10 @@
 package autotag
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/autotag/autotag/nn"
+)
 
 // Option configures Open.
 type Option func(*options) error
@@ -16,6 +20,7 @@ type options struct {
 	rules     *Rules
 	rulesSet  bool // WithRules or WithoutRules was given
 	fast      bool // WithFastDecode was given
+	engine    nn.Engine
 }
 
 // DefaultWorkers is the number of forward passes a Tagger runs at once unless
@@ -130,13 +135,24 @@ func WithoutRules() Option {
 // inverse DCT, colour and resampling work of big photos; the probabilities are then
 // close to, not identical with, those of a full decode: on the shared photos (at
 // half the scale) they move as much as downscaling the photo 2× with an exact box
-// filter first would — the top-1 class stayed the same for 41 of 44 — and about twice
-// as much as re-encoding it at JPEG quality 90 (TestReducedDecodeAgreement). Off by
+// filter first would, top-1 classes almost always kept, and about twice as much as
+// re-encoding it at JPEG quality 90 (TestReducedDecodeAgreement measures both). Off by
 // default. Either way only the part of the photo the centre crop reads is
 // reconstructed, which changes nothing.
 func WithFastDecode() Option {
 	return func(o *options) error {
 		o.fast = true
+		return nil
+	}
+}
+
+// WithEngine chooses the engine's kernels for this Tagger's network (see nn.Engine;
+// the default, the zero Engine, has every optimisation on). Results agree to float32
+// rounding whichever kernels run; it exists for measurements and for CPUs where an
+// optimisation does not pay.
+func WithEngine(e nn.Engine) Option {
+	return func(o *options) error {
+		o.engine = e
 		return nil
 	}
 }

@@ -20,8 +20,6 @@ import (
 	"github.com/autotag/autotag/nn/gemm"
 )
 
-func init() { register(newBenchCmd) }
-
 // benchResult is one (threads, batch) measurement of `autotag bench`; the JSON shape is
 // shared with testdata/bench/ort_bench.js so the two can be compared line by line.
 type benchResult struct {
@@ -86,11 +84,8 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer func(prev bool) { nn.DataParallel = prev }(nn.DataParallel)
-			defer func(prev bool) { nn.Winograd = prev }(nn.Winograd)
-			defer func(prev bool) { nn.FusedGEMM = prev }(nn.FusedGEMM)
-			nn.Winograd = winograd != "off" // Bind transforms the 3x3 weights only if set
-			m, name, err := benchModel(c.Context(), model)
+			// Bind keeps Winograd weights unless no configuration uses them
+			m, name, err := benchModel(c.Context(), model, nn.Engine{DisableWinograd: winograd == "off"})
 			if err != nil {
 				return err
 			}
@@ -108,9 +103,8 @@ func newBenchCmd() *cobra.Command {
 								if err := c.Context().Err(); err != nil {
 									return err
 								}
-								// runners read these when built
-								nn.Winograd, nn.FusedGEMM, nn.DataParallel = wino, fu, d
-								r, err := benchOne(m, t, b, size, time.Duration(seconds*float64(time.Second)))
+								e := nn.Engine{DisableWinograd: !wino, DisableFusedGEMM: !fu, DisableDataParallel: !d}
+								r, err := benchOne(m.WithEngine(e), t, b, size, time.Duration(seconds*float64(time.Second)))
 								if err != nil {
 									return err
 								}
@@ -136,7 +130,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&size, "size", 224, "input height and width")
 	f.StringVar(&winograd, "winograd", "on", "Winograd F(2x2,3x3) for stride-1 3x3 convolutions: on, off or both (A/B in one run)")
 	f.StringVar(&fused, "fused", "on", "GEMM with fused bias/residual/ReLU epilogue for batches > 1: on, off or both (A/B in one run)")
-	f.StringVar(&dp, "data-parallel", "on", "batches split image-wise between single-threaded batch-1 runners (nn.DataParallel): on, off or both (A/B in one run)")
+	f.StringVar(&dp, "data-parallel", "on", "batches split image-wise between single-threaded batch-1 runners (nn.Engine.DisableDataParallel): on, off or both (A/B in one run)")
 	return c
 }
 
@@ -168,13 +162,13 @@ func parseInts(s string) ([]int, error) {
 
 // benchModel opens the named model through package model (a head-only file brings
 // its cached backbone; the backbone is what runs), or random keras-v1 weights when
-// name is "".
-func benchModel(ctx context.Context, name string) (*nn.ResNet50, string, error) {
+// name is "", with engine e.
+func benchModel(ctx context.Context, name string, e nn.Engine) (*nn.ResNet50, string, error) {
 	if name == "" {
-		m := nn.NewResNet50(nn.Config{Layout: nn.KerasV1})
+		m := nn.NewResNet50(nn.Config{Layout: nn.KerasV1, Engine: e})
 		return m, "random keras-v1", m.Bind(nn.RandomParams(m, 1))
 	}
-	m, err := model.Open(ctx, name, model.Options{FeaturesOnly: true})
+	m, err := model.Open(ctx, name, model.Options{FeaturesOnly: true, Engine: e})
 	if err != nil {
 		return nil, "", err
 	}

@@ -99,3 +99,31 @@ func TestBenchHeadOnlyModel(t *testing.T) {
 		t.Errorf("unexpected report %+v", rep)
 	}
 }
+
+// TestBenchABInOneProcess runs every engine combination (--winograd, --fused,
+// --data-parallel both) in one bench run: each gets its own row, the engine being
+// chosen per runner rather than by package switches.
+func TestBenchABInOneProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a ResNet50")
+	}
+	out, _, err := runCLI(t, "", "bench", "--json", "--batch", "2", "--threads", "1", "--size", "64", "--seconds", "0",
+		"--winograd", "both", "--fused", "both", "--data-parallel", "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bad JSON %q: %v", out, err)
+	}
+	seen := map[[3]bool]bool{}
+	for _, r := range rep.Results {
+		if r.MsPerImage <= 0 {
+			t.Errorf("row %+v has no time", r)
+		}
+		seen[[3]bool{r.Winograd, r.Fused, r.DataParallel}] = true
+	}
+	if len(rep.Results) != 8 || len(seen) != 8 {
+		t.Errorf("%d rows, %d distinct engines; want 8 and 8", len(rep.Results), len(seen))
+	}
+}

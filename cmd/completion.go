@@ -6,8 +6,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newCompletionCmd) }
-
 // newCompletionCmd replaces cobra's default completion command with one whose help
 // says how to install the script for each shell.
 func newCompletionCmd() *cobra.Command {

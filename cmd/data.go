@@ -4,8 +4,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newDataCmd) }
-
 // datasetSpecHelp documents the dataset SPEC syntax for every data subcommand.
 const datasetSpecHelp = `Dataset SPECs:
   coco:ANNOTATIONS.json:IMAGE_DIR              COCO instances JSON (2014/2017)

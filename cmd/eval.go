@@ -15,8 +15,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { register(newEvalCmd) }
-
 func newEvalCmd() *cobra.Command {
 	var (
 		model, spec, jsonOut, plots, cache string

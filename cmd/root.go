@@ -1,6 +1,6 @@
 // Package cmd is the autotag command tree (cobra). Every subcommand lives in its own
-// file, registers itself with register in an init function, and returns errors from
-// RunE; Execute renders them once.
+// file, is listed once in commands (root.go), and returns errors from RunE; Execute
+// renders them once.
 package cmd
 
 import (
@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -17,11 +16,19 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// subcommands holds the constructors registered by the files of this package.
-var subcommands []func() *cobra.Command
-
-// register adds a subcommand constructor; call it from an init function.
-func register(newCmd func() *cobra.Command) { subcommands = append(subcommands, newCmd) }
+// commands are the constructors of autotag's subcommands, in the order --help lists
+// them (cobra's, by name); a new command is one more line here.
+var commands = []func() *cobra.Command{
+	newBenchCmd,
+	newCompletionCmd,
+	newDataCmd,
+	newEvalCmd,
+	newServeCmd,
+	newTagCmd,
+	newTrainCmd,
+	newVersionCmd,
+	newWeightsCmd,
+}
 
 // exitError carries a specific exit status out of a RunE (for example "some files
 // failed" is status 1 without being a usage error).
@@ -45,10 +52,9 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	for _, newCmd := range subcommands {
+	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
 	}
-	sort.Slice(root.Commands(), func(i, j int) bool { return root.Commands()[i].Name() < root.Commands()[j].Name() })
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return applyEnv(c) }
 	decorateHelp(root)
 	return root

@@ -19,8 +19,6 @@ import (
 	"github.com/autotag/autotag/serve"
 )
 
-func init() { register(newServeCmd) }
-
 // serveFlags are the flags of `autotag serve`.
 type serveFlags struct {
 	cfg       serve.Config

@@ -26,8 +26,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { register(newTagCmd) }
-
 // tagFlags are the flags of `autotag tag`.
 type tagFlags struct {
 	model      string

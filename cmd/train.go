@@ -9,14 +9,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gorgonia.org/gorgonia"
 
-	"github.com/autotag/autotag/nn/gemm"
 	"github.com/autotag/autotag/train"
 	"github.com/autotag/autotag/weights"
 )
-
-func init() { register(newTrainCmd) }
 
 func newTrainCmd() *cobra.Command {
 	var (
@@ -95,10 +91,6 @@ func newTrainCmd() *cobra.Command {
 				o.CacheDir = filepath.Join(weights.Home(), "features")
 			}
 			o.Config = cfg
-			// the head's matrix products in Gorgonia go through nn/gemm rather than
-			// gonum's pure-Go BLAS (≈2× faster for an MLP head here; runs stay
-			// bit-identical, see train.TestReproducibleWithGemmBLAS)
-			gorgonia.Use(gemm.BLAS{})
 			o.Log = slog.New(slog.NewTextHandler(c.ErrOrStderr(), nil))
 			if quiet {
 				o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))

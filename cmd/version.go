@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newVersionCmd) }
-
 // Link-time stamps for builds that carry no VCS information (a source tarball, a
 // container build without .git, -buildvcs=false):
 //

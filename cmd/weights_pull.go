@@ -12,8 +12,6 @@ import (
 	"github.com/autotag/autotag/weights"
 )
 
-func init() { registerWeights(newWeightsPullCmd) }
-
 func newWeightsPullCmd() *cobra.Command {
 	var list, keep, force bool
 	var budget int64

@@ -1,17 +1,15 @@
 package data_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/autotag/autotag/data"
 )
 
-// A synthetic dataset written as a csv: dataset, loaded back, and fed through the
-// training loader with augmentation, class weights and repeat-factor sampling.
+// A synthetic dataset written as a csv: dataset, loaded back, with class weights,
+// repeat-factor sampling and one augmented view as a model input.
 func Example() {
 	dir, _ := os.MkdirTemp("", "autotag-example")
 	defer os.RemoveAll(dir)
@@ -28,25 +26,22 @@ func Example() {
 	_ = posWeight
 	sampler, _ := data.NewRepeatFactorSampler(ds, 0.1, 7)
 
+	order := sampler.Epoch(0)
+
 	aug := data.DefaultAugment(64)
-	spec224 := data.TorchvisionSpec()
-	loader, err := data.NewLoader(data.LoaderConfig{
-		Dataset: ds, Spec: spec224, Augment: &aug, BatchSize: 8, Sampler: sampler, Seed: 7,
-	})
+	img, err := data.DecodeFile(ds.Records[order[0]].Path, data.DecodeOptions{})
 	if err != nil {
 		panic(err)
 	}
-	it := loader.Epoch(context.Background(), 0)
-	defer it.Close()
-	b, err := it.Next()
-	if err != nil && err != io.EOF {
+	x := make([]float32, 3*aug.Size*aug.Size) // NCHW, one image
+	if err := aug.ApplyTensor(img, data.TorchvisionSpec(), 7, 0, 0, x); err != nil {
 		panic(err)
 	}
-	fmt.Println("batch:", b.N, "images of", len(b.X)/b.N, "floats,", len(b.Y)/b.N, "targets each")
+	fmt.Println("view:", len(x), "floats")
 	// Output:
 	// 24 images, 12 classes, first: red circle
 	// problems: 0
-	// batch: 8 images of 12288 floats, 12 targets each
+	// view: 12288 floats
 }
 
 // Decoding with the pixel cap and preprocessing for a model.

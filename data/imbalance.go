@@ -55,35 +55,6 @@ func RepeatFactors(ds *Dataset, t float64) ([]float64, error) {
 	return ri, nil
 }
 
-// Sampler yields the record indices one epoch visits, in order.
-type Sampler interface {
-	Epoch(epoch int) []int
-}
-
-// ShuffleSampler visits every record once per epoch in a seeded random order.
-type ShuffleSampler struct {
-	N    int
-	Seed uint64
-}
-
-// Epoch is a permutation of 0..N-1 that depends only on (Seed, epoch).
-func (s ShuffleSampler) Epoch(epoch int) []int {
-	r := rand.New(rand.NewPCG(s.Seed, uint64(epoch)))
-	return r.Perm(s.N)
-}
-
-// SequentialSampler visits records 0..N-1 in order (evaluation).
-type SequentialSampler struct{ N int }
-
-// Epoch is 0..N-1.
-func (s SequentialSampler) Epoch(int) []int {
-	idx := make([]int, s.N)
-	for i := range idx {
-		idx[i] = i
-	}
-	return idx
-}
-
 // RepeatFactorSampler oversamples images of rare classes: each epoch, image i appears
 // floor(r_i) times plus once more with probability frac(r_i) (stochastic rounding,
 // as in Detectron2's RepeatFactorTrainingSampler), in shuffled order. The draw

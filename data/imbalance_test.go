@@ -80,15 +80,3 @@ func TestRepeatFactors(t *testing.T) {
 		t.Errorf("image 7 drawn %.3f times per epoch, want %.3f", mean, math.Sqrt(5))
 	}
 }
-
-func TestSamplers(t *testing.T) {
-	s := ShuffleSampler{N: 50, Seed: 1}
-	a, b := s.Epoch(0), s.Epoch(1)
-	if slices.Equal(a, b) || !slices.Equal(a, s.Epoch(0)) {
-		t.Error("shuffle is not seeded per epoch")
-	}
-	slices.Sort(a)
-	if !slices.Equal(a, SequentialSampler{N: 50}.Epoch(0)) {
-		t.Error("shuffle is not a permutation")
-	}
-}

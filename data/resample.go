@@ -15,7 +15,7 @@ import (
 // columns of the window and the source rows and columns they read. Every kept output
 // byte is the same float64 arithmetic in the same order, so the result is the same
 // bit for bit as cropping the full resize; TestResampleCropMatchesImaging checks it.
-// Unlike imaging it runs on the calling goroutine (the server and the loaders already
+// Unlike imaging it runs on the calling goroutine (the server and the tagger already
 // decode and preprocess several images at once) and reuses its buffers.
 
 // tap is one source sample and its weight in an output sample (imaging's indexWeight).

@@ -49,6 +49,9 @@ type Options struct {
 	// ImageNet fc, a trained head) is ignored, so Head is nil and Classes and
 	// Activation are empty.
 	FeaturesOnly bool
+	// Engine chooses the network's kernels (nn.Engine; the zero value has every
+	// optimisation on). Runners made by WithEngine views share the bound weights.
+	Engine nn.Engine
 }
 
 // Open resolves nameOrPath (a model file, or a cached name; "" is the default model,
@@ -65,8 +68,7 @@ func Open(ctx context.Context, nameOrPath string, o Options) (*Model, error) {
 	return m, nil
 }
 
-// OpenFile opens the model file at path. nn reads its engine settings (e.g.
-// nn.Winograd) while binding, so set them before calling.
+// OpenFile opens the model file at path, its network bound with o.Engine.
 func OpenFile(ctx context.Context, path string, o Options) (*Model, error) {
 	f, sum, err := loadFile(path)
 	if err != nil {
@@ -92,7 +94,7 @@ func OpenFile(ctx context.Context, path string, o Options) (*Model, error) {
 			return nil, err
 		}
 	}
-	if m.Net, err = bindBackbone(m.Backbone.Meta, backbone); err != nil {
+	if m.Net, err = bindBackbone(m.Backbone.Meta, backbone, o.Engine); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -176,14 +178,14 @@ func (m *Model) joinBackbone(own map[string]*tensor.Dense) (map[string]*tensor.D
 // bindBackbone builds nn's ResNet50 for meta's layout and binds the backbone tensors.
 // The classifier runs as the Head on the pooled features; nn binds a classifier
 // strictly, so the graph gets a 1-wide zero placeholder in its place.
-func bindBackbone(meta weights.Metadata, backbone map[string]*tensor.Dense) (*nn.ResNet50, error) {
+func bindBackbone(meta weights.Metadata, backbone map[string]*tensor.Dense, e nn.Engine) (*nn.ResNet50, error) {
 	ts := make(map[string]*tensor.Dense, len(backbone)+2)
 	for name, d := range backbone {
 		ts[name] = d
 	}
 	ts["fc.weight"] = tensor.New(tensor.WithShape(1, nn.FeatureDim), tensor.WithBacking(make([]float32, nn.FeatureDim)))
 	ts["fc.bias"] = tensor.New(tensor.WithShape(1), tensor.WithBacking(make([]float32, 1)))
-	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(meta.Layout), BNEps: meta.BNEps, NumClasses: 1})
+	net := nn.NewResNet50(nn.Config{Layout: nn.Layout(meta.Layout), BNEps: meta.BNEps, NumClasses: 1, Engine: e})
 	if err := net.Bind(ts); err != nil {
 		return nil, err
 	}

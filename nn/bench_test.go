@@ -59,17 +59,15 @@ func randSlice(n int, rng *rand.Rand) []float32 {
 }
 
 // BenchmarkConv runs every distinct convolution of ResNet50 at batch 1 with packed
-// weights and the fused epilogue (unless FusedGEMM is off).
-func BenchmarkConv(b *testing.B) { benchConv(b) }
+// weights and the fused epilogue.
+func BenchmarkConv(b *testing.B) { benchConv(b, true) }
 
 // BenchmarkConvUnfused is BenchmarkConv with im2col + GEMM + a separate epilogue.
 func BenchmarkConvUnfused(b *testing.B) {
-	defer func(prev bool) { FusedGEMM = prev }(FusedGEMM)
-	FusedGEMM = false
-	benchConv(b)
+	benchConv(b, false)
 }
 
-func benchConv(b *testing.B) {
+func benchConv(b *testing.B, fused bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range resnetConvShapes() {
 		ho := convOutSize(s.h, s.k, s.stride, s.pad)
@@ -80,6 +78,7 @@ func benchConv(b *testing.B) {
 			bias := randSlice(s.cout, rng)
 			y := make([]float32, s.cout*ho*ho)
 			ws := newWorkspace()
+			ws.fused = fused
 			packed := gemm.PackA(false, s.cout, s.cin*s.k*s.k, w, s.cin*s.k*s.k)
 			g := convGeom{batch: 1, c: s.cin, h: s.h, w: s.h, o: s.cout, k: s.k, s: s.stride, p: s.pad, inCNHW: true, outCNHW: true}
 			flops := 2 * float64(s.cout*s.cin*s.k*s.k*ho*ho)

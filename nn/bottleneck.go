@@ -97,21 +97,21 @@ func (f *foldedBottleneck) conv(c *arch.Conv) *foldedConv {
 	return f.down
 }
 
-// fold folds each batch norm into its convolution.
-func (b *Bottleneck) fold() (*foldedBottleneck, error) {
+// fold folds each batch norm into its convolution (wino: keep Winograd weights, see foldBatchNorm).
+func (b *Bottleneck) fold(wino bool) (*foldedBottleneck, error) {
 	f := &foldedBottleneck{spec: b.spec}
 	var err error
-	if f.conv1, err = foldBatchNorm(b.Conv1, b.BN1); err != nil {
+	if f.conv1, err = foldBatchNorm(b.Conv1, b.BN1, wino); err != nil {
 		return nil, err
 	}
-	if f.conv2, err = foldBatchNorm(b.Conv2, b.BN2); err != nil {
+	if f.conv2, err = foldBatchNorm(b.Conv2, b.BN2, wino); err != nil {
 		return nil, err
 	}
-	if f.conv3, err = foldBatchNorm(b.Conv3, b.BN3); err != nil {
+	if f.conv3, err = foldBatchNorm(b.Conv3, b.BN3, wino); err != nil {
 		return nil, err
 	}
 	if b.Downsample != nil {
-		if f.down, err = foldBatchNorm(b.Downsample.Conv, b.Downsample.BN); err != nil {
+		if f.down, err = foldBatchNorm(b.Downsample.Conv, b.Downsample.BN, wino); err != nil {
 			return nil, fmt.Errorf("%s.downsample: %w", b.Name, err)
 		}
 	}

@@ -50,7 +50,7 @@ func TestBottleneckGolden(t *testing.T) {
 			if n := len(blk.slots()); n != len(fx.Params) {
 				t.Fatalf("block has %d tensors, fixture %d", n, len(fx.Params))
 			}
-			fb, err := blk.fold()
+			fb, err := blk.fold(true)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -126,7 +126,7 @@ func (op *convOp) Do(inputs ...gorgonia.Value) (v gorgonia.Value, err error) {
 	defer guard(op, &err)
 	if op.ws != nil && op.ws.serial {
 		// A pool runner holds its thread for a whole forward pass (tens of ms); a
-		// turn for the scheduler at every convolution (about every 1.5 ms at 224²)
+		// turn for the scheduler at every convolution (a few dozen per forward pass)
 		// lets a server's network goroutines run at once without a spare scheduler
 		// slot. With nothing else runnable it returns at once.
 		runtime.Gosched()

@@ -8,13 +8,13 @@ import (
 
 // Pool is a set of single-threaded batch-1 runners, one per thread, each on its own
 // goroutine, taking images from one shared queue. Data-parallel runners (NewRunner
-// under DataParallel, NewPooledRunner) hand their images to a pool. Several runners
-// may share one pool and run Forward at the same time; their batches then overlap: a
-// thread that has finished its share of one batch starts on the next batch's images
-// instead of waiting at the first batch's end, the barrier that otherwise idles a
-// core at every batch's tail while the last image finishes on the other. The queue is
-// first in, first out, and each call queues all its images at once, so an earlier
-// batch's images are all taken before a later one's.
+// unless Engine.DisableDataParallel, NewPooledRunner) hand their images to a pool.
+// Several runners may share one pool and run Forward at the same time; their batches
+// then overlap: a thread that has finished its share of one batch starts on the next
+// batch's images instead of waiting at the first batch's end, the barrier that
+// otherwise idles a core at every batch's tail while the last image finishes on the
+// other. The queue is first in, first out, and each call queues all its images at
+// once, so an earlier batch's images are all taken before a later one's.
 type Pool struct {
 	runners   []*Runner
 	tasks     chan poolTask // buffered: a call queues all its images at once

@@ -2,7 +2,7 @@
 // Residual Learning for Image Recognition", arXiv:1512.03385) in the two weight layouts
 // we meet in practice, built as a Gorgonia expression graph of custom, fused operators.
 //
-// Stock Gorgonia runs ResNet50 about 20x slower than ONNX Runtime (DESIGN.md §3): it
+// Stock Gorgonia runs ResNet50 many times slower than ONNX Runtime (DESIGN.md §3): it
 // im2cols every convolution, transposes after each one, broadcasts biases by copying
 // and re-allocates every intermediate on every run. The operators here instead
 //
@@ -22,7 +22,7 @@
 //     runners; the non-GEMM loops run on the GEMM's worker goroutines
 //     (gemm.ParallelFor);
 //   - run a batch as single-threaded batch-1 runners side by side, one per thread
-//     (DataParallel), so that the threads never wait for each other inside the
+//     (Engine.DisableDataParallel turns it off), so that the threads never wait for each other inside the
 //     network; the runners form a Pool fed from one queue, which several batch
 //     runners may share (NewPooledRunner) so that concurrent batches overlap instead
 //     of idling a thread at each batch's end, and they yield to the Go scheduler at

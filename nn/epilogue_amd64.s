@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // func epilogueAVX2(y, r []float32, bias float32, relu bool)

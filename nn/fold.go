@@ -19,14 +19,15 @@ type foldedConv struct {
 	shape               *tensor.Dense    // the unfolded weight [out, in, k, k]: shape only
 	b                   *tensor.Dense    // b' [out]
 	packed              *gemm.PackedA    // W' [out, in·k·k] packed as the GEMM's left operand
-	wino                *winogradWeights // W' Winograd-transformed, for 3x3/1/1 when Winograd
+	wino                *winogradWeights // W' Winograd-transformed, for 3x3/1/1 unless DisableWinograd
 	in, out             int
 	kernel, stride, pad int
 }
 
 // foldBatchNorm folds inference-mode batch normalisation into the convolution before
-// it (arch.FoldBN) and packs the result for the GEMM.
-func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
+// it (arch.FoldBN) and packs the result for the GEMM; withWino also keeps the
+// weights Winograd-transformed where a runner may use them.
+func foldBatchNorm(c *Conv2D, bn *BatchNorm, withWino bool) (*foldedConv, error) {
 	fw, fb, err := foldWeights(c, bn)
 	if err != nil {
 		return nil, err
@@ -34,7 +35,7 @@ func foldBatchNorm(c *Conv2D, bn *BatchNorm) (*foldedConv, error) {
 	out, in, k := c.Out(), c.In(), c.Kernel
 	per := in * k * k
 	var wino *winogradWeights
-	if Winograd && k == 3 && c.Stride == 1 && c.Pad == 1 && min(in, out) >= winogradMinChannels {
+	if withWino && k == 3 && c.Stride == 1 && c.Pad == 1 && min(in, out) >= winogradMinChannels {
 		wino = newWinogradWeights(fw, out, in)
 	}
 	name := c.Weight.Name[:len(c.Weight.Name)-len(".weight")]

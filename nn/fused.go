@@ -2,18 +2,11 @@ package nn
 
 import "github.com/autotag/autotag/nn/gemm"
 
-// FusedGEMM makes runners built while it is set (for batches > 1) apply bias /
-// residual / ReLU to each block of a convolution's output while it is still in cache
-// (fusedEpilogue.apply, called by gemm.SgemmPackedAFused) instead of in a separate
-// pass. It exists as a switch for benchmarks (autotag bench --fused); both paths
-// compute the same sums.
-var FusedGEMM = true
-
 // implicitIm2col makes the fused path also fill B block by block (fillState.fill, an
-// implicit GEMM) instead of unrolling it into the workspace first. Off: measured on 2
-// cores at batch 1 it was 1.4-2x slower on every 3x3 shape than the plane-copy im2col
-// followed by the GEMM's own packing (the fill runs per output-row segment, and a
-// transposed product fills the same block on each thread).
+// implicit GEMM) instead of unrolling it into the workspace first. Off: at batch 1 it
+// was slower on every 3x3 shape than the plane-copy im2col followed by the GEMM's own
+// packing (the fill runs per output-row segment, and a transposed product fills the
+// same block on each thread). Re-measure with BenchmarkConv with it set.
 var implicitIm2col = false
 
 // fillState is the im2col source of an implicit GEMM: the B matrix of a group of

@@ -17,7 +17,8 @@ const (
 	TorchvisionV15 = arch.TorchvisionV15
 )
 
-// Config selects the layout, the batch-norm epsilon and the width of the classifier.
+// Config selects the layout, the batch-norm epsilon, the width of the classifier and
+// the engine's kernels.
 type Config struct {
 	// Layout is KerasV1 or TorchvisionV15.
 	Layout Layout
@@ -25,6 +26,9 @@ type Config struct {
 	BNEps float64
 	// NumClasses is the number of outputs of the fc head; 0 means 1000 (ImageNet).
 	NumClasses int
+	// Engine chooses the kernels of Bind and of the runners built from the model (the
+	// zero value: all optimisations on).
+	Engine Engine
 }
 
 // withDefaults fills the zero fields of c from its layout.

@@ -217,7 +217,7 @@ func TestONNXBatchNorm(t *testing.T) {
 			conv.Weight.Value = denseOf(id, ch, ch, 1, 1)
 			bn.Weight.Value, bn.Bias.Value = denseOf(in[1].data, ch), denseOf(in[2].data, ch)
 			bn.RunningMean.Value, bn.RunningVar.Value = denseOf(in[3].data, ch), denseOf(in[4].data, ch)
-			f, err := foldBatchNorm(conv, bn)
+			f, err := foldBatchNorm(conv, bn, true)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -78,9 +78,11 @@ type workspace struct {
 }
 
 // newWorkspace returns an empty workspace with its callbacks bound; its convolutions
-// fuse the epilogue if FusedGEMM is set.
+// fuse the epilogue (bias / residual / ReLU applied by fusedEpilogue.apply, called by
+// gemm.SgemmPackedAFused, to each block of the output while it is in cache), the
+// default Engine; a Runner sets fused from its model's Engine.
 func newWorkspace() *workspace {
-	ws := &workspace{fused: FusedGEMM}
+	ws := &workspace{fused: true}
 	ws.fillFn, ws.epiFn = ws.fs.fill, ws.fe.apply
 	return ws
 }

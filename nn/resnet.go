@@ -131,14 +131,15 @@ func (m *ResNet50) Bind(params map[string]*tensor.Dense) error {
 
 // fold builds the BN-folded convolutions the runners use.
 func (m *ResNet50) fold() error {
-	stem, err := foldBatchNorm(m.Conv1, m.BN1)
+	wino := !m.Config.Engine.DisableWinograd
+	stem, err := foldBatchNorm(m.Conv1, m.BN1, wino)
 	if err != nil {
 		return err
 	}
 	var blocks [4][]*foldedBottleneck
 	for l, layer := range m.Layers {
 		for _, b := range layer {
-			f, err := b.fold()
+			f, err := b.fold(wino)
 			if err != nil {
 				return err
 			}

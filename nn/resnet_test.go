@@ -84,18 +84,16 @@ func TestModelIsItsTopology(t *testing.T) {
 }
 
 func TestForwardBatchConsistent(t *testing.T) {
-	defer func(prev bool) { DataParallel = prev }(DataParallel)
 	defer gemm.SetThreads(0)
 	gemm.SetThreads(2) // data-parallel runners need 2 threads (GOMAXPROCS may be 1)
 	for _, dp := range []bool{false, true} {
-		DataParallel = dp
-		testForwardBatchConsistent(t)
+		testForwardBatchConsistent(t, Engine{DisableDataParallel: !dp})
 	}
 }
 
-func testForwardBatchConsistent(t *testing.T) {
+func testForwardBatchConsistent(t *testing.T, e Engine) {
 	for _, layout := range []Layout{KerasV1, TorchvisionV15} {
-		m := NewResNet50(Config{Layout: layout, NumClasses: 7})
+		m := NewResNet50(Config{Layout: layout, NumClasses: 7, Engine: e})
 		if err := m.Bind(randomParams(m, 2)); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +199,6 @@ func TestRunnersShareWeightsConcurrently(t *testing.T) {
 // to its batch, each giving what a batch-1 runner gives, and that a single-graph runner
 // refuses a short batch.
 func TestFlexibleRunner(t *testing.T) {
-	defer func(prev bool) { DataParallel = prev }(DataParallel)
 	defer gemm.SetThreads(0)
 	gemm.SetThreads(2)
 	m := NewResNet50(Config{Layout: KerasV1, NumClasses: 5})
@@ -215,7 +212,6 @@ func TestFlexibleRunner(t *testing.T) {
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	DataParallel = false
 	r1, err := m.NewRunner(1, h, w)
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +225,7 @@ func TestFlexibleRunner(t *testing.T) {
 		}
 		want = append(want, slices.Clone(l))
 	}
-	single, err := m.NewRunner(batch, h, w)
+	single, err := m.WithEngine(Engine{DisableDataParallel: true}).NewRunner(batch, h, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +236,6 @@ func TestFlexibleRunner(t *testing.T) {
 	if _, _, err := single.Forward(x[:2*img]); err == nil {
 		t.Error("a single-graph runner of batch 3 accepted 2 images")
 	}
-	DataParallel = true
 	dp, err := m.NewRunner(batch, h, w)
 	if err != nil {
 		t.Fatal(err)

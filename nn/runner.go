@@ -2,10 +2,8 @@ package nn
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/autotag/autotag/nn/arch"
-	"github.com/autotag/autotag/nn/gemm"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -26,42 +24,20 @@ type Runner struct {
 	input        *tensor.Dense
 	feats, logit *gorgonia.Node
 
-	// pool, when set (see DataParallel and NewPooledRunner), runs Forward's images on
-	// its single-threaded batch-1 runners, gathering their outputs into featBuf and
-	// logitBuf; the fields above are then unused. ownPool: Close closes the pool.
+	// pool, when set (see DataParallelThreads and NewPooledRunner), runs Forward's
+	// images on its single-threaded batch-1 runners, gathering their outputs into
+	// featBuf and logitBuf; the fields above are then unused. ownPool: Close closes
+	// the pool.
 	pool              *Pool
 	ownPool           bool
 	featBuf, logitBuf []float32
 }
 
-// DataParallel makes NewRunner, for batches of two images or more, build a Pool of
-// single-threaded batch-1 runners, one per thread the GEMM may use (gemm.Threads,
-// capped by GOMAXPROCS and the batch), which run side by side, each taking the next
-// image, instead of one graph whose every layer is split between the threads. The threads then
-// never wait for each other inside the network (one hand-off per batch instead of
-// several per layer), and each runs at batch 1's per-image cost, the lowest on this
-// project's 2-core machine (measured at 1 thread: batch 1 82 ms/image, one batch-8
-// graph 88); results are identical to batch 1's. It costs a batch-1 runner's memory per
-// thread and batch 1's ~390 small allocations per image (the tape machine's). It
-// exists as a switch for benchmarks (autotag bench --data-parallel); runners read it
-// when built.
-var DataParallel = true
-
-// DataParallelThreads is the number of single-threaded runners NewRunner gives a
-// batch of this size under DataParallel (gemm.Threads, capped by GOMAXPROCS and the
-// batch), or 0 when it builds one graph instead (DataParallel off, or batch 1).
-func DataParallelThreads(batch int) int {
-	if !DataParallel || batch < 2 {
-		return 0
-	}
-	return max(1, min(gemm.Threads(), runtime.GOMAXPROCS(0), batch))
-}
-
 // NewRunner compiles the bound model for batch images of height×width pixels. It
 // checks the activation shape after the stem and after each stage and returns an
-// error naming the stage if one is off.
+// error naming the stage if one is off. m.Config.Engine, read now, picks its kernels.
 func (m *ResNet50) NewRunner(batch, height, width int) (*Runner, error) {
-	if t := DataParallelThreads(batch); t > 0 && m.Bound() {
+	if t := m.DataParallelThreads(batch); t > 0 && m.Bound() {
 		return m.newDataParallelRunner(batch, height, width, t)
 	}
 	return m.newRunner(batch, height, width, 4, false)
@@ -110,9 +86,9 @@ func (m *ResNet50) newRunner(batch, height, width, stages int, serial bool) (*Ru
 	r.input = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(batch, 3, height, width))
 	x := gorgonia.NewTensor(r.g, tensor.Float32, 4, gorgonia.WithName("input"), gorgonia.WithValue(r.input))
 	ws := newWorkspace()
-	// measured on 2 Xeon cores: the fused epilogue gains ~10% at batch 8 and loses
-	// 2-7% at batch 1 (its blocks are narrow there)
-	ws.fused = FusedGEMM && batch > 1
+	// the fused epilogue pays only at batch > 1: at batch 1 its blocks are narrow
+	// (re-measure with autotag bench --fused both --batch 1,8)
+	ws.fused = !m.Config.Engine.DisableFusedGEMM && batch > 1
 	ws.serial = serial
 	if err := r.build(x, ws); err != nil {
 		return nil, err
@@ -131,7 +107,7 @@ func (m *ResNet50) newRunner(batch, height, width, stages int, serial bool) (*Ru
 // build lays out the network (He et al. 2015, Table 1) on the graph.
 func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 	m := r.model
-	gb := &graphBuilder{g: r.g, ws: ws}
+	gb := &graphBuilder{g: r.g, ws: ws, noWino: m.Config.Engine.DisableWinograd}
 	top := m.Topology
 	h, w := top.MaxPool.OutSize(top.Stem.OutSize(r.h)), top.MaxPool.OutSize(top.Stem.OutSize(r.w))
 	y, err := gb.stem(x, m.stem)
@@ -173,6 +149,8 @@ func (r *Runner) build(x *gorgonia.Node, ws *workspace) error {
 type graphBuilder struct {
 	g  *gorgonia.ExprGraph
 	ws *workspace
+	// noWino: no convolution uses the Winograd weights (Engine.DisableWinograd)
+	noWino bool
 }
 
 // conv adds a fused CNHW convolution with c's folded weights (constant nodes whose
@@ -194,7 +172,7 @@ func (gb *graphBuilder) convLayout(x *gorgonia.Node, c *foldedConv, res *gorgoni
 	w := gorgonia.NewTensor(gb.g, tensor.Float32, 4, gorgonia.WithName(c.name+".weight"), gorgonia.WithValue(c.shape))
 	b := gorgonia.NewVector(gb.g, tensor.Float32, gorgonia.WithName(c.name+".bias"), gorgonia.WithValue(c.b))
 	proto := convOp{stride: c.stride, pad: c.pad, relu: relu, inCNHW: inCNHW, outCNHW: true, ws: gb.ws, packed: c.packed}
-	if s := x.Shape(); Winograd && c.wino != nil && s[1]*((s[2]+1)/2)*((s[3]+1)/2) >= winogradMinTiles {
+	if s := x.Shape(); !gb.noWino && c.wino != nil && s[1]*((s[2]+1)/2)*((s[3]+1)/2) >= winogradMinTiles {
 		proto.wino = c.wino
 	}
 	return conv2d(x, w, b, res, proto)
@@ -221,7 +199,7 @@ func checkShape(stage string, n *gorgonia.Node, dims ...int) error {
 func (r *Runner) Batch() int { return r.batch }
 
 // Flexible reports whether Forward also takes fewer images than Batch, from 1 up:
-// a data-parallel runner (see DataParallel) does, a single graph does not.
+// a data-parallel runner (see DataParallelThreads) does, a single graph does not.
 func (r *Runner) Flexible() bool { return r.pool != nil }
 
 // Forward runs the network on x, batch×3×H×W float32 in NCHW order (already

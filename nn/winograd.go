@@ -13,27 +13,23 @@ import (
 // the batch: 16 multiplies per 4 outputs instead of 36 (2.25x fewer flops), and the
 // input is copied 4x (V) instead of 9x (im2col). The bias / residual / ReLU epilogue is
 // fused into the output transform. F(2x2,3x3) keeps float32 error at the level of the
-// direct method (larger tiles, F(4x4,3x3), lose ~2 more digits).
+// direct method (larger tiles, F(4x4,3x3), lose about two more digits).
 //
 //	Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
 //	G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //	Aᵀ = [1 1 1 0; 0 1 −1 −1]
 //
-// Bind transforms the weights when Winograd is set (16/9 of the 3x3 weights, ~78 MB
-// for ResNet50's layer2-4); runners built while it is set use them for convolutions
-// with at least winogradMinChannels channels and winogradMinTiles tiles in the batch.
-
-// Winograd enables the F(2x2,3x3) path for stride-1 3x3 convolutions of models bound
-// and runners built while it is true. Results match the im2col path to float32
-// rounding; it exists as a switch for benchmarks (autotag bench --winograd).
-var Winograd = true
+// Bind transforms the weights unless Engine.DisableWinograd is set (16/9 of the 3x3
+// weights of ResNet50's layer2-4); runners whose Engine allows it use them for
+// convolutions with at least winogradMinChannels channels and winogradMinTiles tiles
+// in the batch. Results match the im2col path to float32 rounding.
 
 // winogradMinTiles is the fewest tiles (GEMM columns) for which a Runner picks Winograd.
 // Since the 16 products are shared out whole between the threads (winoMulTask), not
-// each split, Winograd wins at batch 1 too, down to layer4's 16 tiles: measured on this
-// 2-core EPYC at 1 thread, batch 1 went from 88 to 81 ms/image with layer2-4 on it (and
-// was slower with layer4 left out). Split per product, 16 narrow GEMMs had lost to one
-// wide im2col GEMM at batch 1.
+// each split, Winograd wins at batch 1 too, down to layer4's 16 tiles (and batch 1 was
+// slower with layer4 left out); split per product, 16 narrow GEMMs had lost to one
+// wide im2col GEMM at batch 1. Re-measure with autotag bench --winograd both --batch 1
+// --threads 1 after changing it.
 const winogradMinTiles = 16
 
 // winogradMinChannels is the fewest channels for which Winograd pays: the transforms

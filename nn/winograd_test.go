@@ -48,9 +48,8 @@ func TestRunnerUsesWinograd(t *testing.T) {
 	if err := m.Bind(randomParams(m, 4)); err != nil {
 		t.Fatal(err)
 	}
-	defer func(prev bool) { DataParallel = prev }(DataParallel)
-	DataParallel = false               // one graph for the batch
-	r, err := m.NewRunner(2, 224, 224) // layer2: 2·196 tiles, layer3: 2·49, layer4: 2·16
+	// one graph for the batch; layer2: 2·196 tiles, layer3: 2·49, layer4: 2·16
+	r, err := m.WithEngine(Engine{DisableDataParallel: true}).NewRunner(2, 224, 224)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,22 @@ import (
 )
 
 // BenchmarkEpochMLP measures one epoch of an MLP head (2048-1024-512-80) on 343
-// images, the size of the issue-5 experiment.
+// images, the size of the issue-5 experiment, with Gorgonia's matrix products on
+// gonum's BLAS and on nn/gemm's (the choice useGemmBLAS makes).
 func BenchmarkEpochMLP(b *testing.B) {
+	defer gorgonia.Use(gorgonia.WhichBLAS())
+	for _, c := range []struct {
+		name string
+		blas gorgonia.BLAS
+	}{{"gonum", gonum.Implementation{}}, {"gemm", gemm.BLAS{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			gorgonia.Use(c.blas)
+			benchEpochMLP(b)
+		})
+	}
+}
+
+func benchEpochMLP(b *testing.B) {
 	tr := synthFeatures(1, 343, 1, 2048, 80)
 	cfg := DefaultConfig()
 	cfg.Head, _ = ParseHead("mlp:1024,512")
@@ -28,11 +42,13 @@ func BenchmarkEpochMLP(b *testing.B) {
 	}
 }
 
-// TestReproducibleWithGemmBLAS: `autotag train` routes Gorgonia's matrix products
-// through nn/gemm (gorgonia.Use); runs must stay bit-identical with it.
+// TestReproducibleWithGemmBLAS: Run routes Gorgonia's matrix products through
+// nn/gemm (useGemmBLAS, once per process); runs must stay bit-identical with it.
 func TestReproducibleWithGemmBLAS(t *testing.T) {
-	gorgonia.Use(gemm.BLAS{})
-	defer gorgonia.Use(gonum.Implementation{})
+	useGemmBLAS()
+	if _, ok := gorgonia.WhichBLAS().(gemm.BLAS); !ok {
+		t.Fatalf("after useGemmBLAS Gorgonia uses %T, want gemm.BLAS", gorgonia.WhichBLAS())
+	}
 	tr := synthFeatures(1, 150, 2, 256, 10)
 	va := synthFeatures(2, 50, 1, 256, 10)
 	var heads []*Head

@@ -22,8 +22,10 @@ type stepGraph struct {
 	grads          [][]float32 // copies of the last gradients
 }
 
-// newStepGraph builds the graph for batch size b.
+// newStepGraph builds the graph for batch size b (its products on nn/gemm, see
+// useGemmBLAS).
 func newStepGraph(h *Head, loss Loss, b int) (*stepGraph, error) {
+	useGemmBLAS()
 	sg := &stepGraph{g: gorgonia.NewGraph()}
 	g := sg.g
 	d := h.dims()

@@ -11,7 +11,7 @@ import (
 // Ridnik et al. 2021, ASL): mean average precision over classes, and per-class and
 // overall precision/recall/F1 at decision thresholds. Per-label accuracy is reported
 // only beside the all-negative predictor's, because on COCO a model that never
-// predicts any tag already scores about 96 %.
+// predicts any tag already scores close to 1 (most labels are negative).
 
 // AveragePrecision is the non-interpolated average precision of scores against 0/1
 // labels, identical to scikit-learn's average_precision_score:

@@ -106,6 +106,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	res := &Result{Out: o.Out, Timings: map[string]time.Duration{}}
+	useGemmBLAS()
 	// Stage 1: datasets and backbone. Dataset problems (missing files, unknown
 	// classes, duplicates) are logged with data's report; unusable SPECs are errors.
 	t0 := time.Now()
