@@ -364,10 +364,8 @@ func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 	if err := checkSize(cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if name == formatWebP.name {
-		if err := checkWebPWork(b, cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+	if err := checkDecodeWork(name, b, cfg, opt.maxPixels()); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	f, _ := sniff(b)
 	o := orientationOf(name, b)

@@ -3,7 +3,6 @@ package data
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 )
 
 // losslessWebPNum/losslessWebPDen is the share of the pixel cap
@@ -15,14 +14,6 @@ import (
 // its slowest. Scaling the cap keeps that worst case within the CPU the pixel cap
 // allows other formats, and raising MaxPixels raises both.
 const losslessWebPNum, losslessWebPDen = 1, 4
-
-// losslessWebPCap is the pixel cap for a VP8L-coded WebP under maxPixels (≤ 0: none).
-func losslessWebPCap(maxPixels int) int {
-	if maxPixels <= 0 {
-		return maxPixels
-	}
-	return int(int64(maxPixels) * losslessWebPNum / losslessWebPDen)
-}
 
 // webpLossless reports whether a WebP file holds VP8L-coded data: a VP8L image
 // chunk, or an ALPH chunk whose alpha plane is VP8L-compressed (compression
@@ -51,15 +42,4 @@ func webpLossless(b []byte) bool {
 		p = int(next)
 	}
 	return false
-}
-
-// checkWebPWork refuses a VP8L-coded WebP of more pixels than its share of the
-// pixel cap, before any decoding.
-func checkWebPWork(b []byte, w, h, maxPixels int) error {
-	limit := losslessWebPCap(maxPixels)
-	if limit <= 0 || int64(w)*int64(h) <= int64(limit) || !webpLossless(b) {
-		return nil
-	}
-	return fmt.Errorf("%w: lossless %dx%d is %.1f MP, over the %.1f MP cap for lossless WebP (%d/%d of the pixel cap: its decoder costs more per pixel)",
-		ErrTooManyPixels, w, h, float64(w)*float64(h)/1e6, float64(limit)/1e6, losslessWebPNum, losslessWebPDen)
 }

@@ -3,6 +3,7 @@ package data
 import (
 	"encoding/binary"
 	"errors"
+	"image"
 	"runtime"
 	"strings"
 	"syscall"
@@ -129,7 +130,7 @@ func TestLosslessWebPBombRefused(t *testing.T) {
 		maxPixels int
 		refused   bool
 	}{{-1, false}, {160_000_000, false}, {120_000_000, true}, {DefaultMaxPixels, true}} {
-		err := checkWebPWork(data, 8000, 5000, c.maxPixels)
+		err := checkDecodeWork("webp", data, image.Config{Width: 8000, Height: 5000}, c.maxPixels)
 		if (err != nil) != c.refused {
 			t.Errorf("MaxPixels %d: %v, refused %v", c.maxPixels, err, c.refused)
 		}
