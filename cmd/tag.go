@@ -231,7 +231,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 			if r.err != nil {
 				failed++
 				bar.clear()
-				fmt.Fprintf(stderr, "autotag: %s: %v\n", r.file, oneLine(r.err, r.file))
+				fmt.Fprintf(stderr, "autotag: %s: %s\n", displayName(r.file), displayName(oneLine(r.err, r.file)))
 			}
 			if r.skipped {
 				skipped++
@@ -283,7 +283,9 @@ func trimPrefix(s, p string) string {
 // photo; errors say why, not which file (the row says that), and a limit's error
 // says which flag changes it.
 func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag, error) {
-	fh, err := os.Open(path)
+	// A FIFO (or a path swapped for one after the walk) would block a plain open
+	// until something writes to it; this open returns, and the check below refuses it.
+	fh, err := openNoBlock(path)
 	if err != nil {
 		return nil, err
 	}
