@@ -206,11 +206,32 @@ func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
 			return decodeBytes(b, opt)
 		}
 	}
-	b, err := readBounded(r, opt.maxBytes())
+	b, err := readStream(r, opt.maxBytes())
 	if err != nil {
 		return nil, err
 	}
 	return decodeBytes(b, opt)
+}
+
+// readStream reads all of a stream that cannot be sized first (a pipe, a device, a
+// request body) through the byte cap, after sniffing its first bytes: what is no
+// image (/dev/zero, a log piped by mistake) is refused from them, not after
+// reading, and holding, up to the cap.
+func readStream(r io.Reader, max int64) ([]byte, error) {
+	head := make([]byte, 512)
+	k, err := io.ReadFull(r, head)
+	head = head[:k]
+	switch {
+	case k == 0 && err == io.EOF:
+		return nil, ErrEmpty
+	case err == nil:
+		if _, err := sniff(head); err != nil {
+			return nil, err
+		}
+	case err != io.ErrUnexpectedEOF:
+		return nil, fmt.Errorf("reading image: %w", err)
+	}
+	return readBounded(io.MultiReader(bytes.NewReader(head), r), max)
 }
 
 // statReaderAt is a file Decode can size and check before reading it.
