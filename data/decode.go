@@ -62,7 +62,9 @@ var ErrEmpty = errors.New("empty input")
 // is for. The zero value is the defaults: every pixel decoded at full size.
 type DecodeOptions struct {
 	// MaxPixels is the width×height cap checked before decoding; 0 →
-	// DefaultMaxPixels, <0 → no cap. A lossless (VP8L-coded) WebP may have a quarter of it.
+	// DefaultMaxPixels, <0 → no cap. Images whose decoders spend more per pixel get
+	// a share of it: a lossless (VP8L-coded) WebP and a 16-bit colour TIFF a
+	// quarter, a 16-bit colour PNG or an interlaced one half (both: a quarter).
 	MaxPixels int
 	MaxBytes  int64 // encoded size cap; 0 → DefaultMaxBytes, <0 → no cap
 

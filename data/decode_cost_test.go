@@ -247,3 +247,36 @@ func TestDecodeTIFFBlockLimit(t *testing.T) {
 		t.Errorf("480 one-row strips: %v", err)
 	}
 }
+
+// BenchmarkDecodeShareBombs decodes each bomb TestDecodeWorkShares refuses at the
+// most pixels its share of the default cap lets through, and the TIFF of the most
+// one-row strips, beside an 8-bit PNG bomb at the whole cap: the worst cases a
+// default decode accepts, which should cost about the same.
+//
+//	go test ./data -run '^$' -bench DecodeShareBombs -benchtime 1x
+func BenchmarkDecodeShareBombs(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		data func() []byte
+	}{
+		{"png-rgba8-40MP", func() []byte { return pngBomb(6400, 6250, 8, 6, false) }},
+		{"png-rgba16-20MP", func() []byte { return pngBomb(4000, 5000, 16, 6, false) }},
+		{"png-rgb8-interlaced-20MP", func() []byte { return pngBomb(4000, 5000, 8, 2, true) }},
+		{"png-rgba16-interlaced-10MP", func() []byte { return pngBomb(4000, 2500, 16, 6, true) }},
+		{"tiff-rgba16-deflate-10MP", func() []byte { return tiffBomb(4000, 2500, 4, 16, 8, 2500, 0, deflated(4000*2500*8)) }},
+		{"tiff-rgba8-lzw-16384-strips-40MP", func() []byte { return tiffBomb(2441, 16384, 4, 8, 5, 1, 0, lzwZeros(2441*4)) }},
+	} {
+		data := c.data()
+		b.Run(c.name, func(b *testing.B) {
+			var cpu time.Duration
+			for b.Loop() {
+				start := processCPU()
+				if _, err := DecodeBytes(data, DecodeOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				cpu += processCPU() - start
+			}
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
