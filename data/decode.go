@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -285,7 +284,9 @@ func checkHeader(r *io.SectionReader, opt DecodeOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(bufio.NewReader(r)) })
+	// r itself, not a bufio.Reader over it: the TIFF decoder reads an io.ReaderAt
+	// where its IFD is, but buffers any other reader from the start up to there.
+	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(r) })
 	if err != nil {
 		return fmt.Errorf("%s header: %w", f.name, err)
 	}

@@ -167,3 +167,28 @@ func TestDecodeStreamSniffsFirst(t *testing.T) {
 		t.Errorf("empty stream: %v, want ErrEmpty", err)
 	}
 }
+
+// TestDecodeFileTIFFHeaderAtEnd: a TIFF whose IFD sits at the end of a large file
+// has its header checked by reading the file where the IFD is, not by buffering the
+// whole file first and then reading it again for the body.
+func TestDecodeFileTIFFHeaderAtEnd(t *testing.T) {
+	const size = 48 << 20
+	small := tiffBomb(64, 48, 3, 8, 8, 48, 0, deflated(64*48*3))
+	ifd := binary.LittleEndian.Uint32(small[4:])
+	moved := make([]byte, size)
+	copy(moved, small[:ifd])
+	copy(moved[size-(len(small)-int(ifd)):], small[ifd:])
+	binary.LittleEndian.PutUint32(moved[4:], uint32(size-(len(small)-int(ifd))))
+	p := filepath.Join(t.TempDir(), "late.tif")
+	if err := os.WriteFile(p, moved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	n := allocDuring(func() { _, err = DecodeFile(p, DecodeOptions{}) })
+	if err != nil {
+		t.Fatalf("TIFF with its IFD at the end: %v", err)
+	}
+	if n > size+size/2 {
+		t.Errorf("a %d MB file cost %d MB of allocations; want about one copy", size>>20, n>>20)
+	}
+}
