@@ -41,8 +41,8 @@ func workShare(name string, b []byte, cfg image.Config) (den int, why string) {
 			den, why = 4, "16-bit colour"
 		}
 	case formatWebP.name:
-		if webpLossless(b) {
-			den, why = losslessWebPDen/losslessWebPNum, "lossless"
+		if kind := webpLosslessKind(b); kind != "" {
+			den, why = losslessWebPDen/losslessWebPNum, kind
 		}
 	}
 	return den, why
@@ -63,12 +63,18 @@ func pngInterlaced(b []byte) bool {
 }
 
 // checkDecodeWork refuses, before any decoding, an image whose header asks more of
-// its decoder than the pixel cap allows an 8-bit image (see workShare), and a TIFF
-// of more than maxTIFFBlocks strips or tiles.
+// its decoder than the pixel cap allows an 8-bit image (see workShare), a TIFF of
+// more than maxTIFFBlocks strips or tiles, and a lossy WebP of more than
+// maxVP8Bytes of data.
 func checkDecodeWork(name string, b []byte, cfg image.Config, maxPixels int) error {
 	if name == formatTIFF.name {
 		if n := tiffBlocks(b, cfg.Width, cfg.Height); n > maxTIFFBlocks {
 			return fmt.Errorf("%d strips or tiles, more than the %d autotag decodes", n, maxTIFFBlocks)
+		}
+	}
+	if name == formatWebP.name {
+		if n := webpVP8Size(b); n > maxVP8Bytes {
+			return fmt.Errorf("its lossy data is %s, more than the %s autotag decodes", sizeString(n), sizeString(maxVP8Bytes))
 		}
 	}
 	if maxPixels <= 0 {
