@@ -311,6 +311,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(tiffBomb(40, 40, 1, 8, 8, 0, 16, deflated(256)))
 	f.Add(tiffBomb(64, 48, 3, 16, 5, 48, 0, lzwZeros(64*48*6)))
 	f.Add(tiffBomb(64, 48, 4, 8, 32773, 1, 0, []byte{0x81, 0, 0x81, 0}))
+	f.Add(riffWebP(riffChunk("VP8 ", vp8Frame(64, 48, 2048))))
 	for _, file := range []string{"blue-purple-pink.lossy.webp", "gopher-doc.8bpp.lossless.webp"} {
 		if b, err := os.ReadFile(filepath.Join("..", "testdata", "data", file)); err == nil {
 			f.Add(b)
