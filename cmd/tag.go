@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -231,7 +230,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 			if r.err != nil {
 				failed++
 				bar.clear()
-				fmt.Fprintf(stderr, "autotag: %s: %v\n", r.file, oneLine(r.err, r.file))
+				fmt.Fprintf(stderr, "autotag: %s: %s\n", displayName(r.file), displayName(oneLine(r.err, r.file)))
 			}
 			if r.skipped {
 				skipped++
@@ -283,9 +282,9 @@ func trimPrefix(s, p string) string {
 // photo; errors say why, not which file (the row says that), and a limit's error
 // says which flag changes it.
 func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag, error) {
-	// O_NONBLOCK: opening a FIFO named as a photo must not wait for a writer; the
-	// Stat below then refuses it. Regular files read as usual.
-	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// A FIFO (or a path swapped for one after the walk) would block a plain open
+	// until something writes to it; this open returns, and the check below refuses it.
+	fh, err := openNoBlock(path)
 	if err != nil {
 		return nil, err
 	}

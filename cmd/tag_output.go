@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/autotag/autotag"
 )
@@ -131,6 +134,17 @@ func (c *csvWriter) write(r tagResult) error {
 
 func (c *csvWriter) flush() error { c.w.Flush(); return c.w.Error() }
 
+// displayName renders a file name, or a message that may hold one, for a terminal:
+// unchanged when it is printable text, else Go-quoted, so a name holding a newline,
+// a tab, an escape sequence or invalid UTF-8 can neither forge a row nor drive the
+// terminal. (jsonl escapes such names itself; csv quotes them.)
+func displayName(s string) string {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
 type tableWriter struct{ w *tabwriter.Writer }
 
 func (t *tableWriter) write(r tagResult) error {
@@ -151,7 +165,7 @@ func (t *tableWriter) write(r tagResult) error {
 	if r.skipped {
 		cell += " (sidecar up to date)"
 	}
-	_, err := fmt.Fprintf(t.w, "%s\t%s\n", strings.ReplaceAll(r.file, "\t", " "), cell)
+	_, err := fmt.Fprintf(t.w, "%s\t%s\n", displayName(r.file), displayName(cell))
 	return err
 }
 

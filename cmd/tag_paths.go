@@ -42,18 +42,7 @@ func collectPhotos(args []string, stdin io.Reader) []photo {
 	}
 	for _, arg := range args {
 		if arg == "-" {
-			sc := bufio.NewScanner(stdin)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				line := strings.TrimRight(sc.Text(), "\r")
-				if strings.TrimSpace(line) == "" {
-					continue
-				}
-				expandPath(line, add)
-			}
-			if err := sc.Err(); err != nil {
-				add(photo{path: "-", err: fmt.Errorf("reading paths from stdin: %w", err)})
-			}
+			readPathList(stdin, func(line string) { expandPath(line, add) }, add)
 			continue
 		}
 		if _, err := os.Lstat(arg); err != nil && strings.ContainsAny(arg, "*?[") {
@@ -72,6 +61,36 @@ func collectPhotos(args []string, stdin io.Reader) []photo {
 		expandPath(arg, add)
 	}
 	return out
+}
+
+// maxPathLine is the longest line of a "-" path list taken as a path: far beyond
+// any system's PATH_MAX, so a longer line is garbage (a binary piped by mistake),
+// and reading it whole would cost memory for nothing.
+const maxPathLine = 64 << 10
+
+// readPathList calls path for each non-blank line of r (a trailing CR dropped). A
+// line longer than maxPathLine is skipped, unread past its first bytes, with an
+// error row naming its number, and the list goes on after it.
+func readPathList(r io.Reader, path func(string), add func(photo)) {
+	br := bufio.NewReaderSize(r, maxPathLine)
+	for n := 1; ; n++ {
+		line, long, err := br.ReadLine()
+		if long {
+			for long && err == nil {
+				_, long, err = br.ReadLine()
+			}
+			add(photo{path: fmt.Sprintf("-:%d", n), err: fmt.Errorf("line %d of the path list is longer than %d KB; not a path", n, maxPathLine>>10)})
+		} else if s := strings.TrimRight(string(line), "\r"); err == nil && strings.TrimSpace(s) != "" {
+			path(s)
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			add(photo{path: "-", err: fmt.Errorf("reading paths from stdin: %w", err)})
+			return
+		}
+	}
 }
 
 // expandPath adds a file, or the images under a directory.

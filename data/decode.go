@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -62,7 +61,9 @@ var ErrEmpty = errors.New("empty input")
 // is for. The zero value is the defaults: every pixel decoded at full size.
 type DecodeOptions struct {
 	// MaxPixels is the width×height cap checked before decoding; 0 →
-	// DefaultMaxPixels, <0 → no cap. A lossless (VP8L-coded) WebP may have a quarter of it.
+	// DefaultMaxPixels, <0 → no cap. Images whose decoders spend more per pixel get
+	// a share of it: a lossless (VP8L-coded) WebP and a 16-bit colour TIFF a
+	// quarter, a 16-bit colour PNG or an interlaced one half (both: a quarter).
 	MaxPixels int
 	MaxBytes  int64 // encoded size cap; 0 → DefaultMaxBytes, <0 → no cap
 
@@ -206,11 +207,32 @@ func Decode(r io.Reader, opt DecodeOptions) (image.Image, error) {
 			return decodeBytes(b, opt)
 		}
 	}
-	b, err := readBounded(r, opt.maxBytes())
+	b, err := readStream(r, opt.maxBytes())
 	if err != nil {
 		return nil, err
 	}
 	return decodeBytes(b, opt)
+}
+
+// readStream reads all of a stream that cannot be sized first (a pipe, a device, a
+// request body) through the byte cap, after sniffing its first bytes: what is no
+// image (/dev/zero, a log piped by mistake) is refused from them, not after
+// reading, and holding, up to the cap.
+func readStream(r io.Reader, max int64) ([]byte, error) {
+	head := make([]byte, 512)
+	k, err := io.ReadFull(r, head)
+	head = head[:k]
+	switch {
+	case k == 0 && err == io.EOF:
+		return nil, ErrEmpty
+	case err == nil:
+		if _, err := sniff(head); err != nil {
+			return nil, err
+		}
+	case err != io.ErrUnexpectedEOF:
+		return nil, fmt.Errorf("reading image: %w", err)
+	}
+	return readBounded(io.MultiReader(bytes.NewReader(head), r), max)
 }
 
 // statReaderAt is a file Decode can size and check before reading it.
@@ -262,7 +284,9 @@ func checkHeader(r *io.SectionReader, opt DecodeOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(bufio.NewReader(r)) })
+	// r itself, not a bufio.Reader over it: the TIFF decoder reads an io.ReaderAt
+	// where its IFD is, but buffers any other reader from the start up to there.
+	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(r) })
 	if err != nil {
 		return fmt.Errorf("%s header: %w", f.name, err)
 	}
@@ -364,10 +388,8 @@ func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 	if err := checkSize(cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if name == formatWebP.name {
-		if err := checkWebPWork(b, cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+	if err := checkDecodeWork(name, b, cfg, opt.maxPixels()); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	f, _ := sniff(b)
 	o := orientationOf(name, b)

@@ -134,3 +134,61 @@ func TestDecodeFileChecksBeforeReading(t *testing.T) {
 		t.Errorf("stream: %v", err)
 	}
 }
+
+// zeros is an endless stream of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestDecodeStreamSniffsFirst: a stream that is no image (/dev/zero, or endless
+// zeros from a pipe) is refused from its first bytes, not after reading and holding
+// up to the byte cap (seconds of CPU and twice the cap in memory); a stream shorter
+// than the sniffed prefix and an empty one still get their usual answers.
+func TestDecodeStreamSniffsFirst(t *testing.T) {
+	var err error
+	n := allocDuring(func() { _, err = Decode(zeros{}, DecodeOptions{}) })
+	if !errors.Is(err, ErrUnsupportedFormat) || n > 1<<20 {
+		t.Errorf("endless zeros: %v after %d bytes allocated; want ErrUnsupportedFormat at once", err, n)
+	}
+	if _, serr := os.Stat("/dev/zero"); serr == nil {
+		n = allocDuring(func() { _, err = DecodeFile("/dev/zero", DecodeOptions{}) })
+		if !errors.Is(err, ErrUnsupportedFormat) || n > 1<<20 {
+			t.Errorf("/dev/zero: %v after %d bytes allocated; want ErrUnsupportedFormat at once", err, n)
+		}
+	}
+	tiny := encode(t, "png", quadrants(2, 2))
+	if len(tiny) >= 512 {
+		t.Fatalf("a %d-byte PNG is not short", len(tiny))
+	}
+	if _, err := Decode(io.MultiReader(bytes.NewReader(tiny)), DecodeOptions{}); err != nil {
+		t.Errorf("%d-byte stream: %v", len(tiny), err)
+	}
+	if _, err := Decode(io.MultiReader(), DecodeOptions{}); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty stream: %v, want ErrEmpty", err)
+	}
+}
+
+// TestDecodeFileTIFFHeaderAtEnd: a TIFF whose IFD sits at the end of a large file
+// has its header checked by reading the file where the IFD is, not by buffering the
+// whole file first and then reading it again for the body.
+func TestDecodeFileTIFFHeaderAtEnd(t *testing.T) {
+	const size = 48 << 20
+	small := tiffBomb(64, 48, 3, 8, 8, 48, 0, deflated(64*48*3))
+	ifd := binary.LittleEndian.Uint32(small[4:])
+	moved := make([]byte, size)
+	copy(moved, small[:ifd])
+	copy(moved[size-(len(small)-int(ifd)):], small[ifd:])
+	binary.LittleEndian.PutUint32(moved[4:], uint32(size-(len(small)-int(ifd))))
+	p := filepath.Join(t.TempDir(), "late.tif")
+	if err := os.WriteFile(p, moved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	n := allocDuring(func() { _, err = DecodeFile(p, DecodeOptions{}) })
+	if err != nil {
+		t.Fatalf("TIFF with its IFD at the end: %v", err)
+	}
+	if n > size+size/2 {
+		t.Errorf("a %d MB file cost %d MB of allocations; want about one copy", size>>20, n>>20)
+	}
+}

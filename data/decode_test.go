@@ -304,6 +304,14 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(exifJPEG(f, quadrants(8, 6), 6, binary.LittleEndian))
 	f.Add(pngHeader(30000, 30000))
+	// Work-share and block-count bombs, small enough to decode (decode_cost_test.go).
+	f.Add(pngBomb(64, 48, 16, 6, true))
+	f.Add(pngBomb(33, 17, 1, 3, true))
+	f.Add(tiffBomb(64, 48, 4, 16, 8, 1, 0, deflated(64*8)))
+	f.Add(tiffBomb(40, 40, 1, 8, 8, 0, 16, deflated(256)))
+	f.Add(tiffBomb(64, 48, 3, 16, 5, 48, 0, lzwZeros(64*48*6)))
+	f.Add(tiffBomb(64, 48, 4, 8, 32773, 1, 0, []byte{0x81, 0, 0x81, 0}))
+	f.Add(riffWebP(riffChunk("VP8 ", vp8Frame(64, 48, 2048))))
 	for _, file := range []string{"blue-purple-pink.lossy.webp", "gopher-doc.8bpp.lossless.webp"} {
 		if b, err := os.ReadFile(filepath.Join("..", "testdata", "data", file)); err == nil {
 			f.Add(b)

@@ -3,6 +3,7 @@ package data
 import (
 	"encoding/binary"
 	"errors"
+	"image"
 	"runtime"
 	"strings"
 	"syscall"
@@ -129,7 +130,7 @@ func TestLosslessWebPBombRefused(t *testing.T) {
 		maxPixels int
 		refused   bool
 	}{{-1, false}, {160_000_000, false}, {120_000_000, true}, {DefaultMaxPixels, true}} {
-		err := checkWebPWork(data, 8000, 5000, c.maxPixels)
+		err := checkDecodeWork("webp", data, image.Config{Width: 8000, Height: 5000}, c.maxPixels)
 		if (err != nil) != c.refused {
 			t.Errorf("MaxPixels %d: %v, refused %v", c.maxPixels, err, c.refused)
 		}
@@ -186,5 +187,40 @@ func BenchmarkWebPLosslessBomb(b *testing.B) {
 			b.ReportMetric(float64((processCPU()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(c.w*c.h)/1e6, "MP")
 		})
+	}
+}
+
+// vp8Frame is a key frame's VP8 chunk body: w×h, then size bytes of zeros.
+func vp8Frame(w, h, size int) []byte {
+	tag := uint32(1<<4 | 1024<<5) // key frame, shown, a 1 KB first partition
+	b := []byte{byte(tag), byte(tag >> 8), byte(tag >> 16), 0x9d, 0x01, 0x2a}
+	b = binary.LittleEndian.AppendUint16(b, uint16(w))
+	b = binary.LittleEndian.AppendUint16(b, uint16(h))
+	return append(b, make([]byte, size)...)
+}
+
+// TestWebPLossyDataCap: a lossy WebP holding more VP8 data than one token
+// partition can (what an encoder writes; more must be split over partitions,
+// each decoded at a cost that grows with its data) is refused from its chunk
+// header, before the decoder allocates its 40 MP frame; the same frame with
+// little data is left to the decoder, and a lossy WebP with VP8L-coded alpha is
+// refused for its alpha, by that name.
+func TestWebPLossyDataCap(t *testing.T) {
+	big := riffWebP(riffChunk("VP8 ", vp8Frame(8000, 5000, maxVP8Bytes+1<<10)))
+	var err error
+	n := allocDuring(func() { _, err = DecodeBytes(big, DecodeOptions{}) })
+	if err == nil || !strings.Contains(err.Error(), "lossy data") || n > 1<<20 {
+		t.Errorf("%d MB of VP8 data: %v after %d MB allocated; want refused from the header", len(big)>>20, err, n>>20)
+	}
+	small := riffWebP(riffChunk("VP8 ", vp8Frame(64, 48, 2048)))
+	if _, err := DecodeBytes(small, DecodeOptions{}); err != nil && strings.Contains(err.Error(), "lossy data") {
+		t.Errorf("2 KB of VP8 data: %v", err)
+	}
+	vp8x := make([]byte, 10)
+	vp8x[0] = 1 << 4                                            // alpha
+	vp8x[4], vp8x[5], vp8x[7], vp8x[8] = 0x3f, 0x1f, 0x87, 0x13 // 8000×5000
+	alpha := riffWebP(riffChunk("VP8X", vp8x), riffChunk("ALPH", []byte{1, 0, 0}), riffChunk("VP8 ", vp8Frame(8000, 5000, 64)))
+	if _, err := DecodeBytes(alpha, DecodeOptions{}); !errors.Is(err, ErrTooManyPixels) || !strings.Contains(err.Error(), "lossless-coded alpha") {
+		t.Errorf("40 MP lossy WebP with lossless-coded alpha: %v, want ErrTooManyPixels naming the alpha", err)
 	}
 }

@@ -19,6 +19,9 @@ func FuzzDecode(f *testing.F) {
 	for _, name := range sortedNames(fixtures(f)) {
 		f.Add(fixtures(f)[name], uint8(1), int16(3), int16(2), int16(40), int16(30))
 	}
+	// Redefined Huffman tables: only the last definition before a scan is built.
+	f.Add(dhtFlood(f, 0, 2000), uint8(1), int16(0), int16(0), int16(16), int16(16))
+	f.Add(dhtFlood(f, 1, 2000), uint8(2), int16(0), int16(0), int16(16), int16(16))
 	f.Fuzz(func(t *testing.T, data []byte, scaleSel uint8, x0, y0, x1, y1 int16) {
 		var recovered any
 		testHookRecovered = func(v any) { recovered = v }

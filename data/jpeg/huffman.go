@@ -30,6 +30,12 @@ const fastEOB = 1 << 12
 // huffTable is one decoded DHT table.
 type huffTable struct {
 	defined bool // the table has been defined (image/jpeg: nCodes > 0)
+	// stale is true from a DHT until the next scan builds the decoding tables:
+	// a file may redefine a table thousands of times between two scans, and only
+	// the last definition is ever used, so only it is built.
+	stale  bool
+	ac     bool      // an AC table (fastAC is built)
+	counts [16]int32 // code-length counts of the definition
 	// regular is false when the code-length counts are over-subscribed (Kraft sum
 	// above 1); see the file comment.
 	regular bool
@@ -89,9 +95,23 @@ func (d *decoder) processDHT(n int) error {
 		if err != nil {
 			return err
 		}
-		d.huff[tc][th].build(&counts, vals, tc == 1)
+		d.huff[tc][th].define(&counts, vals, tc == 1)
 	}
 	return nil
+}
+
+// define records a table definition; ready builds its decoding tables.
+func (h *huffTable) define(counts *[16]int32, vals []byte, ac bool) {
+	h.defined, h.stale, h.ac, h.counts = true, true, ac, *counts
+	copy(h.vals[:], vals)
+}
+
+// ready builds the decoding tables of the table's latest definition, once.
+func (h *huffTable) ready() {
+	if h.stale {
+		h.build(&h.counts, h.vals[:], h.ac)
+		h.stale = false
+	}
 }
 
 // build derives the decoding tables from the code-length counts and symbols

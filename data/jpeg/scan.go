@@ -33,6 +33,11 @@ func (d *decoder) processSOS(n int) error {
 	if err != nil {
 		return err
 	}
+	for i := range d.huff {
+		for j := range d.huff[i] {
+			d.huff[i][j].ready()
+		}
+	}
 	var s scan
 	s.n = int(p[0])
 	if n != 4+2*s.n {
