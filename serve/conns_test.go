@@ -1,0 +1,199 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// serveConnTest serves a fake engine with cfg on a loopback port until the test ends.
+func serveConnTest(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	cfg.Logger = quietLogger(t)
+	s, err := New(cfg, &fakeEngine{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, ln.Addr().String()
+}
+
+// closedByServer reports whether the server closed c (within a second) without
+// answering anything.
+func closedByServer(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	n, err := c.Read(make([]byte, 1))
+	return n == 0 && err == io.EOF
+}
+
+// TestConnectionsCappedPerClient: connections that dribble their headers (slowloris)
+// or sit idle are capped per client, so one client cannot hold every descriptor;
+// past the cap an idle keep-alive connection is closed to make room, and with none
+// idle the new one is closed at once.
+func TestConnectionsCappedPerClient(t *testing.T) {
+	s, addr := serveConnTest(t, Config{MaxConnsPerClient: 4, ReadHeaderTimeout: 10 * time.Second})
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 4; i++ { // half-sent headers: active, never idle
+		c := dialRaw(t, addr)
+		conns = append(conns, c)
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+	}
+	time.Sleep(100 * time.Millisecond)
+	extra := dialRaw(t, addr)
+	conns = append(conns, extra)
+	if !closedByServer(extra) {
+		t.Fatal("a fifth connection beside four slow ones was kept open")
+	}
+	var m dto.Metric
+	if err := s.m.rejections.WithLabelValues("too_many_conns").Write(&m); err != nil || m.GetCounter().GetValue() < 1 {
+		got := m.GetCounter().GetValue()
+		t.Errorf("too_many_conns rejections = %v", got)
+	}
+	for _, c := range conns[:4] {
+		c.Close()
+	}
+	conns = nil
+	waitConns(t, s, 0)
+
+	// Four idle keep-alive connections, then a fifth: one idle one makes room.
+	idle := make([]net.Conn, 4)
+	for i := range idle {
+		idle[i] = dialRaw(t, addr)
+		conns = append(conns, idle[i])
+		if code := rawGet(t, idle[i]); code != http.StatusOK {
+			t.Fatalf("healthz on connection %d: %d", i, code)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	fifth := dialRaw(t, addr)
+	conns = append(conns, fifth)
+	if code := rawGet(t, fifth); code != http.StatusOK {
+		t.Fatalf("a fifth connection beside four idle ones: %d, want 200", code)
+	}
+	closed := 0
+	for _, c := range idle {
+		if closedByServer(c) {
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Errorf("%d idle connections were closed to make room, want 1", closed)
+	}
+}
+
+// TestConnectionsCappedInAll: MaxConns bounds every client's connections together.
+func TestConnectionsCappedInAll(t *testing.T) {
+	_, addr := serveConnTest(t, Config{MaxConns: 3, MaxConnsPerClient: -1})
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		c := dialRaw(t, addr)
+		conns = append(conns, c)
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\n")
+	}
+	time.Sleep(100 * time.Millisecond)
+	c := dialRaw(t, addr)
+	conns = append(conns, c)
+	if !closedByServer(c) {
+		t.Fatal("a connection past MaxConns was kept open")
+	}
+}
+
+// waitConns waits until s counts n open connections (closed ones are counted out
+// when the server notices them closed).
+func waitConns(t *testing.T, s *Server, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		s.conns.mu.Lock()
+		got := s.conns.total
+		s.conns.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections open, want %d", got, n)
+		}
+	}
+}
+
+// rawGet sends GET /healthz on c (keep-alive) and returns the status.
+func rawGet(t *testing.T, c net.Conn) int {
+	t.Helper()
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("healthz: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestClientKey: per-client limits count an IPv6 client by its /64 (it can pick any
+// address in it), and an IPv4-mapped address as the IPv4 address.
+func TestClientKey(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"},
+		{"::ffff:192.0.2.7", "192.0.2.7"},
+		{"fe80::1%eth0", "fe80::2%eth1"},
+	} {
+		if ka, kb := clientKey(tc.a), clientKey(tc.b); ka != kb {
+			t.Errorf("clientKey(%s) = %s, clientKey(%s) = %s; want one client", tc.a, ka, tc.b, kb)
+		}
+	}
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8:1:2::1", "2001:db8:1:3::1"},
+		{"192.0.2.7", "192.0.2.8"},
+	} {
+		if clientKey(tc.a) == clientKey(tc.b) {
+			t.Errorf("%s and %s counted as one client", tc.a, tc.b)
+		}
+	}
+}
+
+// TestRateLimitCountsIPv6By64: rotating addresses inside one IPv6 /64 does not
+// refill the rate limit.
+func TestRateLimitCountsIPv6By64(t *testing.T) {
+	s, err := New(Config{Logger: quietLogger(t), RateLimit: 1, RateBurst: 2}, &fakeEngine{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := []int{}
+	for i := 1; i <= 4; i++ {
+		r, _ := http.NewRequest(http.MethodGet, "/v1/model", nil)
+		r.Host = "127.0.0.1"
+		r.RemoteAddr = fmt.Sprintf("[2001:db8::%x]:1234", i)
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		codes = append(codes, w.Code)
+	}
+	if !strings.HasSuffix(fmt.Sprint(codes), "429 429]") {
+		t.Errorf("statuses from four addresses of one /64 = %v, want the burst of 2 then 429", codes)
+	}
+}
