@@ -411,3 +411,16 @@ func TestPyTorchPickleBomb(t *testing.T) {
 		}
 	}
 }
+
+// TestParseMetadataRefusesBadThresholds: per-class thresholds come from the model
+// file; one outside [0, 1] would report its class on every photo or never.
+func TestParseMetadataRefusesBadThresholds(t *testing.T) {
+	for _, v := range []string{`[0.5,-1]`, `[2]`, `[0.5,1.0000001]`} {
+		if _, err := ParseMetadata(map[string]string{"thresholds": v}); err == nil || !strings.Contains(err.Error(), "thresholds") {
+			t.Errorf("thresholds %s: err = %v", v, err)
+		}
+	}
+	if m, err := ParseMetadata(map[string]string{"thresholds": `[0,0.5,1]`}); err != nil || len(m.Thresholds) != 3 {
+		t.Errorf("valid thresholds: %v %v", m.Thresholds, err)
+	}
+}

@@ -105,7 +105,9 @@ func ParseMetadata(kv map[string]string) (Metadata, error) {
 		case keyClasses:
 			err = json.Unmarshal([]byte(v), &m.Classes)
 		case keyThresholds:
-			err = json.Unmarshal([]byte(v), &m.Thresholds)
+			if err = json.Unmarshal([]byte(v), &m.Thresholds); err == nil {
+				err = checkThresholds(m.Thresholds)
+			}
 		case keyHead:
 			m.Head = v
 		case keyActivation:
@@ -136,4 +138,15 @@ func createdBy() string {
 		return "autotag " + bi.Main.Version
 	}
 	return "autotag"
+}
+
+// checkThresholds refuses per-class thresholds that are not probabilities: a
+// negative one would report its class on every photo, and one above 1 never.
+func checkThresholds(th []float32) error {
+	for i, t := range th {
+		if !(t >= 0 && t <= 1) {
+			return fmt.Errorf("threshold %d is %v, want a number from 0 to 1", i, t)
+		}
+	}
+	return nil
 }
