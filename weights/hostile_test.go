@@ -424,3 +424,17 @@ func TestParseMetadataRefusesBadThresholds(t *testing.T) {
 		t.Errorf("valid thresholds: %v %v", m.Thresholds, err)
 	}
 }
+
+// TestParseMetadataRefusesBadBackboneSHA: a head-only model's backbone_sha256 is
+// shown in errors and listings; anything but 64 hex digits (a path, escape codes,
+// megabytes of text) is refused when the file is read.
+func TestParseMetadataRefusesBadBackboneSHA(t *testing.T) {
+	for _, v := range []string{"../../etc/passwd", strings.Repeat("a", 63), strings.Repeat("g", 64), "\x1b[2J" + strings.Repeat("0", 60), strings.Repeat("0", 1<<20)} {
+		if _, err := ParseMetadata(map[string]string{"backbone_sha256": v}); err == nil || !strings.Contains(err.Error(), "backbone_sha256") {
+			t.Errorf("backbone_sha256 %.20q: err = %v", v, err)
+		}
+	}
+	if _, err := ParseMetadata(map[string]string{"backbone_sha256": strings.Repeat("aB3", 21) + "0"}); err != nil {
+		t.Errorf("valid sha: %v", err)
+	}
+}

@@ -2,9 +2,11 @@ package weights
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/autotag/autotag/data"
 )
@@ -114,6 +116,10 @@ func ParseMetadata(kv map[string]string) (Metadata, error) {
 			m.Activation = v
 		case keyBackboneSHA256:
 			m.BackboneSHA256 = v
+			if len(v) != 64 || strings.Trim(strings.ToLower(v), "0123456789abcdef") != "" {
+				// Errors and listings show it: it must be what it claims to be.
+				err = errors.New("want 64 hexadecimal digits (a sha256)")
+			}
 		case keySource:
 			m.Source = v
 		case keyCreatedBy:
