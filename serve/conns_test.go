@@ -2,12 +2,17 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"image/color"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -196,4 +201,60 @@ func TestRateLimitCountsIPv6By64(t *testing.T) {
 	if !strings.HasSuffix(fmt.Sprint(codes), "429 429]") {
 		t.Errorf("statuses from four addresses of one /64 = %v, want the burst of 2 then 429", codes)
 	}
+}
+
+// TestUploadNameSanitised: a part's file name is the client's; a name of megabytes,
+// or one with newlines, escapes or a right-to-left override, is answered (and
+// logged) cut short and with those characters replaced; "../" is already dropped.
+// Controls cannot be written into a header line, but RFC 2231's percent-encoded
+// filename* parameter carries any byte.
+func TestUploadNameSanitised(t *testing.T) {
+	s, err := New(Config{Logger: quietLogger(t)}, &fakeEngine{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "../../etc/" + strings.Repeat("é", 200) + "\r\nX-Injected: 1\x1b[31m\u202egpj.exe" + strings.Repeat("x", 20000)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	// RFC 2231 encoding carries bytes a plain header line may not (mime decodes it).
+	h.Set("Content-Disposition", `form-data; name="image"; filename*=utf-8''`+percentAll(long))
+	pw, _ := mw.CreatePart(h)
+	pw.Write(solidPNG(t, 8, 8, color.RGBA{200, 10, 10, 255}))
+	mw.Close()
+	r := httptest.NewRequest(http.MethodPost, "/v1/tag", &body)
+	r.Host = "127.0.0.1"
+	r.Header.Set("Content-Type", mw.FormDataContentType())
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	var resp tagResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Results) != 1 {
+		t.Fatalf("answer %s: %v", w.Body, err)
+	}
+	name := resp.Results[0].Name
+	if len(name) > maxNameBytes+len("…") || strings.ContainsAny(name, "\r\n\x1b\u202e/") || !strings.HasPrefix(name, "éé") {
+		t.Errorf("name answered as %d bytes: %.80q", len(name), name)
+	}
+	for in, want := range map[string]string{"": "image", "cat.jpg": "cat.jpg", "a\tb": "a\uFFFDb", "x\xffy": "x\uFFFDy"} {
+		if got := uploadName(in); got != want {
+			t.Errorf("uploadName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// percentAll percent-encodes every byte of s but letters and digits (RFC 2231).
+func percentAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
