@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"image/color"
@@ -14,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,4 +260,79 @@ func percentAll(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestHTTP2StreamsCapped: one HTTP/2 connection may carry only MaxStreams requests
+// at once (the default 250 would let one connection hold hundreds of handlers and
+// uploads); a client past it opens another connection, which the per-client
+// connection cap bounds in turn.
+func TestHTTP2StreamsCapped(t *testing.T) {
+	certFile, keyFile, cert := selfSigned(t)
+	eng := &fakeEngine{perBatch: 200 * time.Millisecond}
+	s, err := New(Config{Logger: quietLogger(t), TLSCertFile: certFile, TLSKeyFile: keyFile, MaxStreams: 2,
+		MaxBatch: 1, BatchDelay: -1, Workers: 8, QueueSize: 16}, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Count the requests in handlers at once per connection (remote address).
+	var mu sync.Mutex
+	now, peak := map[string]int{}, map[string]int{}
+	inner := s.handler
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		now[r.RemoteAddr]++
+		peak[r.RemoteAddr] = max(peak[r.RemoteAddr], now[r.RemoteAddr])
+		mu.Unlock()
+		defer func() { mu.Lock(); now[r.RemoteAddr]--; mu.Unlock() }()
+		inner.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	defer client.CloseIdleConnections()
+	// One connection first, so the others find it open and full.
+	if resp, err := client.Get("https://" + ln.Addr().String() + "/healthz"); err == nil {
+		resp.Body.Close()
+	}
+	img := solidJPEG(t, 8, 8, red)
+	var wg sync.WaitGroup
+	codes := make([]int, 6)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Post("https://"+ln.Addr().String()+"/v1/tag", "image/jpeg", bytes.NewReader(img))
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Errorf("request %d over %s", i, resp.Proto)
+			}
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("request %d: status %d", i, c)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for addr, p := range peak {
+		if p > 2 {
+			t.Errorf("%d requests at once on the HTTP/2 connection from %s, want at most 2", p, addr)
+		}
+	}
 }
