@@ -336,3 +336,24 @@ func TestHTTP2StreamsCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestHostWithBogusPortRefused: a Host whose "port" is not a number
+// ("127.0.0.1:8080@attacker.example") names no address of ours and is refused, as
+// sent on the wire (Go's client rewrites such a Host before sending it).
+func TestHostWithBogusPortRefused(t *testing.T) {
+	_, addr := serveConnTest(t, Config{})
+	for _, host := range []string{"127.0.0.1:8080@attacker.example", "localhost:http", "[::1]:+80"} {
+		c := dialRaw(t, addr)
+		fmt.Fprintf(c, "GET /v1/model HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("Host %q: %v", host, err)
+		}
+		resp.Body.Close()
+		c.Close()
+		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("Host %q: status %d, want 403 (or Go's own 400)", host, resp.StatusCode)
+		}
+	}
+}

@@ -113,7 +113,8 @@ func watchdog(input []byte) (stop func()) {
 // list answers only loopback names and loopback addresses, and never panics.
 func FuzzHostPolicy(f *testing.F) {
 	for _, h := range []string{"localhost:8080", "127.0.0.1", "[::1]:80", "evil.example", "127.0.0.1.evil.example",
-		"LOCALHOST.", "[::ffff:127.0.0.1]", "0x7f.1", "127.1", "a.localhost", "", ":80", "[", "localhost:"} {
+		"LOCALHOST.", "[::ffff:127.0.0.1]", "0x7f.1", "127.1", "a.localhost", "", ":80", "[", "localhost:",
+		"127.0.0.1:8080@evil.example", "[::1]:+80", "localhost:99999"} {
 		f.Add(h)
 	}
 	p, err := newHostPolicy("127.0.0.1:8080", nil)
@@ -123,6 +124,9 @@ func FuzzHostPolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, host string) {
 		if !p.allows(host) || host == "" {
 			return
+		}
+		if _, port, err := net.SplitHostPort(host); err == nil && !validPort(port) {
+			t.Fatalf("Host %q with port %q allowed", host, port)
 		}
 		h := canonicalHost(host)
 		ip := net.ParseIP(h)
