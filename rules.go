@@ -2,11 +2,13 @@ package autotag
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -399,6 +401,8 @@ func compileRules(r *Rules, classes []string, activation string, modelThresholds
 				return nil, fmt.Errorf("rule %d (%s): class index %d is out of range (the model has %d classes)",
 					ri+1, rule.describe(), rg.Last, len(classes))
 			}
+		}
+		for _, rg := range mergeRanges(rule.IDs) {
 			for i := rg.First; i <= rg.Last; i++ {
 				if err := claim(i); err != nil {
 					return nil, err
@@ -462,6 +466,23 @@ func compileRules(r *Rules, classes []string, activation string, modelThresholds
 		cr.groups = append(cr.groups, e.g)
 	}
 	return cr, nil
+}
+
+// mergeRanges returns ids sorted and with overlapping or touching ranges joined, so
+// that claiming them visits each class once however often a rules file repeats a
+// range (a 1 MB file can list [0-999] a hundred thousand times).
+func mergeRanges(ids []IDRange) []IDRange {
+	out := slices.Clone(ids)
+	slices.SortFunc(out, func(a, b IDRange) int { return cmp.Compare(a.First, b.First) })
+	merged := out[:0]
+	for _, rg := range out {
+		if n := len(merged); n > 0 && rg.First <= merged[n-1].Last+1 {
+			merged[n-1].Last = max(merged[n-1].Last, rg.Last)
+			continue
+		}
+		merged = append(merged, rg)
+	}
+	return merged
 }
 
 // score combines the probabilities of g's members.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autotag/autotag/internal/testenv"
 	"github.com/autotag/autotag/weights"
@@ -362,6 +363,40 @@ func rulesSeeds() []string {
 		`{"version":1,"aggregate":"max","others":"drop","rules":[{"tag":"t","labels":["a"],"ids":[3,"4-5"],"threshold":0.2}]}`,
 		"rules: [{tag: x, labels: [a]}]\nx: &a [*a]\n",
 		"- - - - [",
+		"rules:\n  - tag: x\n    ids: [0-3, 0-3, 2, 1-2, 3-4]\n",
+	}
+}
+
+// TestRulesRepeatedRangesCompileOnce: a rule that lists one id range again and again
+// claimed every class of every copy, so a 1 MB rules file cost billions of steps on a
+// large model. Ranges are merged first: each class is visited once.
+func TestRulesRepeatedRangesCompileOnce(t *testing.T) {
+	const n = 20000
+	classes := make([]string, n)
+	for i := range classes {
+		classes[i] = fmt.Sprintf("c%d", i)
+	}
+	rg := fmt.Sprintf("%q,", fmt.Sprintf("0-%d", n-1))
+	doc := `{"rules":[{"tag":"all","ids":[` + strings.Repeat(rg, (MaxRulesBytes-100)/len(rg)) + `7]}]}`
+	r, err := ParseRules([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	sel, err := NewSelector(classes, "sigmoid", r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("compiling %d copies of one range took %v", len(r.Rules[0].IDs), d)
+	}
+	if len(sel.rules.groups) != 1 || len(sel.rules.groups[0].members) != n {
+		t.Fatalf("groups = %d, want one tag over all %d classes once each", len(sel.rules.groups), n)
+	}
+	probs := make([]float32, n)
+	probs[n-1] = 0.9
+	if got := sel.Select(probs, Selection{}); len(got) != 1 || got[0].Label != "all" || math.Abs(got[0].Score-0.9) > 1e-6 {
+		t.Errorf("Select = %+v, want all 0.9", got)
 	}
 }
 

@@ -75,7 +75,7 @@ func TestServeChecksNewFlagsBeforeLoading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"--allowed-hosts", "--tls-cert", "--tls-key", "--metrics-auth", "--auth-failures", "--read-budget", "--body-grace", "--min-body-rate", "AUTOTAG_ALLOWED_HOSTS", "AUTOTAG_TLS_CERT"} {
+	for _, f := range []string{"--allowed-hosts", "--tls-cert", "--tls-key", "--metrics-auth", "--auth-failures", "--read-budget", "--body-grace", "--min-body-rate", "--max-conns", "--max-conns-per-client", "--max-streams", "AUTOTAG_MAX_CONNS", "AUTOTAG_ALLOWED_HOSTS", "AUTOTAG_TLS_CERT"} {
 		if !strings.Contains(help, f) {
 			t.Errorf("serve --help lacks %s", f)
 		}

@@ -8,8 +8,11 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -119,7 +122,7 @@ func newWeightsListCmd() *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t(unreadable: %v)\t\t\t\n", e.Name, weightsHumanBytes(e.Size), e.Err)
 					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Name, weightsHumanBytes(e.Size), e.Meta.Layout, len(e.Meta.Classes), e.Meta.Activation, e.Meta.Source)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", termSafe(e.Name), weightsHumanBytes(e.Size), termSafe(e.Meta.Layout), len(e.Meta.Classes), termSafe(e.Meta.Activation), termSafe(e.Meta.Source))
 			}
 			return tw.Flush()
 		},
@@ -257,29 +260,33 @@ func writeWeightsInspect(w io.Writer, path string, size int64, sum string, m *we
 	md := m.Meta
 	fmt.Fprintf(w, "file:        %s (%s)\n", path, weightsHumanBytes(size))
 	fmt.Fprintf(w, "sha256:      %s\n", sum)
-	fmt.Fprintf(w, "format:      %s v%s\n", md.Format, md.FormatVersion)
-	fmt.Fprintf(w, "arch:        %s, layout %s, bn_eps %g\n", md.Arch, md.Layout, md.BNEps)
+	fmt.Fprintf(w, "format:      %s v%s\n", termSafe(md.Format), termSafe(md.FormatVersion))
+	fmt.Fprintf(w, "arch:        %s, layout %s, bn_eps %g\n", termSafe(md.Arch), termSafe(md.Layout), md.BNEps)
 	p := md.Preprocess
-	fmt.Fprintf(w, "preprocess:  resize %d, crop %d, %s, scale %g, mean %v, std %v, %s\n", p.Resize, p.Crop, p.Color, p.Scale, p.Mean, p.Std, p.Interpolation)
+	fmt.Fprintf(w, "preprocess:  resize %d, crop %d, %s, scale %g, mean %v, std %v, %s\n", p.Resize, p.Crop, termSafe(p.Color), p.Scale, p.Mean, p.Std, termSafe(p.Interpolation))
 	head := md.Head
 	if head == "" {
 		head = "linear"
 	}
-	fmt.Fprintf(w, "head:        %s, activation %s\n", head, md.Activation)
+	fmt.Fprintf(w, "head:        %s, activation %s\n", termSafe(head), termSafe(md.Activation))
 	cls := md.Classes
 	more := ""
 	if len(cls) > 5 {
 		cls, more = cls[:5], ", …"
+	}
+	cls = slices.Clone(cls)
+	for i, c := range cls {
+		cls[i] = termSafe(c)
 	}
 	fmt.Fprintf(w, "classes:     %d (%s%s)\n", len(md.Classes), strings.Join(cls, ", "), more)
 	if md.Thresholds != nil {
 		fmt.Fprintf(w, "thresholds:  %d per-class\n", len(md.Thresholds))
 	}
 	if md.BackboneSHA256 != "" {
-		fmt.Fprintf(w, "backbone:    sha256 %s\n", md.BackboneSHA256)
+		fmt.Fprintf(w, "backbone:    sha256 %s\n", termSafe(md.BackboneSHA256))
 	}
-	fmt.Fprintf(w, "source:      %s\n", md.Source)
-	fmt.Fprintf(w, "created by:  %s\n", md.CreatedBy)
+	fmt.Fprintf(w, "source:      %s\n", termSafe(md.Source))
+	fmt.Fprintf(w, "created by:  %s\n", termSafe(md.CreatedBy))
 	extra := make([]string, 0, len(md.Extra))
 	for k := range md.Extra {
 		extra = append(extra, k)
@@ -294,7 +301,7 @@ func writeWeightsInspect(w io.Writer, path string, size int64, sum string, m *we
 		if len(v) > maxInspectValue {
 			v = fmt.Sprintf("%s… (%d bytes; --json shows it whole)", strings.ToValidUTF8(v[:maxInspectValue], ""), len(v))
 		}
-		fmt.Fprintf(w, "extra:       %s = %s\n", k, v)
+		fmt.Fprintf(w, "extra:       %s = %s\n", termSafe(k), termSafe(v))
 	}
 	names := make([]string, 0, len(m.Tensors))
 	params := 0
@@ -309,7 +316,7 @@ func writeWeightsInspect(w io.Writer, path string, size int64, sum string, m *we
 		if !weightsShownInSummary(n) {
 			continue
 		}
-		fmt.Fprintf(w, "  %-36s %v\n", n, []int(m.Tensors[n].Shape()))
+		fmt.Fprintf(w, "  %-36s %v\n", termSafe(n), []int(m.Tensors[n].Shape()))
 	}
 }
 
@@ -336,4 +343,16 @@ func weightsHumanBytes(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// termSafe escapes the characters of s that a terminal would act on instead of
+// showing (controls such as ESC, which start colour, title and clipboard sequences,
+// and invisible formatting such as right-to-left overrides): a model file's metadata
+// and tensor names are written by whoever made the file.
+func termSafe(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) && r != ' ' }) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	q := strconv.QuoteToGraphic(s)
+	return q[1 : len(q)-1]
 }

@@ -115,3 +115,37 @@ func TestWeightsInspectHistoryWithoutValidation(t *testing.T) {
 		t.Errorf("history summary:\n%s", out)
 	}
 }
+
+// TestWeightsInspectEscapesControls: a model file's strings (labels, source, extra
+// metadata, tensor names) are written by whoever made the file; inspect must not
+// pass terminal control sequences (ESC, OSC 52 clipboard writes, right-to-left
+// overrides) through to the user's terminal.
+func TestWeightsInspectEscapesControls(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	const evil = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\u202e"
+	m := &weights.Model{
+		Meta: weights.Metadata{Arch: "resnet50", Layout: weights.LayoutTorchvisionV15, Activation: "sigmoid",
+			Classes: []string{"cat" + evil, "dog"}, Source: "src" + evil, CreatedBy: "me" + evil,
+			BackboneSHA256: strings.Repeat("0", 64), Extra: map[string]string{"note" + evil: "v" + evil}},
+		Tensors: map[string]*tensor.Dense{
+			"fc.weight": tensor.New(tensor.WithShape(2, 2048), tensor.WithBacking(make([]float32, 4096))),
+			"fc.bias":   tensor.New(tensor.WithShape(2), tensor.WithBacking([]float32{0, 0})),
+		},
+	}
+	p := filepath.Join(t.TempDir(), "head.safetensors")
+	if err := weights.Save(p, m); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLIOutput(t, "weights", "inspect", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out, "\x1b\x07\u202e") {
+		t.Errorf("inspect printed control characters:\n%q", out)
+	}
+	for _, want := range []string{`cat\x1b]52`, `src\x1b`, `me\x1b`, `note\x1b`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks the escaped %s:\n%s", want, out)
+		}
+	}
+}

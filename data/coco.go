@@ -41,7 +41,7 @@ func LoadCOCO(annotations, imageDir string, opt LoadOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.build(imageDir, opt), nil
+	return p.build("coco annotations "+annotations, imageDir, opt)
 }
 
 // parseCOCO parses a COCO instances JSON stream; src names it in problems.

@@ -43,7 +43,7 @@ func LoadCSV(file, imageDir, names string, opt LoadOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.build(imageDir, opt), nil
+	return p.build(file, imageDir, opt)
 }
 
 // fileHeaders are first-column names that mark a header row.

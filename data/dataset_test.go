@@ -370,3 +370,31 @@ func FuzzParseYOLO(f *testing.F) {
 		_ = fmt.Sprint(rep.Summary())
 	})
 }
+
+// TestLoadRefusesTooManyClasses: a dataset that names more than MaxClasses classes
+// (distinct CSV tags, COCO categories) is refused when loaded: training would
+// allocate a row of weights per class, many times over.
+func TestLoadRefusesTooManyClasses(t *testing.T) {
+	dir := t.TempDir()
+	var csvDoc strings.Builder
+	csvDoc.WriteString("file,tags\n")
+	var cats []string
+	for i := 0; i <= MaxClasses; i++ {
+		fmt.Fprintf(&csvDoc, "a.jpg,t%d\n", i)
+		cats = append(cats, fmt.Sprintf(`{"id":%d,"name":"c%d"}`, i+1000, i))
+	}
+	writeFiles(t, dir, map[string]string{
+		"img/a.jpg":  "x",
+		"labels.csv": csvDoc.String(),
+		"coco.json":  `{"images":[{"id":1,"file_name":"a.jpg"}],"annotations":[],"categories":[` + strings.Join(cats, ",") + `]}`,
+	})
+	for _, spec := range []string{
+		"csv:" + filepath.Join(dir, "labels.csv") + ":" + filepath.Join(dir, "img"),
+		"coco:" + filepath.Join(dir, "coco.json") + ":" + filepath.Join(dir, "img"),
+	} {
+		_, err := Load(spec, LoadOptions{})
+		if err == nil || !strings.Contains(err.Error(), "over the limit") {
+			t.Errorf("%s: err = %v, want too many classes", spec[:4], err)
+		}
+	}
+}

@@ -23,14 +23,17 @@ type parsed struct {
 
 // build joins the entries with imageDir, merges duplicates and checks the files; an
 // entry whose file is not inside imageDir (by name or through a symlink) is dropped
-// and reported.
-func (p *parsed) build(imageDir string, opt LoadOptions) *Dataset {
+// and reported. More than MaxClasses classes is an error naming src.
+func (p *parsed) build(src, imageDir string, opt LoadOptions) (*Dataset, error) {
+	if len(p.classes) > MaxClasses {
+		return nil, fmt.Errorf("%s: %d classes is over the limit of %d", src, len(p.classes), MaxClasses)
+	}
 	b := newBuilder(p.classes, imageDir, opt)
 	b.ds.Report = p.report
 	for _, e := range p.entries {
 		b.add(e.name, e.labels, e.where)
 	}
-	return b.finish()
+	return b.finish(), nil
 }
 
 // openRegular opens a file a SPEC names (or an image to fingerprint), refusing

@@ -29,7 +29,7 @@ func LoadKaggle(labels, categories, imageDir string, opt LoadOptions) (*Dataset,
 	if err != nil {
 		return nil, err
 	}
-	return p.build(imageDir, opt), nil
+	return p.build(labels, imageDir, opt)
 }
 
 // parseKaggleCategories returns the class names and, per class, its id when the file

@@ -43,8 +43,15 @@ const (
 	MaxNamesBytes = 16 << 20 // largest names file, bytes
 	MaxNamesDepth = 32       // deepest YAML nesting of sequences and mappings
 	MaxNamesNodes = 1 << 21  // most YAML nodes, aliases counted as what they expand to
-	maxClassID    = 1 << 20  // largest class id of an `id: name` mapping
+	maxClassID    = MaxClasses - 1
 )
+
+// MaxClasses bounds the classes of a dataset, from its names file, its categories,
+// its tags or its largest class id. A model learns a row of weights per class (and
+// training allocates several copies of them), so a dataset naming millions of classes
+// would exhaust memory long after loading; real label sets (ImageNet-21k, Open Images)
+// are well under it.
+const MaxClasses = 1 << 16
 
 var namesLimits = safedoc.Limits{MaxBytes: MaxNamesBytes, MaxDepth: MaxNamesDepth, MaxNodes: MaxNamesNodes}
 

@@ -27,11 +27,28 @@ func filterFor(interp string) (imaging.ResampleFilter, error) {
 	return imaging.ResampleFilter{}, fmt.Errorf("unknown interpolation %q (want bilinear, bicubic, nearest or lanczos)", interp)
 }
 
+// MaxResize bounds Spec.Resize (and so Crop): the model's input is Crop×Crop×3 floats
+// per image, so a model file asking for a huge crop would make every image cost
+// gigabytes. Real models use a few hundred pixels.
+const MaxResize = 2048
+
 // Validate reports whether the spec can be applied.
 func (s Spec) Validate() error {
 	var errs []error
 	if s.Crop <= 0 || s.Resize < s.Crop {
 		errs = append(errs, fmt.Errorf("need 0 < crop ≤ resize, have resize %d crop %d", s.Resize, s.Crop))
+	}
+	if s.Resize > MaxResize {
+		errs = append(errs, fmt.Errorf("resize %d is over the limit of %d pixels", s.Resize, MaxResize))
+	}
+	finite := func(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+	if !finite(s.Scale) {
+		errs = append(errs, fmt.Errorf("scale %v is not a finite number", s.Scale))
+	}
+	for c := range 3 {
+		if !finite(s.Mean[c]) || !finite(s.Std[c]) || s.Std[c] != 0 && !finite(1/s.Std[c]) {
+			errs = append(errs, fmt.Errorf("mean[%d] %v or std[%d] %v is not a finite number with a finite reciprocal", c, s.Mean[c], c, s.Std[c]))
+		}
 	}
 	if s.Color != "rgb" && s.Color != "bgr" {
 		errs = append(errs, fmt.Errorf("color %q: want rgb or bgr", s.Color))

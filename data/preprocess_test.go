@@ -378,3 +378,29 @@ func spoilOutside(img image.Image, win image.Rectangle) {
 		}
 	}
 }
+
+// TestSpecValidateRefusesHostileNumbers: a model file's preprocessing comes from its
+// metadata: a huge crop would make every image cost gigabytes, and a non-finite
+// scale, mean or std (or a std whose reciprocal overflows) would make every score NaN.
+func TestSpecValidateRefusesHostileNumbers(t *testing.T) {
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	for name, edit := range map[string]func(*Spec){
+		"resize 1e9":     func(s *Spec) { s.Resize, s.Crop = 1_000_000_000, 1_000_000_000 },
+		"resize 0":       func(s *Spec) { s.Resize, s.Crop = 0, 0 },
+		"NaN scale":      func(s *Spec) { s.Scale = nan },
+		"Inf mean":       func(s *Spec) { s.Mean[1] = inf },
+		"NaN std":        func(s *Spec) { s.Std[2] = nan },
+		"subnormal std":  func(s *Spec) { s.Std[0] = 1e-45 },
+		"infinite scale": func(s *Spec) { s.Scale = -inf },
+	} {
+		s := TorchvisionSpec()
+		edit(&s)
+		if err := s.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted %+v", name, s)
+		}
+	}
+	if err := TorchvisionSpec().Validate(); err != nil {
+		t.Errorf("torchvision spec: %v", err)
+	}
+}

@@ -98,7 +98,7 @@ func LoadYOLO(imageDir, labelDir, names string, opt LoadOptions) (*Dataset, erro
 		}
 		return nil
 	})
-	return p.build(imageDir, opt), nil
+	return p.build(labelDir, imageDir, opt)
 }
 
 // MaxLabelFileBytes bounds one YOLO label file; real ones hold a line per object.
@@ -154,13 +154,13 @@ func parseYOLOLabels(r io.Reader, src string, nc int, rep *Report) []int {
 		id, err := strconv.Atoi(f[0])
 		if err != nil { // some tools write "3.0"
 			v, ferr := strconv.ParseFloat(f[0], 64)
-			if ferr != nil || v != math.Trunc(v) || v < 0 || v > 1<<30 {
+			if ferr != nil || v != math.Trunc(v) || v < 0 || v > maxClassID {
 				rep.Add(Malformed, where, "class id %q is not an integer", truncate(f[0], 20))
 				continue
 			}
 			id = int(v)
 		}
-		if id < 0 || (nc >= 0 && id >= nc) || id > 1<<20 {
+		if id < 0 || (nc >= 0 && id >= nc) || id > maxClassID {
 			rep.Add(UnknownClass, where, "class id %d outside 0..%d", id, nc-1)
 			continue
 		}

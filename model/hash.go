@@ -30,8 +30,13 @@ var hashCache struct {
 	m      map[string]hashEntry
 }
 
-// maxHashCache bounds the sha256 cache file read (an entry is about 150 bytes).
-const maxHashCache = 16 << 20
+// maxHashCacheBytes bounds the hash cache file; an entry takes about 200 bytes.
+const maxHashCacheBytes = 16 << 20
+
+// isSHA256 reports whether s is 64 lower-case hex digits, as FileSHA256 writes them.
+func isSHA256(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
 
 func hashCachePath() string { return filepath.Join(weights.Home(), "sha256-cache.json") }
 
@@ -50,14 +55,17 @@ func FileHash(path string) (string, error) {
 	if !hashCache.loaded {
 		hashCache.loaded = true
 		hashCache.m = map[string]hashEntry{}
-		// Bounded: the cache lives in a folder the user may share or mistype.
-		if b, err := safedoc.ReadFile(hashCachePath(), maxHashCache); err == nil {
-			_ = json.Unmarshal(b, &hashCache.m) // a damaged cache is rebuilt
+		// A regular file of bounded size only: a FIFO or device put in its place must
+		// not block or exhaust the process that opens a model.
+		if b, err := safedoc.ReadFile(hashCachePath(), maxHashCacheBytes); err == nil {
+			if json.Unmarshal(b, &hashCache.m) != nil {
+				hashCache.m = map[string]hashEntry{} // a damaged cache is rebuilt
+			}
 		}
 	}
 	e, ok := hashCache.m[abs]
 	hashCache.Unlock()
-	if ok && e.Size == st.Size() && e.ModNano == st.ModTime().UnixNano() && len(e.SHA256) == 64 {
+	if ok && e.Size == st.Size() && e.ModNano == st.ModTime().UnixNano() && isSHA256(e.SHA256) {
 		return e.SHA256, nil
 	}
 	sum, err := weights.FileSHA256(abs)

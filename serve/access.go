@@ -24,7 +24,7 @@ func (s *Server) authorize(r *http.Request) error {
 	if len(s.keys) == 0 {
 		return nil
 	}
-	client := clientIP(r)
+	client := clientKey(clientIP(r))
 	if s.authFails != nil {
 		if wait, blocked := s.authFails.exhausted(client, time.Now()); blocked {
 			s.m.rejections.WithLabelValues("auth_failures").Inc()
@@ -68,13 +68,13 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// rateLimit applies the per-client token bucket (client = remote IP; proxies'
-// forwarding headers are not trusted).
+// rateLimit applies the per-client token bucket (client = remote IP, an IPv6 one by
+// its /64, see clientKey; proxies' forwarding headers are not trusted).
 func (s *Server) rateLimit(r *http.Request) error {
 	if s.limiter == nil {
 		return nil
 	}
-	host := clientIP(r)
+	host := clientKey(clientIP(r))
 	if wait, ok := s.limiter.allow(host, time.Now()); !ok {
 		s.m.rejections.WithLabelValues("rate_limited").Inc()
 		e := errorf(http.StatusTooManyRequests, codeRateLimited, "too many requests from %s; slow down", host)

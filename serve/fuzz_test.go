@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // fuzzServer is shared by the fuzz targets' iterations. It logs nowhere: logging
@@ -36,6 +37,11 @@ func checkUploadResponse(t *testing.T, rec *httptest.ResponseRecorder) {
 		var r tagResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || len(r.Results) == 0 {
 			t.Fatalf("200 with body %q: %v", rec.Body.Bytes(), err)
+		}
+		for _, res := range r.Results {
+			if len(res.Name) > maxNameBytes+len("…") || strings.ContainsFunc(res.Name, func(c rune) bool { return unicode.IsControl(c) }) {
+				t.Fatalf("result name %q is long or has control characters", res.Name)
+			}
 		}
 	case 400, 413, 415, 422:
 		var e errorBody
@@ -79,6 +85,7 @@ func FuzzTagMultipart(f *testing.F) {
 	_, many := manyParts(40)
 	f.Add(bytes.ReplaceAll(many, []byte("XX"), []byte(boundary)), "")
 	f.Add([]byte("--"+boundary+"\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n\x89PNG\r\n\x1a\n\r\n--"+boundary+"--\r\n"), "threshold=")
+	f.Add([]byte("--"+boundary+"\r\nContent-Disposition: form-data; name=\"image\"; filename*=utf-8''%2E%2E%2F%0A%1B%5B2J%E2%80%AEx\r\n\r\n"+string(solidPNG(f, 2, 2, red))+"\r\n--"+boundary+"--\r\n"), "threshold=NaN&top_k=99999999999&threshold=1e309")
 	s := fuzzServer(f)
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, body []byte, query string) {
@@ -106,7 +113,8 @@ func watchdog(input []byte) (stop func()) {
 // list answers only loopback names and loopback addresses, and never panics.
 func FuzzHostPolicy(f *testing.F) {
 	for _, h := range []string{"localhost:8080", "127.0.0.1", "[::1]:80", "evil.example", "127.0.0.1.evil.example",
-		"LOCALHOST.", "[::ffff:127.0.0.1]", "0x7f.1", "127.1", "a.localhost", "", ":80", "[", "localhost:"} {
+		"LOCALHOST.", "[::ffff:127.0.0.1]", "0x7f.1", "127.1", "a.localhost", "", ":80", "[", "localhost:",
+		"127.0.0.1:8080@evil.example", "[::1]:+80", "localhost:99999"} {
 		f.Add(h)
 	}
 	p, err := newHostPolicy("127.0.0.1:8080", nil)
@@ -116,6 +124,9 @@ func FuzzHostPolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, host string) {
 		if !p.allows(host) || host == "" {
 			return
+		}
+		if _, port, err := net.SplitHostPort(host); err == nil && !validPort(port) {
+			t.Fatalf("Host %q with port %q allowed", host, port)
 		}
 		h := canonicalHost(host)
 		ip := net.ParseIP(h)

@@ -293,6 +293,7 @@ func TestHostHeaderChecked(t *testing.T) {
 	for host, want := range map[string]int{
 		hostOf(ts): 200, "localhost:8080": 200, "LOCALHOST": 200, "[::1]:9": 200, "127.0.0.2": 200,
 		"rebind.attacker.example:8080": 403, "192.168.1.20": 403, "localhost.attacker.example": 403,
+		"localhost:80x": 403,
 	} {
 		if got := get(ts, host); got != want {
 			t.Errorf("Host %q: status %d, want %d", host, got, want)

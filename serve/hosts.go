@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -86,6 +87,9 @@ func (p *hostPolicy) allows(hostport string) bool {
 	if p.any || hostport == "" { // no Host: HTTP/1.0, not a browser
 		return true
 	}
+	if _, port, err := net.SplitHostPort(hostport); err == nil && !validPort(port) {
+		return false // "127.0.0.1:80@evil.example" names no port of ours
+	}
 	h := canonicalHost(hostport)
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") || p.names[h] {
 		return true
@@ -124,4 +128,13 @@ func (s *Server) checkCrossSite(r *http.Request) error {
 			"cross-site %s refused: allow the calling page's origin with --cors-origin (or AUTOTAG_CORS_ORIGIN)", r.Method)
 	}
 	return nil
+}
+
+// validPort reports whether port is empty or a decimal TCP port number.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0 && port[0] != '+'
 }

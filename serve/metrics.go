@@ -50,7 +50,7 @@ func newMetrics() *metrics {
 		Name: "autotag_http_inflight_requests", Help: "Requests being handled.",
 	})
 	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "autotag_rejections_total", Help: "Requests refused on purpose, by reason (queue_full, rate_limited, unauthorized, auth_failures, bad_host, cross_site, body_too_large, read_budget, too_many_pixels, too_many_parts, decode_budget, not_ready).",
+		Name: "autotag_rejections_total", Help: "Requests refused on purpose, by reason (queue_full, rate_limited, unauthorized, auth_failures, bad_host, cross_site, body_too_large, read_budget, too_many_pixels, too_many_parts, decode_budget, not_ready, too_many_conns).",
 	}, []string{"reason"})
 	m.images = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "autotag_images_total", Help: "Images tagged.",

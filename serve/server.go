@@ -81,6 +81,15 @@ type Config struct {
 	// rebinding.
 	AllowedHosts []string
 	MetricsAuth  bool // /metrics needs an API key too (needs APIKeys)
+	// MaxConns caps the connections open at once (default 1024; negative: no cap)
+	// and MaxConnsPerClient those from one client IP, an IPv6 client counted by its
+	// /64 (default 64; negative: no cap). Past a cap an idle keep-alive connection is
+	// closed to make room, else the new connection is closed at once, so one client
+	// cannot run the server out of file descriptors. Behind a reverse proxy every
+	// connection comes from the proxy: raise MaxConnsPerClient to its pool size.
+	MaxConns, MaxConnsPerClient int
+	// MaxStreams caps the concurrent requests on one HTTP/2 connection (default 16).
+	MaxStreams int
 	// TLSCertFile and TLSKeyFile, both set, make Serve answer HTTPS with that PEM
 	// certificate (chain) and key.
 	TLSCertFile, TLSKeyFile string
@@ -122,6 +131,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MinBodyRate == 0 {
 		c.MinBodyRate = 32 << 10
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 1024
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = 64
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 16
 	}
 	if c.AuthFailures == 0 {
 		c.AuthFailures = 10
@@ -180,6 +198,7 @@ type Server struct {
 	authFails *rateLimiter // failed API keys per client; nil: unlimited
 	keys      [][32]byte
 	reading   *byteBudget
+	conns     *connLimiter
 	hosts     *hostPolicy
 	crossSite *http.CrossOriginProtection
 	tls       *tls.Config // nil: plain HTTP
@@ -239,6 +258,7 @@ func New(cfg Config, eng Engine) (*Server, error) {
 		return nil, err
 	}
 	s.reading = &byteBudget{max: cfg.ReadBudgetBytes}
+	s.conns = newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerClient, func() { s.m.rejections.WithLabelValues("too_many_conns").Inc() })
 	s.engine.Store(&engineSlot{e: eng})
 	if !custom {
 		s.decodeMem = defaultDecodeBytes
@@ -303,6 +323,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		ConnState:         s.conns.connState,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: s.cfg.MaxStreams},
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -310,6 +332,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = s.tls.Clone()
 	}
 	s.hosts.addBound(ln.Addr())
+	ln = &limitListener{Listener: ln, l: s.conns}
 	s.applyMemoryLimit()
 	info := s.engine.Load().e.Info()
 	s.log.Info("serving", "addr", ln.Addr().String(), "model", info.Name, "classes", len(info.Classes),

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // tagResponse is the 200 body of POST /v1/tag (DESIGN.md §5).
@@ -329,10 +331,7 @@ func (s *Server) readMultipart(br *bodyReader, boundary string) ([]upload, error
 			}
 			continue
 		}
-		name := part.FileName()
-		if name == "" {
-			name = "image"
-		}
+		name := uploadName(part.FileName())
 		data, err := br.read(part, -1, "an image part")
 		if err != nil {
 			return nil, err
@@ -346,4 +345,31 @@ func (s *Server) readMultipart(br *bodyReader, boundary string) ([]upload, error
 		return nil, errorf(http.StatusBadRequest, codeBadRequest, "no \"image\" part in the multipart/form-data body")
 	}
 	return uploads, nil
+}
+
+// maxNameBytes bounds an upload's file name as echoed in answers and logs.
+const maxNameBytes = 255
+
+// uploadName is the name an image part is answered and logged under: its file name
+// (the client's, so untrusted) with characters that are not visible text (controls
+// such as newlines and ESC, invisible formatting such as right-to-left overrides)
+// replaced by U+FFFD and cut to maxNameBytes, so that a part header of megabytes or
+// of terminal escapes is not repeated into every answer and log line; "image" when
+// it has none.
+func uploadName(fn string) string {
+	if fn == "" {
+		return "image"
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(fn, "\uFFFD") {
+		if !unicode.IsGraphic(r) && r != ' ' {
+			r = unicode.ReplacementChar
+		}
+		if b.Len()+utf8.RuneLen(r) > maxNameBytes {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

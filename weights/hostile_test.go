@@ -418,3 +418,30 @@ func TestPyTorchPickleBomb(t *testing.T) {
 		}
 	}
 }
+
+// TestParseMetadataRefusesBadThresholds: per-class thresholds come from the model
+// file; one outside [0, 1] would report its class on every photo or never.
+func TestParseMetadataRefusesBadThresholds(t *testing.T) {
+	for _, v := range []string{`[0.5,-1]`, `[2]`, `[0.5,1.0000001]`} {
+		if _, err := ParseMetadata(map[string]string{"thresholds": v}); err == nil || !strings.Contains(err.Error(), "thresholds") {
+			t.Errorf("thresholds %s: err = %v", v, err)
+		}
+	}
+	if m, err := ParseMetadata(map[string]string{"thresholds": `[0,0.5,1]`}); err != nil || len(m.Thresholds) != 3 {
+		t.Errorf("valid thresholds: %v %v", m.Thresholds, err)
+	}
+}
+
+// TestParseMetadataRefusesBadBackboneSHA: a head-only model's backbone_sha256 is
+// shown in errors and listings; anything but 64 hex digits (a path, escape codes,
+// megabytes of text) is refused when the file is read.
+func TestParseMetadataRefusesBadBackboneSHA(t *testing.T) {
+	for _, v := range []string{"../../etc/passwd", strings.Repeat("a", 63), strings.Repeat("g", 64), "\x1b[2J" + strings.Repeat("0", 60), strings.Repeat("0", 1<<20)} {
+		if _, err := ParseMetadata(map[string]string{"backbone_sha256": v}); err == nil || !strings.Contains(err.Error(), "backbone_sha256") {
+			t.Errorf("backbone_sha256 %.20q: err = %v", v, err)
+		}
+	}
+	if _, err := ParseMetadata(map[string]string{"backbone_sha256": strings.Repeat("aB3", 21) + "0"}); err != nil {
+		t.Errorf("valid sha: %v", err)
+	}
+}

@@ -2,9 +2,11 @@ package weights
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/autotag/autotag/data"
 )
@@ -105,13 +107,19 @@ func ParseMetadata(kv map[string]string) (Metadata, error) {
 		case keyClasses:
 			err = json.Unmarshal([]byte(v), &m.Classes)
 		case keyThresholds:
-			err = json.Unmarshal([]byte(v), &m.Thresholds)
+			if err = json.Unmarshal([]byte(v), &m.Thresholds); err == nil {
+				err = checkThresholds(m.Thresholds)
+			}
 		case keyHead:
 			m.Head = v
 		case keyActivation:
 			m.Activation = v
 		case keyBackboneSHA256:
 			m.BackboneSHA256 = v
+			if len(v) != 64 || strings.Trim(strings.ToLower(v), "0123456789abcdef") != "" {
+				// Errors and listings show it: it must be what it claims to be.
+				err = errors.New("want 64 hexadecimal digits (a sha256)")
+			}
 		case keySource:
 			m.Source = v
 		case keyCreatedBy:
@@ -136,4 +144,15 @@ func createdBy() string {
 		return "autotag " + bi.Main.Version
 	}
 	return "autotag"
+}
+
+// checkThresholds refuses per-class thresholds that are not probabilities: a
+// negative one would report its class on every photo, and one above 1 never.
+func checkThresholds(th []float32) error {
+	for i, t := range th {
+		if !(t >= 0 && t <= 1) {
+			return fmt.Errorf("threshold %d is %v, want a number from 0 to 1", i, t)
+		}
+	}
+	return nil
 }

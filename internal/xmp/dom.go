@@ -34,12 +34,20 @@ type node struct {
 	parent *node
 }
 
+// MaxDepth bounds how deeply a sidecar's elements may nest. Real XMP nests a few
+// levels (x:xmpmeta, rdf:RDF, rdf:Description, a property, an array, its items, a
+// structure or two); walking up a deeper tree to resolve each namespace prefix, and
+// recursing down it, would let a sidecar of a few megabytes cost minutes of CPU or
+// the whole goroutine stack.
+const MaxDepth = 64
+
 // parseTree reads an XML document into a tree under a synthetic root node.
 func parseTree(doc []byte) (*node, error) {
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	d.Strict = true
 	root := &node{kind: elementNode}
 	cur := root
+	depth := 0
 	for {
 		tok, err := d.RawToken()
 		if err == io.EOF {
@@ -50,6 +58,9 @@ func parseTree(doc []byte) (*node, error) {
 		}
 		switch tk := tok.(type) {
 		case xml.StartElement:
+			if depth++; depth > MaxDepth {
+				return nil, fmt.Errorf("xmp: elements nest deeper than %d levels", MaxDepth)
+			}
 			n := &node{kind: elementNode, prefix: tk.Name.Space, local: tk.Name.Local, attrs: append([]xml.Attr(nil), tk.Attr...), parent: cur}
 			cur.kids = append(cur.kids, n)
 			cur = n
@@ -58,6 +69,7 @@ func parseTree(doc []byte) (*node, error) {
 				return nil, fmt.Errorf("not well-formed XML: unexpected </%s>", qname(tk.Name.Space, tk.Name.Local))
 			}
 			cur = cur.parent
+			depth--
 		case xml.CharData:
 			if cur == root && len(bytes.TrimSpace(tk)) > 0 {
 				return nil, fmt.Errorf("not well-formed XML: text outside the root element")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -206,6 +207,8 @@ func FuzzUpdate(f *testing.F) {
 	f.Add([]byte(existing))
 	f.Add([]byte(template))
 	f.Add([]byte(template + template))
+	f.Add([]byte(deepSidecar(MaxDepth + 1)))
+	f.Add([]byte(`<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><x:xmpmeta xmlns:x="adobe:ns:meta/">&b;</x:xmpmeta>`))
 	f.Add([]byte(`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description/></rdf:RDF><?xpacket end="w"?>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		out, err := Update(doc, state(), keywords())
@@ -264,5 +267,29 @@ func TestUpdateRefusesNotOnePacket(t *testing.T) {
 		if _, err := Update([]byte(doc), state(), keywords()); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// deepSidecar is a sidecar whose one property nests n structures deep.
+func deepSidecar(n int) string {
+	return `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:a="urn:a">` +
+		strings.Repeat(`<a:b rdf:parseType="Resource">`, n) + strings.Repeat("</a:b>", n) + `</rdf:Description></rdf:RDF></x:xmpmeta>`
+}
+
+// TestUpdateRefusesDeepNesting: every element resolves its prefixes by walking up to
+// the root, so a sidecar of nested structures cost time quadratic in its depth (a
+// 16 MB one ran for many minutes). Nesting is bounded at parse time, quickly.
+func TestUpdateRefusesDeepNesting(t *testing.T) {
+	start := time.Now()
+	_, err := Update([]byte(deepSidecar(50000)), state(), keywords())
+	if err == nil || !strings.Contains(err.Error(), "deeper than") {
+		t.Fatalf("50000-deep sidecar: err = %v, want a nesting error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing a deep sidecar took %v", d)
+	}
+	// A structure a few levels deep, as real sidecars hold, still merges.
+	if _, err := Update([]byte(deepSidecar(MaxDepth-5)), state(), keywords()); err != nil {
+		t.Errorf("%d-deep sidecar: %v", MaxDepth-5, err)
 	}
 }
