@@ -82,19 +82,9 @@ func TestSlowBodiesDoNotTakeQueueSlots(t *testing.T) {
 // TestSlowBodyCutAtMinimumRate: a body slower than MinBodyRate after BodyGrace gets
 // 408 long before ReadTimeout.
 func TestSlowBodyCutAtMinimumRate(t *testing.T) {
-	s, err := New(Config{Logger: quietLogger(t), BodyGrace: 300 * time.Millisecond, MinBodyRate: 1000}, &fakeEngine{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	conn := dialRaw(t, ln.Addr().String())
-	defer func() { conn.Close(); cancel(); <-done }()
+	_, addr := serveConnTest(t, Config{BodyGrace: 300 * time.Millisecond, MinBodyRate: 1000})
+	conn := dialRaw(t, addr)
+	defer conn.Close()
 	fmt.Fprintf(conn, "POST /v1/tag HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n\xff\xd8")
 	go func() {
 		for i := 0; i < 100; i++ {
@@ -499,23 +489,12 @@ func selfSigned(t *testing.T) (certFile, keyFile string, cert *x509.Certificate)
 // other, or unreadable files, are clear errors that do not print the files.
 func TestTLS(t *testing.T) {
 	certFile, keyFile, cert := selfSigned(t)
-	s, err := New(Config{Logger: quietLogger(t), TLSCertFile: certFile, TLSKeyFile: keyFile}, &fakeEngine{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	_, addr := serveConnTest(t, Config{TLSCertFile: certFile, TLSKeyFile: keyFile})
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	for _, h2 := range []bool{false, true} {
 		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}}
-		resp, err := client.Post("https://"+ln.Addr().String()+"/v1/tag", "image/jpeg", bytes.NewReader(solidJPEG(t, 16, 16, red)))
+		resp, err := client.Post("https://"+addr+"/v1/tag", "image/jpeg", bytes.NewReader(solidJPEG(t, 16, 16, red)))
 		if err != nil {
 			t.Fatal(err)
 		}
