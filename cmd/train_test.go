@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/train"
 	"github.com/autotag/autotag/weights"
 )
@@ -52,7 +53,7 @@ func trainFixture(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	bb := filepath.Join(dir, "backbone.safetensors")
-	meta := weights.Metadata{Arch: "resnet50", Layout: weights.LayoutKerasV1, BNEps: 1e-3, Preprocess: data.CaffeSpec(), Activation: "softmax"}
+	meta := weights.Metadata{Arch: "resnet50", Layout: weights.LayoutKerasV1, BNEps: 1e-3, Preprocess: spec.Caffe(), Activation: "softmax"}
 	if err := weights.Save(bb, &weights.Model{Meta: meta, Tensors: map[string]*tensor.Dense{
 		"conv1.weight": tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{1}))}}); err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func jpegPlan(w, h int, o Orientation, opt DecodeOptions) (scale int, region ima
 	}
 	sw, sh := ceilDiv(w, scale), ceilDiv(h, scale)
 	uw, uh := uprightSize(sw, sh, o)
-	return scale, storedRect(spec.SourceWindow(uw, uh), o, sw, sh)
+	return scale, storedRect(SourceWindow(*spec, uw, uh), o, sw, sh)
 }
 
 // reduceMargin is how much larger than the resize target a reduced image stays.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/autotag/autotag/internal/testenv"
 )
 
@@ -44,9 +46,9 @@ func forPhotos(t *testing.T) map[string][]byte {
 // and loosely bounded); and without For the decode is image/jpeg's, pixel for pixel.
 func TestDecodeFor(t *testing.T) {
 	photos := forPhotos(t)
-	squash := TorchvisionSpec()
+	squash := spec.Torchvision()
 	squash.Squash = true
-	specs := map[string]Spec{"caffe": CaffeSpec(), "squash": squash}
+	specs := map[string]Spec{"caffe": spec.Caffe(), "squash": squash}
 	var reducedN int
 	var reducedMean, reducedMax float64
 	for name, plain := range photos {

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/autotag/autotag/internal/testenv"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -344,7 +346,7 @@ func TestDecodeSharedPhotos(t *testing.T) {
 		m, _ := filepath.Glob(g)
 		paths = append(paths, m...)
 	}
-	spec := CaffeSpec()
+	spec := spec.Caffe()
 	dst := make([]float32, 3*224*224)
 	for _, p := range paths {
 		img, err := DecodeFile(p, DecodeOptions{})

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/autotag/autotag/data"
 )
 
@@ -14,8 +16,8 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "autotag-example")
 	defer os.RemoveAll(dir)
 
-	spec, _ := data.Synthetic(24, 96, 1).WriteCSV(dir)
-	ds, err := data.Load(spec, data.LoadOptions{})
+	dataset, _ := data.Synthetic(24, 96, 1).WriteCSV(dir)
+	ds, err := data.Load(dataset, data.LoadOptions{})
 	if err != nil {
 		panic(err)
 	}
@@ -34,7 +36,7 @@ func Example() {
 		panic(err)
 	}
 	x := make([]float32, 3*aug.Size*aug.Size) // NCHW, one image
-	if err := aug.ApplyTensor(img, data.TorchvisionSpec(), 7, 0, 0, x); err != nil {
+	if err := aug.ApplyTensor(img, spec.Torchvision(), 7, 0, 0, x); err != nil {
 		panic(err)
 	}
 	fmt.Println("view:", len(x), "floats")

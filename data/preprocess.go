@@ -27,49 +27,6 @@ func filterFor(interp string) (imaging.ResampleFilter, error) {
 	return imaging.ResampleFilter{}, fmt.Errorf("unknown interpolation %q (want bilinear, bicubic, nearest or lanczos)", interp)
 }
 
-// MaxResize bounds Spec.Resize (and so Crop): the model's input is Crop×Crop×3 floats
-// per image, so a model file asking for a huge crop would make every image cost
-// gigabytes. Real models use a few hundred pixels.
-const MaxResize = 2048
-
-// Validate reports whether the spec can be applied.
-func (s Spec) Validate() error {
-	var errs []error
-	if s.Crop <= 0 || s.Resize < s.Crop {
-		errs = append(errs, fmt.Errorf("need 0 < crop ≤ resize, have resize %d crop %d", s.Resize, s.Crop))
-	}
-	if s.Resize > MaxResize {
-		errs = append(errs, fmt.Errorf("resize %d is over the limit of %d pixels", s.Resize, MaxResize))
-	}
-	finite := func(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
-	if !finite(s.Scale) {
-		errs = append(errs, fmt.Errorf("scale %v is not a finite number", s.Scale))
-	}
-	for c := range 3 {
-		if !finite(s.Mean[c]) || !finite(s.Std[c]) || s.Std[c] != 0 && !finite(1/s.Std[c]) {
-			errs = append(errs, fmt.Errorf("mean[%d] %v or std[%d] %v is not a finite number with a finite reciprocal", c, s.Mean[c], c, s.Std[c]))
-		}
-	}
-	if s.Color != "rgb" && s.Color != "bgr" {
-		errs = append(errs, fmt.Errorf("color %q: want rgb or bgr", s.Color))
-	}
-	if s.Scale == 0 {
-		errs = append(errs, errors.New("scale is 0"))
-	}
-	for c, v := range s.Std {
-		if v == 0 {
-			errs = append(errs, fmt.Errorf("std[%d] is 0", c))
-		}
-	}
-	if _, err := filterFor(s.Interpolation); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("preprocessing spec: %w", err)
-	}
-	return nil
-}
-
 // ResizedSize is the size of a w×h image after resizing its shorter side to short with
 // the aspect kept, using torchvision's rule (the longer side is truncated:
 // torchvision/transforms/functional.py, _compute_resized_output_size).
@@ -170,12 +127,12 @@ func cropGeometry(sw, sh int, spec Spec) (w, h int, win image.Rectangle) {
 	return w, h, win
 }
 
-// SourceWindow is the part of a w×h image that Preprocess with spec reads: the source
+// SourceWindow is the part of a w×h image that Preprocess with s reads: the source
 // pixels under the resampling filter's taps for the centre crop. A decoder may leave
 // every pixel outside it undefined (see DecodeOptions.For) without changing
 // Preprocess's output. It is the whole image for an invalid spec or a filter without
 // support (nearest).
-func (s Spec) SourceWindow(w, h int) image.Rectangle {
+func SourceWindow(s Spec, w, h int) image.Rectangle {
 	full := image.Rect(0, 0, w, h)
 	f, err := filterFor(s.Interpolation)
 	if err != nil || s.Validate() != nil || f.Support <= 0 || w <= 0 || h <= 0 {

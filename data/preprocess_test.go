@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/disintegration/imaging"
 )
 
@@ -25,9 +27,9 @@ func columns(w, h int) *image.NRGBA {
 var raw = Spec{Resize: 4, Crop: 2, Color: "rgb", Scale: 1, Std: [3]float32{1, 1, 1}}
 
 func TestPreprocessTable(t *testing.T) {
-	caffe := CaffeSpec()
+	caffe := spec.Caffe()
 	caffe.Resize, caffe.Crop = 2, 2
-	torch := TorchvisionSpec()
+	torch := spec.Torchvision()
 	torch.Resize, torch.Crop = 2, 2
 	solid := image.NewNRGBA(image.Rect(0, 0, 2, 2))
 	for i := 0; i < 4; i++ {
@@ -246,7 +248,7 @@ func BenchmarkPreprocess(b *testing.B) {
 		src.Y[i] = uint8(i)
 	}
 	dst := make([]float32, 3*224*224)
-	spec := CaffeSpec()
+	spec := spec.Caffe()
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := Preprocess(src, spec, dst); err != nil {
@@ -295,19 +297,19 @@ func TestPreprocessSquash(t *testing.T) {
 // YCbCr 4:2:0 (the JPEG decoder's output) and NRGBA sources, and that the window is
 // a real saving for ordinary photos.
 func TestSourceWindow(t *testing.T) {
-	bicubic := CaffeSpec()
+	bicubic := spec.Caffe()
 	bicubic.Interpolation = "bicubic"
-	squash := TorchvisionSpec()
+	squash := spec.Torchvision()
 	squash.Squash = true
-	lanczos := TorchvisionSpec()
+	lanczos := spec.Torchvision()
 	lanczos.Interpolation = "lanczos"
-	specs := map[string]Spec{"caffe": CaffeSpec(), "torchvision": TorchvisionSpec(), "bicubic": bicubic,
+	specs := map[string]Spec{"caffe": spec.Caffe(), "torchvision": spec.Torchvision(), "bicubic": bicubic,
 		"squash": squash, "lanczos": lanczos}
 	sizes := [][2]int{{640, 480}, {480, 640}, {500, 500}, {1352, 900}, {300, 2000}, {224, 224}, {256, 300}, {100, 80}, {7, 3}}
 	for name, spec := range specs {
 		for _, sz := range sizes {
 			w, h := sz[0], sz[1]
-			win := spec.SourceWindow(w, h)
+			win := SourceWindow(spec, w, h)
 			if win.Empty() || !win.In(image.Rect(0, 0, w, h)) {
 				t.Fatalf("%s %dx%d: window %v", name, w, h, win)
 			}
@@ -338,7 +340,7 @@ func TestSourceWindow(t *testing.T) {
 		}
 	}
 	// 640×480 under the 256/224 resize and crop reads about 420×420 plus the filter's reach.
-	if win := CaffeSpec().SourceWindow(640, 480); win.Dx() > 430 || win.Dy() > 430 {
+	if win := SourceWindow(spec.Caffe(), 640, 480); win.Dx() > 430 || win.Dy() > 430 {
 		t.Errorf("caffe 640x480: window %v, want about 420x420 in the centre", win)
 	}
 }
@@ -394,13 +396,24 @@ func TestSpecValidateRefusesHostileNumbers(t *testing.T) {
 		"subnormal std":  func(s *Spec) { s.Std[0] = 1e-45 },
 		"infinite scale": func(s *Spec) { s.Scale = -inf },
 	} {
-		s := TorchvisionSpec()
+		s := spec.Torchvision()
 		edit(&s)
 		if err := s.Validate(); err == nil {
 			t.Errorf("%s: Validate accepted %+v", name, s)
 		}
 	}
-	if err := TorchvisionSpec().Validate(); err != nil {
+	if err := spec.Torchvision().Validate(); err != nil {
 		t.Errorf("torchvision spec: %v", err)
+	}
+}
+
+// TestKnownInterpolationsHaveFilters: every interpolation name spec accepts in a
+// model file maps to a resampling filter here, and no other name does.
+func TestKnownInterpolationsHaveFilters(t *testing.T) {
+	for _, name := range []string{"", "bilinear", "linear", "bicubic", "cubic", "nearest", "lanczos", "sinc", "Bilinear", "area"} {
+		_, err := filterFor(name)
+		if known := spec.KnownInterpolation(name); known != (err == nil) {
+			t.Errorf("%q: spec.KnownInterpolation %t, filterFor error %v", name, known, err)
+		}
 	}
 }

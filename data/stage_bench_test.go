@@ -9,6 +9,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/autotag/autotag/internal/testenv"
 )
 
@@ -44,7 +46,7 @@ func BenchmarkStages(b *testing.B) {
 		}
 		imgs[i] = img
 	}
-	spec := CaffeSpec()
+	spec := spec.Caffe()
 	dst := make([]float32, 3*spec.Crop*spec.Crop)
 	b.Run("jpeg.Decode", func(b *testing.B) {
 		i := 0

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/testenv"
 )
@@ -103,7 +105,7 @@ func BenchmarkServeCPU(b *testing.B) {
 	}
 	path := testenv.KerasModel(b)
 	encoded, decoded := loadPhotos(b)
-	spec := data.CaffeSpec()
+	spec := spec.Caffe()
 
 	// Stages, one image at a time (process CPU: a resize may fan out to goroutines).
 	const reps = 8

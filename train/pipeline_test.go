@@ -9,9 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -24,7 +25,7 @@ func TestRunFromFeatures(t *testing.T) {
 	classes := []string{"a", "b", "c", "d"}
 	tr := synthFeatures(1, 60, 2, 16, 4)
 	va := synthFeatures(2, 30, 1, 16, 4)
-	spec := func(name string, f *Features) string {
+	datasetSpec := func(name string, f *Features) string {
 		var b strings.Builder
 		b.WriteString("file,tags\n")
 		for i := 0; i < f.N; i++ {
@@ -52,7 +53,7 @@ func TestRunFromFeatures(t *testing.T) {
 	}
 	// a stand-in backbone file: only its metadata and hash are used here
 	bbPath := filepath.Join(dir, "backbone.safetensors")
-	bbMeta := weights.Metadata{Arch: "resnet50", Layout: weights.LayoutKerasV1, BNEps: 1e-3, Preprocess: data.CaffeSpec(), Activation: "softmax"}
+	bbMeta := weights.Metadata{Arch: "resnet50", Layout: weights.LayoutKerasV1, BNEps: 1e-3, Preprocess: spec.Caffe(), Activation: "softmax"}
 	if err := weights.Save(bbPath, &weights.Model{Meta: bbMeta, Tensors: map[string]*tensor.Dense{
 		"conv1.weight": tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{1}))}}); err != nil {
 		t.Fatal(err)
@@ -61,7 +62,7 @@ func TestRunFromFeatures(t *testing.T) {
 	cfg.Loss, _ = NewLoss("wbce")
 	cfg.Head, _ = ParseHead("mlp:8")
 	out := filepath.Join(dir, "head.safetensors")
-	res, err := Run(context.Background(), RunOptions{Backbone: bbPath, TrainSpecs: []string{spec("tr", tr)}, ValSpec: spec("va", va),
+	res, err := Run(context.Background(), RunOptions{Backbone: bbPath, TrainSpecs: []string{datasetSpec("tr", tr)}, ValSpec: datasetSpec("va", va),
 		Out: out, Config: cfg, Views: 2, FromFeatures: feats, Calibrate: true, ThresholdFloor: 0.05, MaxPosWeight: 10, KeepCheckpoints: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -75,14 +76,14 @@ func TestRunFromFeatures(t *testing.T) {
 	}
 	sum, _ := weights.FileSHA256(bbPath)
 	if meta.BackboneSHA256 != sum || meta.Activation != "sigmoid" || meta.Head != "mlp:8" || !slices.Equal(meta.Classes, classes) ||
-		!slices.Equal(meta.Thresholds, res.Thresholds) || meta.Preprocess != data.CaffeSpec() || meta.Extra[MetaTrainHistory] == "" {
+		!slices.Equal(meta.Thresholds, res.Thresholds) || meta.Preprocess != spec.Caffe() || meta.Extra[MetaTrainHistory] == "" {
 		t.Fatalf("metadata %+v", meta)
 	}
 	if !sameHead(h, res.State.Best) {
 		t.Fatal("the saved head differs from the best epoch's")
 	}
 	// --resume with a finished run's checkpoints trains nothing more and gives the same head
-	res2, err := Run(context.Background(), RunOptions{Backbone: bbPath, TrainSpecs: []string{spec("tr", tr)}, ValSpec: spec("va", va),
+	res2, err := Run(context.Background(), RunOptions{Backbone: bbPath, TrainSpecs: []string{datasetSpec("tr", tr)}, ValSpec: datasetSpec("va", va),
 		Out: out, Config: cfg, Views: 2, FromFeatures: feats, Calibrate: true, ThresholdFloor: 0.05, MaxPosWeight: 10, Resume: true})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/weights"
 )
@@ -17,7 +19,7 @@ import (
 // only its metadata and hash.
 func saveModelBackbone() *Backbone {
 	return &Backbone{Path: "backbone.safetensors", SHA256: strings.Repeat("0", 64),
-		Meta: weights.Metadata{Arch: "resnet50", Layout: weights.LayoutKerasV1, BNEps: 1e-3, Preprocess: data.CaffeSpec(), Activation: "softmax"}}
+		Meta: weights.Metadata{Arch: "resnet50", Layout: weights.LayoutKerasV1, BNEps: 1e-3, Preprocess: spec.Caffe(), Activation: "softmax"}}
 }
 
 // TestSaveModelHistoryWithoutValidation: a run without a validation set has no

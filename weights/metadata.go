@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/data/spec"
 )
 
 // Metadata keys of a native model file (DESIGN.md §4).
@@ -59,7 +59,7 @@ func (m Metadata) Strings() (map[string]string, error) {
 	if m.BNEps != 0 {
 		put(keyBNEps, strconv.FormatFloat(m.BNEps, 'g', -1, 64))
 	}
-	if m.Preprocess != (data.Spec{}) {
+	if m.Preprocess != (spec.Preprocess{}) {
 		b, err := json.Marshal(m.Preprocess)
 		if err != nil {
 			return nil, fmt.Errorf("metadata preprocess: %w", err)

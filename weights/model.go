@@ -6,9 +6,9 @@
 package weights
 
 import (
+	"github.com/autotag/autotag/data/spec"
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/nn/arch"
 )
 
@@ -33,7 +33,7 @@ type Metadata struct {
 	Arch           string            // "resnet50"
 	Layout         string            // LayoutKerasV1 or LayoutTorchvisionV15
 	BNEps          float64           // batch-norm epsilon of the source framework
-	Preprocess     data.Spec         // stored as JSON
+	Preprocess     spec.Preprocess   // stored as JSON
 	Classes        []string          // class labels in output order, stored as JSON
 	Thresholds     []float32         // optional per-class thresholds, stored as JSON
 	Head           string            // "" or "linear" for fc.weight/fc.bias; "mlp:H1,H2" for an MLP head

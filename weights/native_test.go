@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/google/go-cmp/cmp"
 	"gorgonia.org/tensor"
-
-	"github.com/autotag/autotag/data"
 )
 
 func dense(shape []int, vals ...float32) *tensor.Dense {
@@ -21,7 +21,7 @@ func dense(shape []int, vals ...float32) *tensor.Dense {
 func fullMeta() Metadata {
 	return Metadata{
 		Format: FormatName, FormatVersion: FormatVersion, Arch: "resnet50", Layout: LayoutTorchvisionV15,
-		BNEps: 1e-5, Preprocess: data.TorchvisionSpec(), Classes: []string{"cat", "dog"},
+		BNEps: 1e-5, Preprocess: spec.Torchvision(), Classes: []string{"cat", "dog"},
 		Thresholds: []float32{0.25, 0.5}, Head: "linear", Activation: "sigmoid",
 		BackboneSHA256: strings.Repeat("ab", 32), Source: "test", CreatedBy: "autotag test",
 		Extra: map[string]string{"note": `{"verbatim": true}`},

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"google.golang.org/protobuf/encoding/protowire"
 	"gorgonia.org/tensor"
 
@@ -65,9 +67,9 @@ func randomResNet50(t testing.TB, layout string, classes int, seed int64) *Model
 		classNames[i] = fmt.Sprintf("c%d", i)
 	}
 	meta := Metadata{Format: FormatName, FormatVersion: FormatVersion, Arch: "resnet50", Layout: layout,
-		BNEps: 1e-5, Preprocess: data.TorchvisionSpec(), Classes: classNames, Activation: "softmax", Source: "random"}
+		BNEps: 1e-5, Preprocess: spec.Torchvision(), Classes: classNames, Activation: "softmax", Source: "random"}
 	if layout == LayoutKerasV1 {
-		meta.BNEps, meta.Preprocess = 1e-3, data.CaffeSpec()
+		meta.BNEps, meta.Preprocess = 1e-3, spec.Caffe()
 	}
 	return &Model{Meta: meta, Tensors: ts}
 }

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/testenv"
 )
 
@@ -75,7 +76,7 @@ func TestImportTorchvisionResNet50(t *testing.T) {
 				t.Fatal(err)
 			}
 			md := m.Meta
-			if md.Layout != LayoutTorchvisionV15 || md.BNEps != 1e-5 || md.Preprocess != data.TorchvisionSpec() ||
+			if md.Layout != LayoutTorchvisionV15 || md.BNEps != 1e-5 || md.Preprocess != spec.Torchvision() ||
 				!slices.Equal(md.Classes, ImageNetClasses()) || md.Activation != "softmax" || md.Source != "resnet50.pth" {
 				t.Errorf("metadata %+v", md)
 			}

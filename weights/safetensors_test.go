@@ -12,9 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/testenv"
 )
 
@@ -174,7 +175,7 @@ func TestImportTimmSafetensors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Meta.Layout != LayoutTorchvisionV15 || len(m.Meta.Classes) != 10 || m.Meta.Preprocess != data.TorchvisionSpec() || m.Meta.Source != "model.safetensors" {
+	if m.Meta.Layout != LayoutTorchvisionV15 || len(m.Meta.Classes) != 10 || m.Meta.Preprocess != spec.Torchvision() || m.Meta.Source != "model.safetensors" {
 		t.Errorf("metadata %+v", m.Meta)
 	}
 	bf16 := func(f float32) float32 { return math.Float32frombits(math.Float32bits(f) >> 16 << 16) }

@@ -7,9 +7,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/nn/arch"
 )
 
@@ -17,7 +18,7 @@ import (
 // fields take the defaults of the detected layout.
 type importOptions struct {
 	Source     string
-	Preprocess *data.Spec
+	Preprocess *spec.Preprocess
 	Classes    []string
 }
 
@@ -62,11 +63,11 @@ func stateDictToModel(ts map[string]*tensor.Dense, opt importOptions) (*Model, e
 	}
 	meta := Metadata{
 		Format: FormatName, FormatVersion: FormatVersion, Arch: "resnet50", Layout: layout,
-		BNEps: arch.Layout(layout).DefaultBNEps(), Preprocess: data.TorchvisionSpec(), Activation: "softmax",
+		BNEps: arch.Layout(layout).DefaultBNEps(), Preprocess: spec.Torchvision(), Activation: "softmax",
 		Source: opt.Source, CreatedBy: createdBy(), Classes: opt.Classes,
 	}
 	if layout == LayoutKerasV1 {
-		meta.Preprocess = data.CaffeSpec()
+		meta.Preprocess = spec.Caffe()
 	}
 	if opt.Preprocess != nil {
 		meta.Preprocess = *opt.Preprocess

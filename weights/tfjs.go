@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 
-	"gorgonia.org/tensor"
+	"github.com/autotag/autotag/data/spec"
 
-	"github.com/autotag/autotag/data"
+	"gorgonia.org/tensor"
 )
 
 // The TF.js layers-model format (tensorflow/tfjs, tfjs-converter docs and
@@ -156,7 +156,7 @@ func importTFJS(ctx context.Context, files fileSet, source string) (*Model, erro
 	return &Model{
 		Meta: Metadata{
 			Format: FormatName, FormatVersion: FormatVersion, Arch: "resnet50",
-			Layout: LayoutKerasV1, BNEps: eps, Preprocess: data.CaffeSpec(),
+			Layout: LayoutKerasV1, BNEps: eps, Preprocess: spec.Caffe(),
 			Classes: classes, Activation: activation, Source: source, CreatedBy: createdBy(),
 		},
 		Tensors: ts,

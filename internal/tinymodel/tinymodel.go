@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/autotag/autotag/data/spec"
+
 	"gorgonia.org/tensor"
 
 	"github.com/autotag/autotag/data"
@@ -29,7 +31,7 @@ var backbone struct {
 
 // Spec is the preprocessing of tiny models: torchvision's, at 36 → crop 32.
 func Spec() data.Spec {
-	s := data.TorchvisionSpec()
+	s := spec.Torchvision()
 	s.Resize, s.Crop = 36, 32
 	return s
 }
