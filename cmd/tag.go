@@ -38,6 +38,7 @@ type tagFlags struct {
 	workers    int
 	maxPixels  int
 	maxFileMB  int64
+	budgetMB   int64
 	fast       bool
 	printRules bool
 }
@@ -101,6 +102,7 @@ folders named as files) are not merged: the second is refused, naming the first.
 	fl.IntVarP(&f.workers, "workers", "j", runtime.GOMAXPROCS(0), "photos decoded and preprocessed in parallel")
 	fl.IntVar(&f.maxPixels, "max-pixels", data.DefaultMaxPixels, "refuse images with more pixels than this (checked before decoding)")
 	fl.Int64Var(&f.maxFileMB, "max-file-mb", data.DefaultMaxBytes>>20, "refuse image files larger than this many MB (checked before reading them)")
+	fl.Int64Var(&f.budgetMB, "decode-budget-mb", defaultDecodeBudgetMB, "memory the photos decoding at once may hold, MB (file, decoded image, a progressive JPEG's coefficients); a photo waits for its share, one larger than the budget runs alone")
 	fl.BoolVar(&f.fast, "fast-decode", false, "decode JPEGs 4× or more the model's resize at 1/2-1/8 scale in the DCT domain (faster for big photos; scores close to, not equal to, a full decode's)")
 	fl.BoolVar(&f.printRules, "print-rules", false, "print the embedded default label rules (YAML) and exit")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"jsonl", "csv", "table"}, cobra.ShellCompDirectiveNoFileComp))
@@ -147,6 +149,9 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	thresholdSet := c.Flags().Changed("threshold")
 	if f.maxFileMB <= 0 {
 		return withExitCode(2, fmt.Errorf("--max-file-mb %d: want a positive size", f.maxFileMB))
+	}
+	if f.budgetMB < 1 {
+		return withExitCode(2, fmt.Errorf("--decode-budget-mb %d: want a positive size", f.budgetMB))
 	}
 	opts := []autotag.Option{autotag.WithTopK(f.topK), autotag.WithMaxPixels(f.maxPixels), autotag.WithMaxBytes(f.maxFileMB << 20)}
 	if f.fast {
@@ -198,6 +203,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 	w, _ := newResultWriter(f.format, stdout)
 	bar := newTagProgress(stderr, len(photos))
 
+	lim := decodeLimits{budget: newMemBudget(f.budgetMB << 20), maxPixels: f.maxPixels, maxBytes: f.maxFileMB << 20}
 	process := func(p photo) tagResult {
 		r := tagResult{file: p.path, err: p.err}
 		if r.err != nil {
@@ -213,7 +219,7 @@ func runTag(ctx context.Context, c *cobra.Command, f tagFlags, args []string) er
 				}
 			}
 		}
-		r.tags, r.err = tagFile(ctx, tagger, p.path)
+		r.tags, r.err = tagFile(ctx, tagger, p.path, lim)
 		if r.err == nil && f.xmp {
 			r.err = writeSidecar(sidecar, tagger, info, cfg, r.tags)
 		}
@@ -281,7 +287,7 @@ func trimPrefix(s, p string) string {
 // buffer of its size, and decoded under ctx, so Ctrl-C stops it) and tags one
 // photo; errors say why, not which file (the row says that), and a limit's error
 // says which flag changes it.
-func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag, error) {
+func tagFile(ctx context.Context, t *autotag.Tagger, path string, lim decodeLimits) ([]autotag.Tag, error) {
 	// A FIFO (or a path swapped for one after the walk) would block a plain open
 	// until something writes to it; this open returns, and the check below refuses it.
 	fh, err := openNoBlock(path)
@@ -295,6 +301,13 @@ func tagFile(ctx context.Context, t *autotag.Tagger, path string) ([]autotag.Tag
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file")
+	}
+	if st.Size() <= lim.maxBytes { // a larger file is refused before it is read
+		held, err := lim.budget.acquire(ctx, decodeNeed(fh, st.Size(), lim.maxPixels))
+		if err != nil {
+			return nil, fmt.Errorf("decoding stopped: %w", err)
+		}
+		defer lim.budget.release(held)
 	}
 	tags, err := t.TagReader(ctx, fh)
 	switch {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autotag/autotag/data"
+
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/internal/jpegbomb"
 	"github.com/autotag/autotag/internal/tinymodel"
@@ -82,7 +84,7 @@ func TestTagFileLimits(t *testing.T) {
 	defer tg.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := tagFile(ctx, tg, filepath.Join(photos, "ok.png")); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "decoding stopped") {
+	if _, err := tagFile(ctx, tg, filepath.Join(photos, "ok.png"), decodeLimits{budget: newMemBudget(1 << 30), maxPixels: data.DefaultMaxPixels, maxBytes: data.DefaultMaxBytes}); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "decoding stopped") {
 		t.Errorf("cancelled: %v, want the decode stopped with context.Canceled", err)
 	}
 }
