@@ -372,8 +372,15 @@ func UprightSize(b []byte) (image.Point, error) {
 	if err != nil {
 		return image.Point{}, err
 	}
-	w, h := uprightSize(cfg.Width, cfg.Height, orientationOf(name, b))
-	return image.Pt(w, h), nil
+	return UprightSizeOf(cfg, name, b), nil
+}
+
+// UprightSizeOf is UprightSize of b when its header (cfg, format, as
+// DecodeConfigBytes reported them) was read before: it reads only the EXIF
+// orientation.
+func UprightSizeOf(cfg image.Config, format string, b []byte) image.Point {
+	w, h := uprightSize(cfg.Width, cfg.Height, orientationOf(format, b))
+	return image.Pt(w, h)
 }
 
 // decodeBytes is Decode on an in-memory input.

@@ -68,6 +68,7 @@ type batcher struct {
 	maxBatch int
 	delay    time.Duration
 	engine   *atomic.Pointer[engineSlot]
+	decode   func(ctx context.Context, data []byte, slot *engineSlot) (image.Image, *engineSlot, error) // the server's safeDecode
 	m        *metrics
 	log      *slog.Logger
 	workers  int
@@ -84,7 +85,7 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], m *metrics, log *slog.Logger) *batcher {
+func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], decode func(context.Context, []byte, *engineSlot) (image.Image, *engineSlot, error), m *metrics, log *slog.Logger) *batcher {
 	b := &batcher{
 		workers:  workers,
 		maxWait:  maxWait,
@@ -93,6 +94,7 @@ func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, e
 		maxBatch: maxBatch,
 		delay:    delay,
 		engine:   engine,
+		decode:   decode,
 		m:        m,
 		log:      log,
 	}
@@ -301,7 +303,7 @@ func (b *batcher) infer(jobs []*job) (tags [][]Tag, bad []error, model string, e
 	}
 	defer slot.mu.RUnlock()
 	for _, j := range jobs {
-		if err := j.fitFor(slot); err != nil {
+		if err := j.fitFor(slot, b.decode); err != nil {
 			return nil, nil, "", fmt.Errorf("decoding again for the reloaded model: %w", err)
 		}
 	}
@@ -362,22 +364,20 @@ func checkProbabilities(p []float32, classes int) error {
 
 // fitFor makes the job's image fit for the engine in slot, decoding (and preparing)
 // it again from its bytes when it was made for an engine a reload has since replaced:
-// what that engine's decoder left out may be what this one reads. A Preparer gets a
-// prepared input, any other engine an image.
-func (j *job) fitFor(slot *engineSlot) error {
+// what that engine's decoder left out may be what this one reads. It decodes with
+// decode, the server's one decoder. A Preparer gets a prepared input, any other
+// engine an image.
+func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *engineSlot) (image.Image, *engineSlot, error)) error {
 	p, prepares := slot.e.(Preparer)
 	if prepares && j.in != nil && j.inFor == slot {
 		return nil
 	}
 	if j.img == nil || (j.decodedFor != nil && j.decodedFor != slot) {
-		img, err := decodeFor(slot.e, j.raw)
+		img, by, err := decode(context.Background(), j.raw, slot)
 		if err != nil {
 			return err
 		}
-		j.img, j.decodedFor = img, nil
-		if _, ok := slot.e.(Decoder); ok {
-			j.decodedFor = slot
-		}
+		j.img, j.decodedFor = img, by
 	}
 	if prepares {
 		in, err := p.Prepare(j.img)

@@ -126,7 +126,11 @@ func TestPreparedUploads(t *testing.T) {
 		t.Errorf("decode budget still holds %d bytes after the answer", u)
 	}
 
-	j, _, err := s.decodeUpload(ctx, raw, "image")
+	u := upload{name: "image", data: raw}
+	if u.hdr, err = s.checkUpload(u); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := s.decodeUpload(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
