@@ -30,6 +30,7 @@ type job struct {
 	in         *autotag.Input // the image prepared by in's engine (Preparer), img then nil
 	inFor      *engineSlot    // the engine that prepared in
 	raw        []byte         // the encoded image, kept to decode again for another engine
+	hdr        *header        // raw's header, read once by checkUpload
 	sel        Selection
 	enqueued   time.Time
 	release    func() // returns the decode budget; called once the engine is done with img
@@ -68,7 +69,7 @@ type batcher struct {
 	maxBatch int
 	delay    time.Duration
 	engine   *atomic.Pointer[engineSlot]
-	decode   func(ctx context.Context, data []byte, slot *engineSlot) (image.Image, *engineSlot, error) // the server's safeDecode
+	decode   func(ctx context.Context, data []byte, h *header, slot *engineSlot) (image.Image, *engineSlot, error) // the server's safeDecode
 	m        *metrics
 	log      *slog.Logger
 	workers  int
@@ -85,7 +86,7 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], decode func(context.Context, []byte, *engineSlot) (image.Image, *engineSlot, error), m *metrics, log *slog.Logger) *batcher {
+func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], decode func(context.Context, []byte, *header, *engineSlot) (image.Image, *engineSlot, error), m *metrics, log *slog.Logger) *batcher {
 	b := &batcher{
 		workers:  workers,
 		maxWait:  maxWait,
@@ -367,13 +368,13 @@ func checkProbabilities(p []float32, classes int) error {
 // what that engine's decoder left out may be what this one reads. It decodes with
 // decode, the server's one decoder. A Preparer gets a prepared input, any other
 // engine an image.
-func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *engineSlot) (image.Image, *engineSlot, error)) error {
+func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *header, *engineSlot) (image.Image, *engineSlot, error)) error {
 	p, prepares := slot.e.(Preparer)
 	if prepares && j.in != nil && j.inFor == slot {
 		return nil
 	}
 	if j.img == nil || (j.decodedFor != nil && j.decodedFor != slot) {
-		img, by, err := decode(context.Background(), j.raw, slot)
+		img, by, err := decode(context.Background(), j.raw, j.hdr, slot)
 		if err != nil {
 			return err
 		}
@@ -391,7 +392,7 @@ func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *eng
 
 // finish releases the job's image and delivers r.
 func (j *job) finish(r jobResult) {
-	j.img, j.in, j.raw = nil, nil, nil
+	j.img, j.in, j.raw, j.hdr = nil, nil, nil, nil
 	if j.release != nil {
 		j.release()
 		j.release = nil

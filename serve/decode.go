@@ -112,7 +112,8 @@ func decodeMemory(data []byte, cfg image.Config, format string) int64 {
 // header it returns travels with the upload down to decodeUpload.
 func (s *Server) checkUpload(u upload) (header, error) {
 	name := u.name
-	cfg, format, err := s.headerOf(u.data)
+	dh, err := s.headerOf(u.data)
+	cfg, format := dh.Config, dh.Format
 	switch {
 	case err == nil:
 	case isEmptyImage(err):
@@ -138,7 +139,7 @@ func (s *Server) checkUpload(u upload) (header, error) {
 		return header{}, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
 			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
 	}
-	h := header{cfg: cfg, format: format, need: decodeMemory(u.data, cfg, format)}
+	h := header{Header: dh, need: decodeMemory(u.data, cfg, format)}
 	if h.need > s.budget.max {
 		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
 		return header{}, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
@@ -174,7 +175,7 @@ func (s *Server) decodeUpload(ctx context.Context, u upload) (j *job, size image
 		return nil, size, contextError(ctx)
 	}
 	slot := s.engine.Load()
-	img, by, err := s.safeDecode(ctx, data, slot)
+	img, by, err := s.safeDecode(ctx, data, &u.hdr, slot)
 	if err != nil {
 		<-s.decoders
 		release()
@@ -187,7 +188,7 @@ func (s *Server) decodeUpload(ctx context.Context, u upload) (j *job, size image
 	if by != nil { // the size the client knows: an engine's decoder may reduce the image
 		size = uprightSize(u.hdr, data)
 	}
-	j = &job{img: img, decodedFor: by, raw: data, release: release}
+	j = &job{img: img, decodedFor: by, raw: data, hdr: &u.hdr, release: release}
 	if p, ok := slot.e.(Preparer); ok {
 		// Preprocess now, in this goroutine, and keep only the model input.
 		in, err := safePrepare(p, img)
@@ -225,47 +226,52 @@ type ContextDecoder interface {
 // *autotag.Tagger stops its decodes with the request's context.
 var _ ContextDecoder = (*autotag.Tagger)(nil)
 
-// decodeFunc decodes an upload's bytes for engine e; forEngine reports an image
-// only fit for e (its Decoder's), which another engine must not be given.
-type decodeFunc func(ctx context.Context, data []byte, e Engine) (img image.Image, forEngine bool, err error)
+// decodeFunc decodes an upload's bytes, of header h (nil: not read yet), for engine
+// e; forEngine reports an image only fit for e (its Decoder's), which another
+// engine must not be given.
+type decodeFunc func(ctx context.Context, data []byte, h *header, e Engine) (img image.Image, forEngine bool, err error)
 
 // newDecodeFunc is the server's one decoder, chosen at New: Config.Decode when set
 // (ctx reaches it through RequestContext), else the engine's Decoder when the engine
-// has one (with ctx when it is a ContextDecoder), else the default, stopped by ctx.
+// has one (with ctx when it is a ContextDecoder, and the header already read when it
+// takes one), else the default, stopped by ctx and given the header already read.
 // Every header check was done by checkUpload before.
 func newDecodeFunc(custom DecodeFunc, maxPixels int) decodeFunc {
 	if custom != nil {
-		return func(ctx context.Context, data []byte, _ Engine) (image.Image, bool, error) {
+		return func(ctx context.Context, data []byte, _ *header, _ Engine) (image.Image, bool, error) {
 			img, err := custom(&uploadReader{Reader: bytes.NewReader(data), ctx: ctx}, maxPixels)
 			return img, false, err
 		}
 	}
-	return func(ctx context.Context, data []byte, e Engine) (image.Image, bool, error) {
+	return func(ctx context.Context, data []byte, h *header, e Engine) (image.Image, bool, error) {
 		if d, ok := e.(Decoder); ok {
 			var img image.Image
 			var err error
-			if cd, ok := e.(ContextDecoder); ok {
+			if hd, ok := e.(headerDecoder); ok {
+				img, err = hd.DecodeBytesHeader(ctx, data, dataHeader(h))
+			} else if cd, ok := e.(ContextDecoder); ok {
 				img, err = cd.DecodeBytesContext(ctx, data)
 			} else {
 				img, err = d.DecodeBytes(data)
 			}
 			return img, true, err
 		}
-		img, err := defaultDecodeBytesContext(ctx, data, maxPixels)
+		img, err := defaultDecodeBytesContext(ctx, data, h, maxPixels)
 		return img, false, err
 	}
 }
 
-// safeDecode runs the server's decoder for the engine in slot under a recover; by
-// is slot when the image is only fit for that engine, else nil.
-func (s *Server) safeDecode(ctx context.Context, data []byte, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
+// safeDecode runs the server's decoder on data, of header h (nil: not read yet),
+// for the engine in slot under a recover; by is slot when the image is only fit
+// for that engine, else nil.
+func (s *Server) safeDecode(ctx context.Context, data []byte, h *header, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("image decoder panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			img, by, err = nil, nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
 		}
 	}()
-	img, forEngine, err := s.decode(ctx, data, slot.e)
+	img, forEngine, err := s.decode(ctx, data, h, slot.e)
 	if err == nil && forEngine {
 		by = slot
 	}

@@ -6,6 +6,7 @@ import (
 	"image"
 	"io"
 
+	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
 )
 
@@ -22,24 +23,45 @@ func defaultDecode(r io.Reader, maxPixels int) (image.Image, error) {
 // (data.DecodeBytes, which does not copy it), stopped by ctx (the request's
 // context: its deadline, a client that went away); the server decodes with it
 // when Config.Decode is left nil and the engine has no Decoder.
-func defaultDecodeBytesContext(ctx context.Context, b []byte, maxPixels int) (image.Image, error) {
-	return data.DecodeBytes(b, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1, Context: ctx})
+// h is b's header when it was read before (nil: read it).
+func defaultDecodeBytesContext(ctx context.Context, b []byte, h *header, maxPixels int) (image.Image, error) {
+	return data.DecodeBytes(b, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1, Context: ctx, Header: dataHeader(h)})
 }
 
 // isTooMuchWork reports a JPEG refused for the decoding work it asks for.
 func isTooMuchWork(err error) bool { return errors.Is(err, data.ErrTooMuchWork) }
 
 // header is what an upload's header says, parsed once by checkUpload and handed
-// down with the upload to its decode: format, dimensions, and the bytes its
-// decode needs at its peak (decodeMemory).
+// down with the upload to its decode: format, dimensions (data.Header, which the
+// decoder takes instead of reading the header again), and the bytes its decode
+// needs at its peak (decodeMemory).
 type header struct {
-	cfg    image.Config
-	format string
-	need   int64
+	data.Header
+	need int64
 }
 
+// headerFunc reads an upload's header: decodeHeader, or a test's wrapper of it.
+type headerFunc = func(b []byte) (data.Header, error)
+
 // decodeHeader reads an upload's format and dimensions without decoding pixels.
-func decodeHeader(b []byte) (image.Config, string, error) { return data.DecodeConfigBytes(b) }
+func decodeHeader(b []byte) (data.Header, error) { return data.DecodeHeader(b) }
+
+// headerDecoder is a Decoder that takes the header the server already read, so
+// that it does not read it again (*autotag.Tagger's DecodeBytesHeader).
+type headerDecoder interface {
+	DecodeBytesHeader(ctx context.Context, b []byte, h *data.Header) (image.Image, error)
+}
+
+// *autotag.Tagger decodes an upload from the header the server read.
+var _ headerDecoder = (*autotag.Tagger)(nil)
+
+// dataHeader is h's data.Header, nil for none.
+func dataHeader(h *header) *data.Header {
+	if h == nil {
+		return nil
+	}
+	return &h.Header
+}
 
 func isTooManyPixels(err error) bool { return errors.Is(err, data.ErrTooManyPixels) }
 
@@ -54,4 +76,4 @@ const maxSide = data.MaxSide
 
 // uprightSize is the size of encoded image b, of header h, as a full decode
 // returns it (the header's dimensions after the EXIF orientation).
-func uprightSize(h header, b []byte) image.Point { return data.UprightSizeOf(h.cfg, h.format, b) }
+func uprightSize(h header, b []byte) image.Point { return data.UprightSizeOf(h.Config, h.Format, b) }

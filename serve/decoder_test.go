@@ -64,7 +64,7 @@ func TestEngineDecoder(t *testing.T) {
 	}
 
 	// A job decoded for engine a, whose batch runs after a reload swapped in b.
-	img, by, err := s.safeDecode(context.Background(), raw, s.engine.Load())
+	img, by, err := s.safeDecode(context.Background(), raw, nil, s.engine.Load())
 	if err != nil || by == nil || by.e != Engine(a) {
 		t.Fatalf("safeDecode: %v, decoded for %v", err, by)
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+
+	"github.com/autotag/autotag/data"
 )
 
 // TestHeaderParsedOncePerUpload: the server reads each upload's header once, in
@@ -46,7 +48,7 @@ func TestHeaderParsedOncePerUpload(t *testing.T) {
 			t.Cleanup(s.batch.close)
 			var parses atomic.Int32
 			parse := s.headerOf
-			s.headerOf = func(b []byte) (image.Config, string, error) {
+			s.headerOf = func(b []byte) (data.Header, error) {
 				parses.Add(1)
 				return parse(b)
 			}

@@ -200,8 +200,8 @@ type Server struct {
 	crossSite *http.CrossOriginProtection
 	tls       *tls.Config // nil: plain HTTP
 	cors      map[string]bool
-	decode    decodeFunc                                 // the one decoder of uploads, chosen at New
-	headerOf  func([]byte) (image.Config, string, error) // an upload's header, read once per upload by checkUpload
+	decode    decodeFunc // the one decoder of uploads, chosen at New
+	headerOf  headerFunc // an upload's header, read once per upload by checkUpload
 	maxPixels int
 	handler   http.Handler
 
