@@ -19,7 +19,8 @@ import (
 )
 
 // DecodeFunc decodes one uploaded image, refusing images of more than maxPixels
-// pixels before decoding them. The default is data.Decode.
+// pixels before decoding them. Left nil in Config, the server decodes with the
+// engine's Decoder when it has one, else with data.DecodeBytes.
 //
 // RequestContext(r) is the context of the request the upload came with: a decoder
 // should stop when it is done (the request's deadline, a client that went away),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"image"
-	"io"
 
 	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
@@ -13,17 +12,12 @@ import (
 // defaultMaxPixels is the per-image pixel cap unless Config.MaxPixels says otherwise.
 const defaultMaxPixels = data.DefaultMaxPixels
 
-// defaultDecode is data.Decode (format sniffing, pixel cap before decoding, EXIF
-// orientation, first frame); the body is already bounded by MaxBodyBytes.
-func defaultDecode(r io.Reader, maxPixels int) (image.Image, error) {
-	return data.Decode(r, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1})
-}
-
-// defaultDecodeBytesContext is defaultDecode of a body already in memory
-// (data.DecodeBytes, which does not copy it), stopped by ctx (the request's
-// context: its deadline, a client that went away); the server decodes with it
-// when Config.Decode is left nil and the engine has no Decoder.
-// h is b's header when it was read before (nil: read it).
+// defaultDecodeBytesContext is data.DecodeBytes (format sniffing, pixel cap before
+// decoding, EXIF orientation, first frame) of a body already in memory and bounded
+// by MaxBodyBytes, without copying it, stopped by ctx (the request's context: its
+// deadline, a client that went away), from b's header h when it was read before
+// (nil: read it). The server decodes with it when Config.Decode is left nil and
+// the engine has no Decoder.
 func defaultDecodeBytesContext(ctx context.Context, b []byte, h *header, maxPixels int) (image.Image, error) {
 	return data.DecodeBytes(b, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1, Context: ctx, Header: dataHeader(h)})
 }

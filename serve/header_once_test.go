@@ -29,7 +29,9 @@ func TestHeaderParsedOncePerUpload(t *testing.T) {
 		fw.Write(raw)
 	}
 	mw.Close()
-	custom := func(r io.Reader, maxPixels int) (image.Image, error) { return defaultDecode(r, maxPixels) }
+	custom := func(r io.Reader, maxPixels int) (image.Image, error) {
+		return data.Decode(r, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1})
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  Config

@@ -95,7 +95,7 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 
 	Logger *slog.Logger                              // default slog.Default()
-	Decode DecodeFunc                                // default data.Decode
+	Decode DecodeFunc                                // default: the engine's Decoder, else data.DecodeBytes
 	Reload func(ctx context.Context) (Engine, error) // loads a fresh engine on SIGHUP / Reload
 }
 
