@@ -369,8 +369,7 @@ func checkProbabilities(p []float32, classes int) error {
 // decode, the server's one decoder. A Preparer gets a prepared input, any other
 // engine an image.
 func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *header, *engineSlot) (image.Image, *engineSlot, error)) error {
-	p, prepares := slot.e.(Preparer)
-	if prepares && j.in != nil && j.inFor == slot {
+	if _, prepares := slot.e.(Preparer); prepares && j.in != nil && j.inFor == slot {
 		return nil
 	}
 	if j.img == nil || (j.decodedFor != nil && j.decodedFor != slot) {
@@ -380,14 +379,8 @@ func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *hea
 		}
 		j.img, j.decodedFor = img, by
 	}
-	if prepares {
-		in, err := p.Prepare(j.img)
-		if err != nil {
-			return err
-		}
-		j.in, j.inFor, j.img = in, slot, nil
-	}
-	return nil
+	_, err := j.prepare(slot)
+	return err
 }
 
 // finish releases the job's image and delivers r.

@@ -190,15 +190,12 @@ func (s *Server) decodeUpload(ctx context.Context, u upload) (j *job, size image
 		size = uprightSize(u.hdr, data)
 	}
 	j = &job{img: img, decodedFor: by, raw: data, hdr: &u.hdr, release: release}
-	if p, ok := slot.e.(Preparer); ok {
-		// Preprocess now, in this goroutine, and keep only the model input.
-		in, err := safePrepare(p, img)
-		if err != nil {
-			<-s.decoders
-			release()
-			return nil, size, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot preprocess the image: %v", name, err)
-		}
-		j.in, j.inFor, j.img = in, slot, nil
+	// Preprocess now, in this goroutine, and keep only the model input.
+	if prepared, err := j.prepare(slot); err != nil {
+		<-s.decoders
+		release()
+		return nil, size, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot preprocess the image: %v", name, err)
+	} else if prepared {
 		release()
 		j.release = nil
 	}
@@ -206,14 +203,25 @@ func (s *Server) decodeUpload(ctx context.Context, u upload) (j *job, size image
 	return j, size, nil
 }
 
-// safePrepare runs p.Prepare under a recover.
-func safePrepare(p Preparer, img image.Image) (in *autotag.Input, err error) {
+// prepare turns j's decoded image into the model input of slot's engine when that
+// engine is a Preparer, under a recover, and drops the image; for any other engine
+// the image is what it runs on, and stays. prepared reports whether it did.
+func (j *job) prepare(slot *engineSlot) (prepared bool, err error) {
+	p, ok := slot.e.(Preparer)
+	if !ok {
+		return false, nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			in, err = nil, fmt.Errorf("preprocessing panicked: %v", r)
+			prepared, err = false, fmt.Errorf("preprocessing panicked: %v", r)
 		}
 	}()
-	return p.Prepare(img)
+	in, err := p.Prepare(j.img)
+	if err != nil {
+		return false, err
+	}
+	j.in, j.inFor, j.img = in, slot, nil
+	return true, nil
 }
 
 // ContextDecoder is a Decoder whose decoding a context can stop, as
