@@ -69,7 +69,7 @@ type batcher struct {
 	maxBatch int
 	delay    time.Duration
 	engine   *atomic.Pointer[engineSlot]
-	decode   func(ctx context.Context, data []byte, h *header, slot *engineSlot) (image.Image, *engineSlot, error) // the server's safeDecode
+	decode   slotDecoder // the server's safeDecode, for fitFor
 	m        *metrics
 	log      *slog.Logger
 	workers  int
@@ -86,7 +86,7 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], decode func(context.Context, []byte, *header, *engineSlot) (image.Image, *engineSlot, error), m *metrics, log *slog.Logger) *batcher {
+func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], decode slotDecoder, m *metrics, log *slog.Logger) *batcher {
 	b := &batcher{
 		workers:  workers,
 		maxWait:  maxWait,
@@ -368,7 +368,7 @@ func checkProbabilities(p []float32, classes int) error {
 // what that engine's decoder left out may be what this one reads. It decodes with
 // decode, the server's one decoder. A Preparer gets a prepared input, any other
 // engine an image.
-func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *header, *engineSlot) (image.Image, *engineSlot, error)) error {
+func (j *job) fitFor(slot *engineSlot, decode slotDecoder) error {
 	if _, prepares := slot.e.(Preparer); prepares && j.in != nil && j.inFor == slot {
 		return nil
 	}
@@ -382,6 +382,10 @@ func (j *job) fitFor(slot *engineSlot, decode func(context.Context, []byte, *hea
 	_, err := j.prepare(slot)
 	return err
 }
+
+// slotDecoder decodes an upload of header h (nil: not read yet) for the engine in
+// slot; by is slot when the image is only fit for that engine (Server.safeDecode).
+type slotDecoder func(ctx context.Context, data []byte, h *header, slot *engineSlot) (img image.Image, by *engineSlot, err error)
 
 // finish releases the job's image and delivers r.
 func (j *job) finish(r jobResult) {
