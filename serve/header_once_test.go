@@ -2,21 +2,26 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/color"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
+	"github.com/autotag/autotag"
 	"github.com/autotag/autotag/data"
+	"github.com/autotag/autotag/internal/tinymodel"
 )
 
 // TestHeaderParsedOncePerUpload: the server reads each upload's header once, in
 // checkUpload, and hands it down to the decode, whichever decoder is in use (the
-// default, an engine's own Decoder, Config.Decode), for one image or several.
+// default, an engine's own Decoder, Config.Decode, a Tagger that takes the header),
+// for one image or several.
 func TestHeaderParsedOncePerUpload(t *testing.T) {
 	raw := solidJPEG(t, 64, 48, color.RGBA{200, 10, 10, 255})
 	var buf bytes.Buffer
@@ -32,6 +37,16 @@ func TestHeaderParsedOncePerUpload(t *testing.T) {
 	custom := func(r io.Reader, maxPixels int) (image.Image, error) {
 		return data.Decode(r, data.DecodeOptions{MaxPixels: maxPixels, MaxBytes: -1})
 	}
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	path := filepath.Join(t.TempDir(), "tiny.safetensors")
+	if err := tinymodel.Write(path, []string{"a", "b", "c"}, "sigmoid"); err != nil {
+		t.Fatal(err)
+	}
+	tagger, err := autotag.Open(context.Background(), path, autotag.WithBatchSize(4), autotag.WithThreshold(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tagger.Close() })
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -40,6 +55,7 @@ func TestHeaderParsedOncePerUpload(t *testing.T) {
 		{"default", Config{}, &fakeEngine{}},
 		{"engine decoder", Config{}, &decoderEngine{paint: color.NRGBA{250, 0, 0, 255}}},
 		{"custom", Config{Decode: custom}, &fakeEngine{}},
+		{"tagger", Config{}, tagger},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Logger = quietLogger(t)
