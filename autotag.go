@@ -215,7 +215,16 @@ func (t *Tagger) DecodeBytes(b []byte) (image.Image, error) {
 // JPEG decode between scans and MCU rows. Use data.Decode for an image you want to
 // look at.
 func (t *Tagger) DecodeBytesContext(ctx context.Context, b []byte) (image.Image, error) {
-	img, err := data.DecodeBytes(b, t.decodeOptions(ctx))
+	return t.DecodeBytesHeader(ctx, b, nil)
+}
+
+// DecodeBytesHeader is DecodeBytesContext of b whose header h data.DecodeHeader
+// has already read (nil: not read yet), so that it is not read again: a server
+// reads each upload's header once, to check it before admitting the upload.
+func (t *Tagger) DecodeBytesHeader(ctx context.Context, b []byte, h *data.Header) (image.Image, error) {
+	opt := t.decodeOptions(ctx)
+	opt.Header = h
+	img, err := data.DecodeBytes(b, opt)
 	if err != nil {
 		return nil, fmt.Errorf("autotag: %w", err)
 	}

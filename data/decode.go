@@ -91,6 +91,10 @@ type DecodeOptions struct {
 	// JPEGLimits bounds the work a JPEG may ask for (scans, coefficients per sample
 	// and per input byte); the zero value is jpeg's defaults.
 	JPEGLimits fastjpeg.Limits
+	// Header, when set, is what DecodeHeader read from this same input, so that
+	// DecodeBytes does not read the header again (a server that checked it before
+	// admitting the upload). One read from an input of another length is ignored.
+	Header *Header
 }
 
 // ctxErr is the error of opt.Context once it is done, else nil.
@@ -347,21 +351,37 @@ func readBounded(r io.Reader, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeConfigBytes reports an encoded image's format and header dimensions (before
-// EXIF orientation) without decoding pixels.
-func DecodeConfigBytes(b []byte) (image.Config, string, error) {
+// Header is what an encoded image's header says, read by DecodeHeader without
+// decoding pixels: its format and its dimensions before EXIF orientation.
+type Header struct {
+	image.Config
+	Format string // "jpeg", "png", "gif", "webp", "bmp" or "tiff"
+	f      format
+	n      int // the length of the input it was read from
+}
+
+// DecodeHeader sniffs an encoded image's format and reads its header, decoding no
+// pixels. Passed on in DecodeOptions.Header, it spares the decode reading it again.
+func DecodeHeader(b []byte) (Header, error) {
 	if len(b) == 0 {
-		return image.Config{}, "", ErrEmpty
+		return Header{}, ErrEmpty
 	}
 	f, err := sniff(b)
 	if err != nil {
-		return image.Config{}, "", err
+		return Header{}, err
 	}
 	cfg, err := guard(f.name, func() (image.Config, error) { return f.decodeConfig(bytes.NewReader(b)) })
 	if err != nil {
-		return image.Config{}, f.name, fmt.Errorf("%s header: %w", f.name, err)
+		return Header{Format: f.name}, fmt.Errorf("%s header: %w", f.name, err)
 	}
-	return cfg, f.name, nil
+	return Header{Config: cfg, Format: f.name, f: f, n: len(b)}, nil
+}
+
+// DecodeConfigBytes reports an encoded image's format and header dimensions (before
+// EXIF orientation) without decoding pixels.
+func DecodeConfigBytes(b []byte) (image.Config, string, error) {
+	h, err := DecodeHeader(b)
+	return h.Config, h.Format, err
 }
 
 // UprightSize is the size of an encoded image as Decode returns it at full scale:
@@ -372,8 +392,15 @@ func UprightSize(b []byte) (image.Point, error) {
 	if err != nil {
 		return image.Point{}, err
 	}
-	w, h := uprightSize(cfg.Width, cfg.Height, orientationOf(name, b))
-	return image.Pt(w, h), nil
+	return UprightSizeOf(cfg, name, b), nil
+}
+
+// UprightSizeOf is UprightSize of b when its header (cfg, format, as
+// DecodeConfigBytes reported them) was read before: it reads only the EXIF
+// orientation.
+func UprightSizeOf(cfg image.Config, format string, b []byte) image.Point {
+	w, h := uprightSize(cfg.Width, cfg.Height, orientationOf(format, b))
+	return image.Pt(w, h)
 }
 
 // decodeBytes is Decode on an in-memory input.
@@ -381,17 +408,21 @@ func decodeBytes(b []byte, opt DecodeOptions) (image.Image, error) {
 	if err := opt.ctxErr(); err != nil {
 		return nil, err
 	}
-	cfg, name, err := DecodeConfigBytes(b)
-	if err != nil {
-		return nil, err
+	h := opt.Header
+	if h == nil || h.f.decode == nil || h.n != len(b) {
+		hb, err := DecodeHeader(b)
+		if err != nil {
+			return nil, err
+		}
+		h = &hb
 	}
+	cfg, name, f := h.Config, h.Format, h.f
 	if err := checkSize(cfg.Width, cfg.Height, opt.maxPixels()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := checkDecodeWork(name, b, cfg, opt.maxPixels()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	f, _ := sniff(b)
 	o := orientationOf(name, b)
 	decode := func() (image.Image, error) { return f.decode(bytes.NewReader(b)) }
 	if name == formatJPEG.name {

@@ -30,6 +30,7 @@ type job struct {
 	in         *autotag.Input // the image prepared by in's engine (Preparer), img then nil
 	inFor      *engineSlot    // the engine that prepared in
 	raw        []byte         // the encoded image, kept to decode again for another engine
+	hdr        *header        // raw's header, read once by checkUpload
 	sel        Selection
 	enqueued   time.Time
 	release    func() // returns the decode budget; called once the engine is done with img
@@ -68,6 +69,7 @@ type batcher struct {
 	maxBatch int
 	delay    time.Duration
 	engine   *atomic.Pointer[engineSlot]
+	decode   slotDecoder // the server's safeDecode, for fitFor
 	m        *metrics
 	log      *slog.Logger
 	workers  int
@@ -84,7 +86,7 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], m *metrics, log *slog.Logger) *batcher {
+func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, engine *atomic.Pointer[engineSlot], decode slotDecoder, m *metrics, log *slog.Logger) *batcher {
 	b := &batcher{
 		workers:  workers,
 		maxWait:  maxWait,
@@ -93,6 +95,7 @@ func newBatcher(capacity, maxBatch, workers int, delay, maxWait time.Duration, e
 		maxBatch: maxBatch,
 		delay:    delay,
 		engine:   engine,
+		decode:   decode,
 		m:        m,
 		log:      log,
 	}
@@ -301,7 +304,7 @@ func (b *batcher) infer(jobs []*job) (tags [][]Tag, bad []error, model string, e
 	}
 	defer slot.mu.RUnlock()
 	for _, j := range jobs {
-		if err := j.fitFor(slot); err != nil {
+		if err := j.fitFor(slot, b.decode); err != nil {
 			return nil, nil, "", fmt.Errorf("decoding again for the reloaded model: %w", err)
 		}
 	}
@@ -362,36 +365,31 @@ func checkProbabilities(p []float32, classes int) error {
 
 // fitFor makes the job's image fit for the engine in slot, decoding (and preparing)
 // it again from its bytes when it was made for an engine a reload has since replaced:
-// what that engine's decoder left out may be what this one reads. A Preparer gets a
-// prepared input, any other engine an image.
-func (j *job) fitFor(slot *engineSlot) error {
-	p, prepares := slot.e.(Preparer)
-	if prepares && j.in != nil && j.inFor == slot {
+// what that engine's decoder left out may be what this one reads. It decodes with
+// decode, the server's one decoder. A Preparer gets a prepared input, any other
+// engine an image.
+func (j *job) fitFor(slot *engineSlot, decode slotDecoder) error {
+	if _, prepares := slot.e.(Preparer); prepares && j.in != nil && j.inFor == slot {
 		return nil
 	}
 	if j.img == nil || (j.decodedFor != nil && j.decodedFor != slot) {
-		img, err := decodeFor(slot.e, j.raw)
+		img, by, err := decode(context.Background(), j.raw, j.hdr, slot)
 		if err != nil {
 			return err
 		}
-		j.img, j.decodedFor = img, nil
-		if _, ok := slot.e.(Decoder); ok {
-			j.decodedFor = slot
-		}
+		j.img, j.decodedFor = img, by
 	}
-	if prepares {
-		in, err := p.Prepare(j.img)
-		if err != nil {
-			return err
-		}
-		j.in, j.inFor, j.img = in, slot, nil
-	}
-	return nil
+	_, err := j.prepare(slot)
+	return err
 }
+
+// slotDecoder decodes an upload of header h (nil: not read yet) for the engine in
+// slot; by is slot when the image is only fit for that engine (Server.safeDecode).
+type slotDecoder func(ctx context.Context, data []byte, h *header, slot *engineSlot) (img image.Image, by *engineSlot, err error)
 
 // finish releases the job's image and delivers r.
 func (j *job) finish(r jobResult) {
-	j.img, j.in, j.raw = nil, nil, nil
+	j.img, j.in, j.raw, j.hdr = nil, nil, nil, nil
 	if j.release != nil {
 		j.release()
 		j.release = nil

@@ -19,7 +19,8 @@ import (
 )
 
 // DecodeFunc decodes one uploaded image, refusing images of more than maxPixels
-// pixels before decoding them. The default is data.Decode.
+// pixels before decoding them. Left nil in Config, the server decodes with the
+// engine's Decoder when it has one, else with data.DecodeBytes.
 //
 // RequestContext(r) is the context of the request the upload came with: a decoder
 // should stop when it is done (the request's deadline, a client that went away),
@@ -106,42 +107,60 @@ func decodeMemory(data []byte, cfg image.Config, format string) int64 {
 	return need
 }
 
-// decodeUpload checks the header of one uploaded image (format, pixel count), takes
-// its share of the decode budget and decodes it with a recover, so no decoder bug
-// can take the server down; when the engine is a Preparer it also preprocesses the
-// image and gives the budget back at once. It returns the job to queue (its release,
-// if still set, must be called once the image is no longer used) and the image's
-// size as the client knows it.
+// checkUpload parses the header of one uploaded image, once, and applies every
+// check the header allows before any decoding: the format, the pixel and per-side
+// caps, and the memory its decode needs against the whole decode budget. The
+// header it returns travels with the upload down to decodeUpload.
+func (s *Server) checkUpload(u upload) (header, error) {
+	name := u.name
+	dh, err := s.headerOf(u.data)
+	cfg, format := dh.Config, dh.Format
+	switch {
+	case err == nil:
+	case isEmptyImage(err):
+		return header{}, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image", name)
+	case isUnsupportedFormat(err):
+		return header{}, wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err,
+			"%s: not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF): %v", name, err)
+	default:
+		return header{}, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot read the image header (%v)", name, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return header{}, errorf(http.StatusUnprocessableEntity, codeInvalidImage, "%s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
+	}
+	if cfg.Width > maxSide || cfg.Height > maxSide {
+		// Named for the side: such an image may well be under the pixel cap
+		// (1,000,000×1), so the pixel count is not the reason.
+		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
+		return header{}, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+			"%s: %dx%d %s image has a side longer than the limit of %d pixels per side", name, cfg.Width, cfg.Height, format, maxSide)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(s.maxPixels) {
+		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
+		return header{}, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
+	}
+	h := header{Header: dh, need: decodeMemory(u.data, cfg, format)}
+	if h.need > s.budget.max {
+		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
+		return header{}, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
+			"%s: %dx%d %s image needs about %.1f MB to decode, more than the server's decode budget of %.1f MB (--decode-budget)", name, cfg.Width, cfg.Height, format, float64(h.need)/(1<<20), float64(s.budget.max)/(1<<20))
+	}
+	return h, nil
+}
+
+// decodeUpload takes the share of the decode budget that u's header (checked by
+// checkUpload) asks for and decodes u with the server's decoder under a recover,
+// so no decoder bug can take the server down; when the engine is a Preparer it also
+// preprocesses the image and gives the budget back at once. It returns the job to
+// queue (its release, if still set, must be called once the image is no longer
+// used) and the image's size as the client knows it.
 //
 // At most DecodeConcurrency images decode at once: a CPU-bound decoder per core is
 // as fast as more, and keeps the scheduler's run queue short, so new connections
 // (and the 503s that refuse them) are not stuck behind dozens of decoding goroutines.
-func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (j *job, size image.Point, err error) {
-	cfg, format, err := decodeHeader(data)
-	switch {
-	case err == nil:
-	case isEmptyImage(err):
-		return nil, size, errorf(http.StatusBadRequest, codeBadRequest, "%s: empty image", name)
-	case isUnsupportedFormat(err):
-		return nil, size, wrapErr(http.StatusUnsupportedMediaType, codeUnsupportedMedia, err,
-			"%s: not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF): %v", name, err)
-	default:
-		return nil, size, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot read the image header (%v)", name, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, size, errorf(http.StatusUnprocessableEntity, codeInvalidImage, "%s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(s.maxPixels) || cfg.Width > maxSide || cfg.Height > maxSide {
-		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
-		return nil, size, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
-			"%s: %dx%d %s image has %d pixels, more than the limit of %d", name, cfg.Width, cfg.Height, format, px, s.maxPixels)
-	}
-	need := decodeMemory(data, cfg, format)
-	if need > s.budget.max {
-		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
-		return nil, size, errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
-			"%s: %dx%d %s image needs about %.1f MB to decode, more than the server's decode budget of %.1f MB (--decode-budget)", name, cfg.Width, cfg.Height, format, float64(need)/(1<<20), float64(s.budget.max)/(1<<20))
-	}
+func (s *Server) decodeUpload(ctx context.Context, u upload) (j *job, size image.Point, err error) {
+	data, name, need := u.data, u.name, u.hdr.need
 	if !s.budget.tryAcquire(need) {
 		s.m.rejections.WithLabelValues("decode_budget").Inc()
 		e := errorf(http.StatusServiceUnavailable, codeOverloaded, "server is busy decoding other images; retry shortly")
@@ -157,7 +176,7 @@ func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (j 
 		return nil, size, contextError(ctx)
 	}
 	slot := s.engine.Load()
-	img, by, err := s.safeDecode(ctx, data, slot)
+	img, by, err := s.safeDecode(ctx, data, &u.hdr, slot)
 	if err != nil {
 		<-s.decoders
 		release()
@@ -168,20 +187,15 @@ func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (j 
 	}
 	size = img.Bounds().Size()
 	if by != nil { // the size the client knows: an engine's decoder may reduce the image
-		if up, err := uprightSize(data); err == nil {
-			size = up
-		}
+		size = uprightSize(u.hdr, data)
 	}
-	j = &job{img: img, decodedFor: by, raw: data, release: release}
-	if p, ok := slot.e.(Preparer); ok {
-		// Preprocess now, in this goroutine, and keep only the model input.
-		in, err := safePrepare(p, img)
-		if err != nil {
-			<-s.decoders
-			release()
-			return nil, size, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot preprocess the image: %v", name, err)
-		}
-		j.in, j.inFor, j.img = in, slot, nil
+	j = &job{img: img, decodedFor: by, raw: data, hdr: &u.hdr, release: release}
+	// Preprocess now, in this goroutine, and keep only the model input.
+	if prepared, err := j.prepare(slot); err != nil {
+		<-s.decoders
+		release()
+		return nil, size, wrapErr(http.StatusUnprocessableEntity, codeInvalidImage, err, "%s: cannot preprocess the image: %v", name, err)
+	} else if prepared {
 		release()
 		j.release = nil
 	}
@@ -189,14 +203,25 @@ func (s *Server) decodeUpload(ctx context.Context, data []byte, name string) (j 
 	return j, size, nil
 }
 
-// safePrepare runs p.Prepare under a recover.
-func safePrepare(p Preparer, img image.Image) (in *autotag.Input, err error) {
+// prepare turns j's decoded image into the model input of slot's engine when that
+// engine is a Preparer, under a recover, and drops the image; for any other engine
+// the image is what it runs on, and stays. prepared reports whether it did.
+func (j *job) prepare(slot *engineSlot) (prepared bool, err error) {
+	p, ok := slot.e.(Preparer)
+	if !ok {
+		return false, nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			in, err = nil, fmt.Errorf("preprocessing panicked: %v", r)
+			prepared, err = false, fmt.Errorf("preprocessing panicked: %v", r)
 		}
 	}()
-	return p.Prepare(img)
+	in, err := p.Prepare(j.img)
+	if err != nil {
+		return false, err
+	}
+	j.in, j.inFor, j.img = in, slot, nil
+	return true, nil
 }
 
 // ContextDecoder is a Decoder whose decoding a context can stop, as
@@ -210,53 +235,56 @@ type ContextDecoder interface {
 // *autotag.Tagger stops its decodes with the request's context.
 var _ ContextDecoder = (*autotag.Tagger)(nil)
 
-// safeDecode runs the decoder under a recover: Config.Decode when set, else the
-// current engine's Decoder (by is then its slot), else data.Decode. ctx is the
-// request's: it stops the default decoder and a ContextDecoder, and reaches
-// Config.Decode through RequestContext.
-func (s *Server) safeDecode(ctx context.Context, data []byte, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
+// decodeFunc decodes an upload's bytes, of header h (nil: not read yet), for engine
+// e; forEngine reports an image only fit for e (its Decoder's), which another
+// engine must not be given.
+type decodeFunc func(ctx context.Context, data []byte, h *header, e Engine) (img image.Image, forEngine bool, err error)
+
+// newDecodeFunc is the server's one decoder, chosen at New: Config.Decode when set
+// (ctx reaches it through RequestContext), else the engine's Decoder when the engine
+// has one (with ctx when it is a ContextDecoder, and the header already read when it
+// takes one), else the default, stopped by ctx and given the header already read.
+// Every header check was done by checkUpload before.
+func newDecodeFunc(custom DecodeFunc, maxPixels int) decodeFunc {
+	if custom != nil {
+		return func(ctx context.Context, data []byte, _ *header, _ Engine) (image.Image, bool, error) {
+			img, err := custom(&uploadReader{Reader: bytes.NewReader(data), ctx: ctx}, maxPixels)
+			return img, false, err
+		}
+	}
+	return func(ctx context.Context, data []byte, h *header, e Engine) (image.Image, bool, error) {
+		if d, ok := e.(Decoder); ok {
+			var img image.Image
+			var err error
+			if hd, ok := e.(headerDecoder); ok {
+				img, err = hd.DecodeBytesHeader(ctx, data, dataHeader(h))
+			} else if cd, ok := e.(ContextDecoder); ok {
+				img, err = cd.DecodeBytesContext(ctx, data)
+			} else {
+				img, err = d.DecodeBytes(data)
+			}
+			return img, true, err
+		}
+		img, err := defaultDecodeBytesContext(ctx, data, h, maxPixels)
+		return img, false, err
+	}
+}
+
+// safeDecode runs the server's decoder on data, of header h (nil: not read yet),
+// for the engine in slot under a recover; by is slot when the image is only fit
+// for that engine, else nil.
+func (s *Server) safeDecode(ctx context.Context, data []byte, h *header, slot *engineSlot) (img image.Image, by *engineSlot, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("image decoder panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			img, by, err = nil, nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
 		}
 	}()
-	if s.decodeMem == nil {
-		img, err = s.decode(&uploadReader{Reader: bytes.NewReader(data), ctx: ctx}, s.maxPixels)
-		return img, nil, err
+	img, forEngine, err := s.decode(ctx, data, h, slot.e)
+	if err == nil && forEngine {
+		by = slot
 	}
-	if _, ok := slot.e.(Decoder); ok {
-		img, err = decodeForContext(ctx, slot.e, data)
-		return img, slot, err
-	}
-	// decodeMem is set exactly when the default decoder is in use: decode with the
-	// request's context.
-	img, err = defaultDecodeBytesContext(ctx, data, s.maxPixels)
-	return img, nil, err
-}
-
-// decodeFor is decodeForContext without a context, for a re-decode after a reload
-// (its work is still bounded by the decoder's limits).
-func decodeFor(e Engine, data []byte) (image.Image, error) {
-	return decodeForContext(context.Background(), e, data)
-}
-
-// decodeForContext decodes data for engine e: with its Decoder when it has one
-// (with ctx when it is a ContextDecoder), else in full. The pixel cap was checked
-// from the header before.
-func decodeForContext(ctx context.Context, e Engine, data []byte) (img image.Image, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			img, err = nil, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p)
-		}
-	}()
-	if d, ok := e.(ContextDecoder); ok {
-		return d.DecodeBytesContext(ctx, data)
-	}
-	if d, ok := e.(Decoder); ok {
-		return d.DecodeBytes(data)
-	}
-	return defaultDecodeBytesContext(ctx, data, -1)
+	return img, by, err
 }
 
 // errCorrupt marks a decoder failure on malformed data.

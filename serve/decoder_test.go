@@ -64,7 +64,7 @@ func TestEngineDecoder(t *testing.T) {
 	}
 
 	// A job decoded for engine a, whose batch runs after a reload swapped in b.
-	img, by, err := s.safeDecode(context.Background(), raw, s.engine.Load())
+	img, by, err := s.safeDecode(context.Background(), raw, nil, s.engine.Load())
 	if err != nil || by == nil || by.e != Engine(a) {
 		t.Fatalf("safeDecode: %v, decoded for %v", err, by)
 	}
@@ -126,7 +126,11 @@ func TestPreparedUploads(t *testing.T) {
 		t.Errorf("decode budget still holds %d bytes after the answer", u)
 	}
 
-	j, _, err := s.decodeUpload(ctx, raw, "image")
+	u := upload{name: "image", data: raw}
+	if u.hdr, err = s.checkUpload(u); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := s.decodeUpload(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}

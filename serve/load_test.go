@@ -268,7 +268,7 @@ func loadPhotos(b testing.TB) ([][]byte, []image.Image) {
 	}
 	var decoded []image.Image
 	for _, e := range encoded {
-		img, err := defaultDecode(bytes.NewReader(e), defaultMaxPixels)
+		img, err := defaultDecodeBytesContext(context.Background(), e, nil, defaultMaxPixels)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -95,7 +95,7 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 
 	Logger *slog.Logger                              // default slog.Default()
-	Decode DecodeFunc                                // default data.Decode
+	Decode DecodeFunc                                // default: the engine's Decoder, else data.DecodeBytes
 	Reload func(ctx context.Context) (Engine, error) // loads a fresh engine on SIGHUP / Reload
 }
 
@@ -180,9 +180,6 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Decode == nil {
-		c.Decode = defaultDecode
-	}
 }
 
 // Server is the tag server. Create it with New, run it with Serve or ListenAndServe.
@@ -203,8 +200,8 @@ type Server struct {
 	crossSite *http.CrossOriginProtection
 	tls       *tls.Config // nil: plain HTTP
 	cors      map[string]bool
-	decode    DecodeFunc
-	decodeMem func([]byte, int) (image.Image, error) // in-memory default decoder when cfg.Decode was nil
+	decode    decodeFunc // the one decoder of uploads, chosen at New
+	headerOf  headerFunc // an upload's header, read once per upload by checkUpload
 	maxPixels int
 	handler   http.Handler
 
@@ -217,7 +214,6 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	if eng == nil {
 		return nil, errors.New("serve: nil engine")
 	}
-	custom := cfg.Decode != nil
 	cfg.setDefaults()
 	if cfg.QueueSize < cfg.MaxBatch {
 		return nil, fmt.Errorf("serve: queue size %d is smaller than the max batch %d", cfg.QueueSize, cfg.MaxBatch)
@@ -226,7 +222,8 @@ func New(cfg Config, eng Engine) (*Server, error) {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		m:         newMetrics(),
-		decode:    cfg.Decode,
+		decode:    newDecodeFunc(cfg.Decode, cfg.MaxPixels),
+		headerOf:  decodeHeader,
 		maxPixels: cfg.MaxPixels,
 		cors:      map[string]bool{},
 	}
@@ -260,15 +257,12 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	s.reading = &byteBudget{max: cfg.ReadBudgetBytes}
 	s.conns = newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerClient, func() { s.m.rejections.WithLabelValues("too_many_conns").Inc() })
 	s.engine.Store(&engineSlot{e: eng})
-	if !custom {
-		s.decodeMem = defaultDecodeBytes
-	}
 	s.budget = &byteBudget{max: cfg.DecodeBudgetBytes, gauge: s.m.decodeBytes}
 	s.decoders = make(chan struct{}, cfg.DecodeConcurrency)
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
-	s.batch = newBatcher(cfg.QueueSize, cfg.MaxBatch, cfg.Workers, cfg.BatchDelay, max(cfg.MaxQueueWait, 0), &s.engine, s.m, s.log)
+	s.batch = newBatcher(cfg.QueueSize, cfg.MaxBatch, cfg.Workers, cfg.BatchDelay, max(cfg.MaxQueueWait, 0), &s.engine, s.safeDecode, s.m, s.log)
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil

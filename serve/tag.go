@@ -127,8 +127,8 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	br.finish()
-	for _, u := range uploads {
-		if err := s.checkHeader(u); err != nil {
+	for i := range uploads {
+		if uploads[i].hdr, err = s.checkUpload(uploads[i]); err != nil {
 			return err
 		}
 	}
@@ -139,7 +139,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request) error {
 	// their budget; nothing has to be undone here but the slots never used.
 	pend := make([]pending, 0, len(uploads))
 	for i, u := range uploads {
-		p, err := s.submitImage(r.Context(), u.data, u.name, sel, &t)
+		p, err := s.submitImage(r.Context(), u, sel, &t)
 		if err != nil {
 			s.batch.unreserve(len(uploads) - i - 1)
 			return err
@@ -211,23 +211,6 @@ func (t *timingMS) round() {
 	}
 }
 
-// checkHeader refuses an upload whose header (read without decoding) gives a side
-// longer than the decoder accepts, naming that limit: such an image may well be
-// under the pixel cap (1,000,000×1), so the pixel count is not the reason. Headers
-// that cannot be read are left to the decoder, which says what is wrong with them.
-func (s *Server) checkHeader(u upload) error {
-	cfg, format, err := decodeHeader(u.data)
-	if err != nil {
-		return nil
-	}
-	if cfg.Width > maxSide || cfg.Height > maxSide {
-		s.m.rejections.WithLabelValues("too_many_pixels").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, codeImageTooLarge,
-			"%s: %dx%d %s image has a side longer than the limit of %d pixels per side", u.name, cfg.Width, cfg.Height, format, maxSide)
-	}
-	return nil
-}
-
 // contextError turns the end of a request's context into 504 (our deadline) or 499
 // (the client went away).
 func contextError(ctx context.Context) error {
@@ -265,10 +248,12 @@ func (s *Server) readError(err error, what string) error {
 	}
 }
 
-// upload is one image read from a request, not yet admitted.
+// upload is one image read from a request, not yet admitted; hdr is its header,
+// once checkUpload has read it.
 type upload struct {
 	name string
 	data []byte
+	hdr  header
 }
 
 // readRaw reads a raw image body.
@@ -284,9 +269,10 @@ func (s *Server) readRaw(r *http.Request, br *bodyReader) ([]upload, error) {
 }
 
 // submitImage decodes one image on a reserved slot and queues it.
-func (s *Server) submitImage(ctx context.Context, raw []byte, name string, sel Selection, t *timingMS) (pending, error) {
+func (s *Server) submitImage(ctx context.Context, u upload, sel Selection, t *timingMS) (pending, error) {
+	name := u.name
 	decStart := time.Now()
-	j, size, err := s.decodeUpload(ctx, raw, name)
+	j, size, err := s.decodeUpload(ctx, u)
 	t.Decode += msSince(decStart)
 	if err != nil {
 		s.batch.unreserve(1)
