@@ -1,7 +1,13 @@
 package cmd
 
 import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,7 +16,9 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"gorgonia.org/tensor"
 
+	"github.com/autotag/autotag/internal/testenv"
 	"github.com/autotag/autotag/internal/tinymodel"
+	"github.com/autotag/autotag/model"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -152,5 +160,102 @@ func TestExportONNXHeadOnlyMLP(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("refused export left %s: %v", out, err)
+	}
+}
+
+// ortNodePath returns a NODE_PATH under which node loads onnxruntime-node, or skips.
+func ortNodePath(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	root := testenv.RepoRoot()
+	for _, p := range []string{os.Getenv("NODE_PATH"), filepath.Join(root, ".cache", "node_modules"), filepath.Join(root, "node_modules")} {
+		if p == "" {
+			continue
+		}
+		c := exec.Command("node", "-e", "require('onnxruntime-node')")
+		c.Env = append(os.Environ(), "NODE_PATH="+p)
+		if c.Run() == nil {
+			return p
+		}
+	}
+	t.Skip("onnxruntime-node is not installed (set NODE_PATH)")
+	return ""
+}
+
+// TestExportONNXHeadOnlyMatchesTag runs a head-only model's export in ONNX Runtime
+// (testdata/weights/ort_run.js) and the same model opened by package model (what tag
+// runs) on one random preprocessed batch: the probabilities agree within 1e-4, BN
+// folded and not. Skips without node and onnxruntime-node.
+func TestExportONNXHeadOnlyMatchesTag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a ResNet50")
+	}
+	nodePath := ortNodePath(t)
+	w, b := tinymodel.Linear(3, 2048, 5)
+	head := writeHeadOnly(t, weights.Metadata{Classes: []string{"a", "b", "c"}, Head: "linear", Activation: "sigmoid"},
+		map[string]*tensor.Dense{"fc.weight": w, "fc.bias": b})
+	const n, size = 2, 32
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, n*3*size*size)
+	raw := make([]byte, 4*len(x))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x[i]))
+	}
+	dir := t.TempDir()
+	inPath := filepath.Join(dir, "input.f32")
+	if err := os.WriteFile(inPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.OpenFile(context.Background(), head, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.NewRunner(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f, _, err := r.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Scores(f, n)
+	if !slices.ContainsFunc(want, func(p float32) bool { return p > 0.01 && p < 0.99 }) {
+		t.Fatalf("saturated probabilities %v make the comparison vacuous", want)
+	}
+	for _, fold := range []string{"", "--fold-bn"} {
+		onnxPath := filepath.Join(dir, "m"+fold+".onnx")
+		args := []string{"weights", "export-onnx", head, onnxPath}
+		if fold != "" {
+			args = append(args, fold)
+		}
+		if _, err := runCLIOutput(t, args...); err != nil {
+			t.Fatal(err)
+		}
+		got := filepath.Join(dir, "ort.f32")
+		c := exec.Command("node", filepath.Join(testenv.RepoRoot(), "testdata", "weights", "ort_run.js"), onnxPath, inPath,
+			fmt.Sprint(n), "3", fmt.Sprint(size), fmt.Sprint(size), "probabilities", got)
+		c.Env = append(os.Environ(), "NODE_PATH="+nodePath)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("ort_run.js: %v\n%s", err, out)
+		}
+		rb, err := os.ReadFile(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rb) != 4*len(want) {
+			t.Fatalf("%s: ORT gave %d bytes of probabilities, want %d", fold, len(rb), 4*len(want))
+		}
+		maxd := 0.0
+		for i := range want {
+			p := math.Float32frombits(binary.LittleEndian.Uint32(rb[4*i:]))
+			maxd = math.Max(maxd, math.Abs(float64(p-want[i])))
+		}
+		if maxd > 1e-4 {
+			t.Errorf("fold=%q: max |Δprob| ORT vs tag = %g > 1e-4", fold, maxd)
+		}
 	}
 }
