@@ -259,3 +259,34 @@ func TestExportONNXHeadOnlyMatchesTag(t *testing.T) {
 		}
 	}
 }
+
+// TestExportONNXActivationAsTag: a full model that names no activation scores with
+// the model opener's default (sigmoid unless it is a 1000-class ImageNet model), and
+// its export must end in the same function; the exporter once defaulted to softmax.
+func TestExportONNXActivationAsTag(t *testing.T) {
+	t.Setenv("AUTOTAG_HOME", t.TempDir())
+	path := filepath.Join(t.TempDir(), "full.safetensors")
+	if err := tinymodel.Write(path, []string{"a", "b", "c"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.OpenFile(context.Background(), path, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "m.onnx")
+	if _, err := runCLIOutput(t, "weights", "export-onnx", path, out, "--fold-bn"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := pbMessage(t, pbMessage(t, raw)[7][0])
+	var last string
+	for _, nb := range g[1] {
+		last = string(pbMessage(t, nb)[4][0])
+	}
+	if want := map[string]string{"sigmoid": "Sigmoid", "softmax": "Softmax"}[m.Activation]; last != want {
+		t.Errorf("export ends in %s, tag scores with %s", last, m.Activation)
+	}
+}
