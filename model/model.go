@@ -3,7 +3,8 @@
 // cache by sha256), builds the nn ResNet50 for the backbone's layout, binds and folds
 // its weights, attaches the classifier head and hands out runners. The library
 // (package autotag), training's feature extraction, eval and bench all open models
-// here, so they cannot disagree on what a file means or on how it scores.
+// here, and export and --from-features identify or load them here (Identify,
+// LoadWeights), so they cannot disagree on what a file means or on how it scores.
 package model
 
 import (
