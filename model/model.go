@@ -3,7 +3,8 @@
 // cache by sha256), builds the nn ResNet50 for the backbone's layout, binds and folds
 // its weights, attaches the classifier head and hands out runners. The library
 // (package autotag), training's feature extraction, eval and bench all open models
-// here, so they cannot disagree on what a file means or on how it scores.
+// here, and export and --from-features identify or load them here (Identify,
+// LoadWeights), so they cannot disagree on what a file means or on how it scores.
 package model
 
 import (
@@ -12,7 +13,6 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/nn"
 	"github.com/autotag/autotag/weights"
 )
@@ -30,15 +30,10 @@ type Backbone struct {
 // Its fields are read-only once Open returns; runners made from it may run
 // concurrently, one goroutine per runner.
 type Model struct {
-	Path       string           // the model file opened
-	SHA256     string           // of that file
-	Meta       weights.Metadata // the file's metadata; a head-only file's empty preprocessing and source come from its backbone
-	Backbone   Backbone         // where the backbone weights came from
-	HeadOnly   bool             // the file holds only the head (backbone_sha256 set)
-	Spec       data.Spec        // the preprocessing the model expects (validated)
-	Classes    []string         // labels in output order ("class_N" when the file lists none)
-	Activation string           // "softmax" or "sigmoid"
-	Net        *nn.ResNet50     // bound and folded
+	Identity
+	Classes    []string     // labels in output order ("class_N" when the file lists none)
+	Activation string       // "softmax" or "sigmoid"
+	Net        *nn.ResNet50 // bound and folded
 	Head       *Head
 }
 
@@ -70,25 +65,15 @@ func Open(ctx context.Context, nameOrPath string, o Options) (*Model, error) {
 
 // OpenFile opens the model file at path, its network bound with o.Engine.
 func OpenFile(ctx context.Context, path string, o Options) (*Model, error) {
-	f, sum, err := loadFile(path)
+	w, err := LoadWeights(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Path: path, SHA256: sum, Meta: f.Meta, HeadOnly: f.Meta.BackboneSHA256 != ""}
-	backbone, head := splitHead(f.Tensors)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if backbone, err = m.joinBackbone(backbone); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	m.Spec = m.Meta.Preprocess
+	m := &Model{Identity: w.Identity}
 	if err := m.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("preprocessing in the model metadata: %w", err)
 	}
+	backbone, head := splitHead(w.Tensors)
 	if !o.FeaturesOnly {
 		if err := m.attachHead(head); err != nil {
 			return nil, err
@@ -114,22 +99,6 @@ func (m *Model) attachHead(head map[string]*tensor.Dense) error {
 	return err
 }
 
-// loadFile reads a model file and its sha256, refusing architectures nn lacks.
-func loadFile(path string) (*weights.Model, string, error) {
-	f, err := weights.Load(path)
-	if err != nil {
-		return nil, "", err
-	}
-	if f.Meta.Arch != "" && f.Meta.Arch != "resnet50" {
-		return nil, "", fmt.Errorf("architecture %q is not supported (only resnet50)", f.Meta.Arch)
-	}
-	sum, err := FileHash(path)
-	if err != nil {
-		return nil, "", err
-	}
-	return f, sum, nil
-}
-
 // splitHead separates the classifier tensors (fc.*) from the backbone's.
 func splitHead(ts map[string]*tensor.Dense) (backbone, head map[string]*tensor.Dense) {
 	backbone, head = map[string]*tensor.Dense{}, map[string]*tensor.Dense{}
@@ -141,38 +110,6 @@ func splitHead(ts map[string]*tensor.Dense) (backbone, head map[string]*tensor.D
 		}
 	}
 	return backbone, head
-}
-
-// joinBackbone sets m.Backbone and returns the backbone tensors: the file's own, or
-// for a head-only file those of the cached model it names, whose preprocessing and
-// source then fill the gaps in m.Meta.
-func (m *Model) joinBackbone(own map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
-	if !m.HeadOnly {
-		m.Backbone = Backbone{Path: m.Path, SHA256: m.SHA256, Meta: m.Meta}
-		m.Backbone.Meta.Extra = nil
-		return own, nil
-	}
-	if len(own) > 0 {
-		return nil, fmt.Errorf("a head-only model (backbone_sha256 set) must hold only fc.* tensors, found others")
-	}
-	bbPath, err := FindBackbone(m.Meta.BackboneSHA256)
-	if err != nil {
-		return nil, err
-	}
-	bb, bbSum, err := loadFile(bbPath)
-	if err != nil {
-		return nil, fmt.Errorf("loading its backbone: %w", err)
-	}
-	m.Backbone = Backbone{Path: bbPath, SHA256: bbSum, Meta: bb.Meta}
-	m.Backbone.Meta.Extra = nil
-	if m.Meta.Preprocess.Crop == 0 {
-		m.Meta.Preprocess = bb.Meta.Preprocess
-	}
-	if m.Meta.Source == "" {
-		m.Meta.Source = bb.Meta.Source
-	}
-	backbone, _ := splitHead(bb.Tensors)
-	return backbone, nil
 }
 
 // bindBackbone builds nn's ResNet50 for meta's layout and binds the backbone tensors.

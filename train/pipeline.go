@@ -17,6 +17,7 @@ import (
 
 	"github.com/autotag/autotag/data"
 	"github.com/autotag/autotag/internal/jsonnum"
+	"github.com/autotag/autotag/model"
 	"github.com/autotag/autotag/weights"
 )
 
@@ -372,18 +373,17 @@ func LoadExported(dir string) (train, val *Features, err error) {
 	return train, val, errors.Join(train.Validate(), val.Validate())
 }
 
-// backboneInfo identifies a backbone file without building the network.
+// backboneInfo identifies a backbone file without building the network, through
+// the model opener (its hash cache, a head-only file's cached backbone), so that it
+// names the same backbone OpenBackbone would.
 func backboneInfo(path string) (*Backbone, error) {
-	sum, err := weights.FileSHA256(path)
+	id, err := model.Identify(path)
 	if err != nil {
-		return nil, fmt.Errorf("train: backbone: %w", err)
+		return nil, fmt.Errorf("train: backbone %s: %w", path, err)
 	}
-	meta, err := weights.ReadMetadata(path)
-	if err != nil {
-		return nil, fmt.Errorf("train: backbone: %w", err)
-	}
-	meta.Extra = nil
-	return &Backbone{Path: path, SHA256: sum, Meta: meta}, nil
+	meta := id.Backbone.Meta
+	meta.Preprocess = id.Spec
+	return &Backbone{Path: id.Backbone.Path, SHA256: id.Backbone.SHA256, Meta: meta}, nil
 }
 
 // Metadata keys this package adds to Metadata.Extra.

@@ -94,10 +94,10 @@ func EncodeONNX(m *Model, opt ONNXOptions) ([]byte, error) {
 		return nil, fmt.Errorf("arch %q: only resnet50 can be exported", md.Arch)
 	}
 	if md.Head != "" && md.Head != "linear" {
-		return nil, fmt.Errorf("head %q: only a linear head can be exported", md.Head)
+		return nil, fmt.Errorf("head %q cannot be exported: the ONNX exporter writes only a linear classifier (fc.weight, fc.bias)", md.Head)
 	}
 	if md.BackboneSHA256 != "" {
-		return nil, fmt.Errorf("this file holds only a head (backbone sha256 %s); export the full model", md.BackboneSHA256)
+		return nil, fmt.Errorf("this file holds only a head (backbone sha256 %s); join it with its backbone first (model.LoadWeights, as autotag weights export-onnx does)", md.BackboneSHA256)
 	}
 	fcb, ok := m.Tensors["fc.bias"]
 	if !ok {
